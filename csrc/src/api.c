@@ -1,0 +1,158 @@
+/*
+ * api.c - the public entry points: version, status strings, options,
+ * argument validation and dispatch to the strategy functions.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+int sp_version_number(void) { return SP_VERSION_NUMBER; }
+
+const char *sp_version_string(void) { return SP_VERSION_STRING; }
+
+const char *sp_status_string(int status)
+{
+    switch (status) {
+    case SP_OK: return "ok";
+    case SP_ERR_NULL_POINTER: return "a required pointer argument is NULL";
+    case SP_ERR_NEGATIVE_COUNT: return "the number of lengths is negative";
+    case SP_ERR_INVALID_CAPACITY: return "capacity must be positive";
+    case SP_ERR_LENGTH_NOT_POSITIVE: return "a length is zero or negative";
+    case SP_ERR_LENGTH_EXCEEDS_CAPACITY: return "a length exceeds the capacity";
+    case SP_ERR_UNKNOWN_STRATEGY: return "unknown strategy id";
+    case SP_ERR_INVALID_OPTION: return "an option is out of range";
+    case SP_ERR_OVERFLOW: return "a count or total does not fit the integer range";
+    case SP_ERR_OUT_OF_MEMORY: return "out of memory";
+    case SP_ERR_THREAD: return "a thread could not be created";
+    case SP_ERR_BUFFER_TOO_SMALL: return "an output buffer is too small";
+    case SP_ERR_FINISHED: return "the stream is already finished";
+    case SP_ERR_NOT_STREAMABLE: return "the strategy cannot pack a stream";
+    default: return "unknown status code";
+    }
+}
+
+static const char *const strategy_names[SP_STRATEGY_COUNT] = {
+    "nf", "ff", "bf", "wf", "ffd", "bfd", "ffs", "mffd", "obfd", "obfdp", "hk",
+};
+
+static const sp_strategy_fn strategy_fns[SP_STRATEGY_COUNT] = {
+    sp_strategy_nf,  sp_strategy_ff,   sp_strategy_bf,    sp_strategy_wf,
+    sp_strategy_ffd, sp_strategy_bfd,  sp_strategy_ffs,   sp_strategy_mffd,
+    sp_strategy_obfd, sp_strategy_obfdp, sp_strategy_hk,
+};
+
+const char *sp_strategy_name(int strategy)
+{
+    if (strategy < 0 || strategy >= SP_STRATEGY_COUNT)
+        return NULL;
+    return strategy_names[strategy];
+}
+
+void sp_options_init(sp_options *options)
+{
+    if (options == NULL)
+        return;
+    options->seed = SP_DEFAULT_SEED;
+    options->k = SP_DEFAULT_K;
+    options->threads = 0;
+}
+
+int64_t sp_pack_bound(int64_t n) { return n < 0 ? -1 : n; }
+
+void *sp_alloc_array(int64_t count, size_t size)
+{
+    if (count < 0 || size == 0 || (uint64_t)count > SIZE_MAX / size)
+        return NULL;
+    /* malloc(0) may return NULL; ask for one byte so NULL means failure. */
+    return malloc(count == 0 ? 1 : (size_t)count * size);
+}
+
+static int check_options(const sp_options *o)
+{
+    if (o->k < 2 || o->k > SP_MAX_K)
+        return SP_ERR_INVALID_OPTION;
+    if (o->threads < 0 || o->threads > 1024)
+        return SP_ERR_INVALID_OPTION;
+    return SP_OK;
+}
+
+/* One pass: every length in [1, capacity] and the total within int64. */
+static int check_lengths(sp_job *job, int64_t *error_index)
+{
+    const int64_t *len = job->lengths;
+    const int64_t cap = job->capacity;
+    int64_t lo = INT64_MAX, hi = 0, total = 0;
+    for (int64_t i = 0; i < job->n; i++) {
+        int64_t l = len[i];
+        if (l <= 0 || l > cap) {
+            if (error_index)
+                *error_index = i;
+            return l <= 0 ? SP_ERR_LENGTH_NOT_POSITIVE
+                          : SP_ERR_LENGTH_EXCEEDS_CAPACITY;
+        }
+        if (l > INT64_MAX - total)
+            return SP_ERR_OVERFLOW;
+        total += l;
+        lo = l < lo ? l : lo;
+        hi = l > hi ? l : hi;
+    }
+    job->min_length = lo;
+    job->max_length = hi;
+    job->total = total;
+    return SP_OK;
+}
+
+int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
+            const sp_options *options, int64_t *items, int64_t *bin_offsets,
+            int64_t *bin_used, int64_t *num_bins, int64_t *error_index)
+{
+    if (error_index)
+        *error_index = -1;
+    if (num_bins == NULL || bin_offsets == NULL || (n > 0 && (lengths == NULL || items == NULL)))
+        return SP_ERR_NULL_POINTER;
+    if (n < 0)
+        return SP_ERR_NEGATIVE_COUNT;
+    if (n > SP_MAX_N)
+        return SP_ERR_OVERFLOW;
+    if (capacity <= 0)
+        return SP_ERR_INVALID_CAPACITY;
+    if (strategy < 0 || strategy >= SP_STRATEGY_COUNT)
+        return SP_ERR_UNKNOWN_STRATEGY;
+
+    sp_job job = {0};
+    sp_options_init(&job.options);
+    if (options != NULL)
+        job.options = *options;
+    int status = check_options(&job.options);
+    if (status != SP_OK)
+        return status;
+
+    job.lengths = lengths;
+    job.n = n;
+    job.capacity = capacity;
+    status = check_lengths(&job, error_index);
+    if (status != SP_OK)
+        return status;
+
+    *num_bins = 0;
+    bin_offsets[0] = 0;
+    if (n == 0)
+        return SP_OK;
+
+    int64_t *scratch_used = NULL;
+    if (bin_used == NULL) {
+        scratch_used = sp_alloc_array(n, sizeof(int64_t));
+        if (scratch_used == NULL)
+            return SP_ERR_OUT_OF_MEMORY;
+        bin_used = scratch_used;
+    }
+    job.items = items;
+    job.bin_offsets = bin_offsets;
+    job.bin_used = bin_used;
+    status = strategy_fns[strategy](&job);
+    free(scratch_used);
+    if (status != SP_OK)
+        return status;
+    *num_bins = job.num_bins;
+    return SP_OK;
+}

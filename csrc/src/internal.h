@@ -1,0 +1,142 @@
+/*
+ * internal.h - private helpers shared by the strategy files.
+ *
+ * A strategy receives a validated sp_job (1 <= n <= SP_MAX_N, every length
+ * in [1, capacity], total fits int64) and fills job->items, job->bin_offsets,
+ * job->bin_used and job->num_bins. Most strategies do this in two steps:
+ * they decide a bin for each placement step (sp_bins), then sp_bins_emit()
+ * lays the ids out bin by bin.
+ */
+#ifndef SP_INTERNAL_H
+#define SP_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "seqpacker.h"
+
+/* Ids and bin numbers are kept as int32_t in the hot arrays. */
+#define SP_MAX_N ((int64_t)INT32_MAX - 1)
+
+typedef struct sp_job {
+    const int64_t *lengths;
+    int64_t n;
+    int64_t capacity;
+    int64_t min_length;
+    int64_t max_length;
+    int64_t total;
+    sp_options options;   /* validated copy */
+    int64_t *items;       /* n */
+    int64_t *bin_offsets; /* n + 1 */
+    int64_t *bin_used;    /* n, never NULL here (api.c supplies scratch) */
+    int64_t num_bins;
+} sp_job;
+
+typedef int (*sp_strategy_fn)(sp_job *job);
+
+/* One function per strategy id, in the files named beside them. */
+int sp_strategy_nf(sp_job *job);    /* fit.c */
+int sp_strategy_ff(sp_job *job);    /* fit.c */
+int sp_strategy_bf(sp_job *job);    /* fit.c */
+int sp_strategy_wf(sp_job *job);    /* fit.c */
+int sp_strategy_ffd(sp_job *job);   /* decreasing.c */
+int sp_strategy_bfd(sp_job *job);   /* decreasing.c */
+int sp_strategy_obfd(sp_job *job);  /* decreasing.c */
+int sp_strategy_ffs(sp_job *job);   /* shuffle.c */
+int sp_strategy_mffd(sp_job *job);  /* mffd.c */
+int sp_strategy_obfdp(sp_job *job); /* parallel.c */
+int sp_strategy_hk(sp_job *job);    /* harmonic.c */
+
+/* ---- allocation --------------------------------------------------------
+ * sp_alloc_array() returns NULL on overflow of count * size or on failure. */
+void *sp_alloc_array(int64_t count, size_t size);
+
+/* ---- bin bookkeeping (bins.c) -------------------------------------------
+ * bin_of[step] is the bin of the step-th placement; the id placed at that
+ * step is order[step] (or step itself when order is NULL). load[b] is the
+ * used space of bin b, count[b] its number of items. */
+typedef struct sp_bins {
+    int64_t capacity;
+    int64_t num_bins;
+    int64_t steps;
+    int64_t *load;     /* aliases job->bin_used */
+    int32_t *count;
+    int32_t *bin_of;
+} sp_bins;
+
+int sp_bins_init(sp_bins *bins, sp_job *job);
+void sp_bins_free(sp_bins *bins);
+
+/* Open a new bin holding nothing yet; returns its number. */
+static inline int32_t sp_bins_open(sp_bins *bins)
+{
+    int32_t b = (int32_t)bins->num_bins++;
+    bins->load[b] = 0;
+    bins->count[b] = 0;
+    return b;
+}
+
+/* Record `times` placements of `length` into bin b. */
+static inline void sp_bins_place(sp_bins *bins, int32_t b, int64_t length,
+                                 int64_t times)
+{
+    bins->load[b] += length * times;
+    bins->count[b] += (int32_t)times;
+    for (int64_t t = 0; t < times; t++)
+        bins->bin_of[bins->steps++] = b;
+}
+
+/* Lay ids out bin by bin into job->items / job->bin_offsets and set
+ * job->num_bins. order maps a step to an id; NULL means step == id. */
+void sp_bins_emit(sp_bins *bins, sp_job *job, const int32_t *order);
+
+/* ---- decreasing order (order.c) -----------------------------------------
+ * The ids sorted by length, descending, equal lengths in ascending id
+ * order, and the same order as runs of equal lengths. */
+typedef struct sp_sorted {
+    int32_t *order;       /* n ids */
+    int64_t *run_length;  /* runs entries, strictly decreasing */
+    int32_t *run_count;   /* runs entries, each >= 1 */
+    int64_t runs;
+} sp_sorted;
+
+int sp_sort_decreasing(const sp_job *job, sp_sorted *sorted);
+void sp_sorted_free(sp_sorted *sorted);
+
+/* ---- residual index (residual_index.c) ----------------------------------
+ * The open bins keyed by remaining space (residual > 0). Among bins with
+ * equal residual the one that reached it most recently comes first (LIFO).
+ * Dense (a bucket per residual under a hierarchical bitset) when the
+ * capacity is small next to n; otherwise a treap, so memory stays O(n). */
+typedef struct sp_residual_index sp_residual_index;
+
+sp_residual_index *sp_ri_create(int64_t capacity, int64_t max_bins);
+void sp_ri_free(sp_residual_index *ri);
+/* Insert bin b with residual r (1 <= r <= capacity). */
+void sp_ri_push(sp_residual_index *ri, int32_t b, int64_t r);
+/* Remove and return the bin with the smallest residual >= s, writing its
+ * residual to *r; -1 when none fits. */
+int32_t sp_ri_pop_best(sp_residual_index *ri, int64_t s, int64_t *r);
+/* Remove and return the bin with the largest residual, writing it to *r;
+ * -1 when the index is empty. */
+int32_t sp_ri_pop_max(sp_residual_index *ri, int64_t *r);
+
+/* ---- first-fit index (first_fit.c) --------------------------------------
+ * A max tree over the residuals of bins in opening order: finds the
+ * lowest-numbered bin with residual >= s in O(log bins). */
+typedef struct sp_first_fit sp_first_fit;
+
+sp_first_fit *sp_ff_create(int64_t capacity, int64_t max_bins);
+void sp_ff_free(sp_first_fit *ff);
+/* The lowest-numbered bin with residual >= s, or -1. */
+int32_t sp_ff_find(const sp_first_fit *ff, int64_t s);
+/* Set the residual of bin b (b may be the next bin to open). */
+void sp_ff_set(sp_first_fit *ff, int32_t b, int64_t residual);
+int64_t sp_ff_residual(const sp_first_fit *ff, int32_t b);
+
+/* Place `count` items of one length by first fit, bulk where the same bin
+ * keeps fitting; opens bins as needed. Shared by FFD, FFS and MFFD. */
+void sp_ff_place_run(sp_first_fit *ff, sp_bins *bins, int64_t length,
+                     int64_t count);
+
+#endif /* SP_INTERNAL_H */

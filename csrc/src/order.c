@@ -1,0 +1,135 @@
+/*
+ * order.c - ids sorted by decreasing length (stable), and the same order as
+ * runs of equal lengths.
+ *
+ * Lengths are integers, so no comparison sort is needed: when the range of
+ * lengths is small next to n a single counting sort does it in O(n + range);
+ * otherwise an LSD radix sort on (max_length - length) in 16-bit digits,
+ * which is stable and costs O(n) per digit whatever the capacity.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define RADIX_BITS 16
+#define RADIX_SIZE ((int64_t)1 << RADIX_BITS)
+
+void sp_sorted_free(sp_sorted *sorted)
+{
+    free(sorted->order);
+    free(sorted->run_length);
+    free(sorted->run_count);
+    memset(sorted, 0, sizeof *sorted);
+}
+
+static int alloc_sorted(sp_sorted *s, int64_t n, int64_t max_runs)
+{
+    s->runs = 0;
+    s->order = sp_alloc_array(n, sizeof(int32_t));
+    s->run_length = sp_alloc_array(max_runs, sizeof(int64_t));
+    s->run_count = sp_alloc_array(max_runs, sizeof(int32_t));
+    if (!s->order || !s->run_length || !s->run_count) {
+        sp_sorted_free(s);
+        return SP_ERR_OUT_OF_MEMORY;
+    }
+    return SP_OK;
+}
+
+/* Counting sort on key = max_length - length (0 = longest). */
+static int counting_sort(const sp_job *job, sp_sorted *s, int64_t range)
+{
+    int64_t max_runs = range < job->n ? range : job->n;
+    if (alloc_sorted(s, job->n, max_runs) != SP_OK)
+        return SP_ERR_OUT_OF_MEMORY;
+    int32_t *start = calloc((size_t)range, sizeof(int32_t));
+    if (start == NULL) {
+        sp_sorted_free(s);
+        return SP_ERR_OUT_OF_MEMORY;
+    }
+    const int64_t *len = job->lengths;
+    const int64_t top = job->max_length, n = job->n;
+    for (int64_t i = 0; i < n; i++)
+        start[top - len[i]]++;
+    int32_t at = 0;
+    for (int64_t key = 0; key < range; key++) {
+        int32_t c = start[key];
+        if (c == 0)
+            continue;
+        s->run_length[s->runs] = top - key;
+        s->run_count[s->runs] = c;
+        s->runs++;
+        start[key] = at;
+        at += c;
+    }
+    int32_t *order = s->order;
+    for (int64_t i = 0; i < n; i++)
+        order[start[top - len[i]]++] = (int32_t)i;
+    free(start);
+    return SP_OK;
+}
+
+static int radix_sort(const sp_job *job, sp_sorted *s, int64_t range)
+{
+    const int64_t n = job->n, top = job->max_length;
+    const int64_t *len = job->lengths;
+    if (alloc_sorted(s, n, n) != SP_OK)
+        return SP_ERR_OUT_OF_MEMORY;
+    int32_t *tmp = sp_alloc_array(n, sizeof(int32_t));
+    int64_t *bucket = sp_alloc_array(RADIX_SIZE, sizeof(int64_t));
+    if (tmp == NULL || bucket == NULL) {
+        free(tmp);
+        free(bucket);
+        sp_sorted_free(s);
+        return SP_ERR_OUT_OF_MEMORY;
+    }
+    int32_t *src = s->order, *dst = tmp;
+    for (int64_t i = 0; i < n; i++)
+        src[i] = (int32_t)i;
+    uint64_t max_key = (uint64_t)(range - 1);
+    for (int shift = 0; shift < 64 && (max_key >> shift) != 0; shift += RADIX_BITS) {
+        memset(bucket, 0, RADIX_SIZE * sizeof(int64_t));
+        for (int64_t j = 0; j < n; j++)
+            bucket[((uint64_t)(top - len[src[j]]) >> shift) & (RADIX_SIZE - 1)]++;
+        int64_t at = 0;
+        for (int64_t d = 0; d < RADIX_SIZE; d++) {
+            int64_t c = bucket[d];
+            bucket[d] = at;
+            at += c;
+        }
+        for (int64_t j = 0; j < n; j++) {
+            int32_t id = src[j];
+            dst[bucket[((uint64_t)(top - len[id]) >> shift) & (RADIX_SIZE - 1)]++] = id;
+        }
+        int32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != s->order) {
+        memcpy(s->order, src, (size_t)n * sizeof(int32_t));
+    }
+    free(tmp);
+    free(bucket);
+
+    for (int64_t j = 0; j < n; j++) {
+        int64_t l = len[s->order[j]];
+        if (s->runs > 0 && s->run_length[s->runs - 1] == l) {
+            s->run_count[s->runs - 1]++;
+        } else {
+            s->run_length[s->runs] = l;
+            s->run_count[s->runs] = 1;
+            s->runs++;
+        }
+    }
+    return SP_OK;
+}
+
+int sp_sort_decreasing(const sp_job *job, sp_sorted *sorted)
+{
+    memset(sorted, 0, sizeof *sorted);
+    int64_t range = job->max_length - job->min_length + 1;
+    int64_t dense_limit = job->n > RADIX_SIZE ? job->n : RADIX_SIZE;
+    if (range <= dense_limit)
+        return counting_sort(job, sorted, range);
+    return radix_sort(job, sorted, range);
+}
