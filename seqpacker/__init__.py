@@ -1,1 +1,25 @@
-"""placeholder"""
+"""seqpacker: fast, correct sequence packing for LLM training.
+
+    >>> from seqpacker import pack_sequences
+    >>> pack_sequences([500, 600, 400, 1000], capacity=2048).bins
+    [[0, 3], [1, 2]]
+
+Importing this package loads only NumPy and the compiled C library (never
+torch, never plugins).
+"""
+
+from . import _native
+from .packer import Packer, pack_sequences
+from .result import Pack, PackMetrics, PackResult
+
+#: The package and its C library share one version number.
+__version__ = _native.library_version()
+
+__all__ = [
+    "__version__",
+    "Pack",
+    "PackMetrics",
+    "PackResult",
+    "Packer",
+    "pack_sequences",
+]

@@ -1,1 +1,101 @@
-"""placeholder"""
+"""``Packer`` and ``pack_sequences``: the main entry points.
+
+A ``Packer`` checks its settings once, at construction. Each call converts
+the lengths once (not at all for a contiguous int64 array), runs the C
+library and wraps its flat output without building any per-bin object.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import _native
+from ._validation import as_lengths, check_capacity, check_k, check_seed, check_threads
+from .registry import available_strategies, get_strategy
+from .result import PackResult
+
+
+class Packer:
+    """Packs sequence lengths into bins of a fixed capacity.
+
+    Args:
+        capacity: tokens per bin, an int >= 1.
+        strategy: a strategy name in any accepted spelling (see
+            ``Packer.strategies()``); default ``"obfd"``.
+        seed: shuffle seed of ``ffs``, an int in [0, 2**64 - 1]; ``None``
+            means the fixed default seed 0.
+        k: number of size classes of ``hk``, 2 to 65536; ``None`` means 10.
+        threads: threads of ``obfdp``, an int >= 1; ``None`` means one per
+            online CPU.
+
+    Options that a strategy does not use are checked and then ignored.
+    """
+
+    def __init__(self, capacity: int, strategy: str = "obfd", seed: int | None = None,
+                 *, k: int | None = None, threads: int | None = None):
+        self._capacity = check_capacity(capacity)
+        self._strategy = get_strategy(strategy)
+        self._seed = check_seed(seed)
+        self._k = check_k(k)
+        self._threads = check_threads(threads)
+        self._options = _native.options(self._seed, self._k, self._threads)
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def strategy(self) -> str:
+        """The upper-case short name of the strategy, e.g. ``"OBFD"``."""
+        return self._strategy.short
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    @property
+    def k(self) -> int:
+        return self._k
+
+    @staticmethod
+    def strategies() -> list[tuple[str, str]]:
+        """``(short, long)`` name pairs of every strategy, e.g. ``("OBFD", "OptimizedBestFitDecreasing")``."""
+        return [(info.short, info.long) for info in available_strategies()]
+
+    def pack(self, lengths) -> PackResult:
+        """Pack ``lengths``; the result builds per-bin objects only when asked."""
+        array = as_lengths(lengths)
+        if array is lengths or array.base is not None:
+            # The result keeps the lengths: never share the caller's buffer.
+            array = array.copy()
+        items, offsets, used, time_ms = self._run(array)
+        return PackResult(items, offsets, used, array, self._capacity, time_ms)
+
+    def pack_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
+        """Pack ``lengths`` into ``(items, bin_offsets)``, two int64 arrays.
+
+        ``items`` holds the sequence ids bin by bin and ``bin_offsets`` the
+        ``num_bins - 1`` split points, so ``np.split(items, bin_offsets)``
+        gives the bins.
+        """
+        items, offsets, _used, _time_ms = self._run(as_lengths(lengths))
+        return items, offsets[1:-1]
+
+    def _run(self, array: np.ndarray):
+        start = time.perf_counter()
+        items, offsets, used = _native.pack(
+            array, self._capacity, self._strategy.c_id, self._options
+        )
+        time_ms = (time.perf_counter() - start) * 1000.0
+        return items, offsets, used, time_ms
+
+    def __repr__(self) -> str:
+        return f"Packer(capacity={self._capacity}, strategy={self.strategy!r})"
+
+
+def pack_sequences(lengths, capacity: int, strategy: str = "obfd", seed: int | None = None,
+                   *, k: int | None = None, threads: int | None = None) -> PackResult:
+    """One-shot packing: ``Packer(capacity, strategy, seed, k=k, threads=threads).pack(lengths)``."""
+    return Packer(capacity, strategy, seed, k=k, threads=threads).pack(lengths)

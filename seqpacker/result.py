@@ -1,1 +1,207 @@
-"""placeholder"""
+"""Packing results: flat arrays inside, Python objects only when asked for.
+
+A ``PackResult`` holds what the C library wrote (the ids bin by bin, the bin
+boundaries and the used space of each bin) plus the lengths and capacity.
+Python objects per bin are the slowest part of any result, so ``bins`` and
+``packs`` are built on first access and then cached; ``efficiency`` and
+``metrics`` are computed from the arrays with NumPy, without them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Pack:
+    """One bin: the ids of its sequences, their lengths and the space used."""
+
+    __slots__ = ("_sequence_ids", "_lengths", "_used")
+
+    def __init__(self, sequence_ids: list[int], lengths: list[int], used: int):
+        self._sequence_ids = sequence_ids
+        self._lengths = lengths
+        self._used = used
+
+    @property
+    def sequence_ids(self) -> list[int]:
+        """Input positions of the sequences in this bin, in placement order."""
+        return list(self._sequence_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Lengths of the sequences in this bin, matching ``sequence_ids``."""
+        return list(self._lengths)
+
+    @property
+    def used(self) -> int:
+        """Total length of the sequences in this bin."""
+        return self._used
+
+    def __len__(self) -> int:
+        return len(self._sequence_ids)
+
+    def __repr__(self) -> str:
+        return f"Pack(sequences={len(self)}, used={self._used})"
+
+
+class PackMetrics:
+    """Quality and speed figures of one packing, computed from the flat arrays.
+
+    Utilisations are fractions of the capacity (0.0 to 1.0);
+    ``utilisation_std`` is the population standard deviation;
+    ``throughput`` is in sequences per second.
+    """
+
+    __slots__ = (
+        "num_sequences",
+        "total_tokens",
+        "num_packs",
+        "padding_tokens",
+        "efficiency",
+        "padding_ratio",
+        "avg_utilisation",
+        "min_utilisation",
+        "max_utilisation",
+        "utilisation_std",
+        "avg_sequences_per_pack",
+        "packing_time_ms",
+        "throughput",
+    )
+
+    def __init__(self, num_sequences: int, used: np.ndarray, capacity: int, time_ms: float):
+        num_packs = len(used)
+        total = int(used.sum())
+        slots = num_packs * capacity  # a Python int: cannot overflow
+        self.num_sequences = num_sequences
+        self.total_tokens = total
+        self.num_packs = num_packs
+        self.padding_tokens = slots - total
+        self.packing_time_ms = time_ms
+        if num_packs == 0:
+            self.efficiency = self.padding_ratio = 0.0
+            self.avg_utilisation = self.min_utilisation = self.max_utilisation = 0.0
+            self.utilisation_std = self.avg_sequences_per_pack = 0.0
+        else:
+            utilisation = used / capacity
+            self.efficiency = total / slots
+            self.padding_ratio = self.padding_tokens / slots
+            self.avg_utilisation = float(utilisation.mean())
+            self.min_utilisation = float(utilisation.min())
+            self.max_utilisation = float(utilisation.max())
+            self.utilisation_std = float(utilisation.std())
+            self.avg_sequences_per_pack = num_sequences / num_packs
+        seconds = time_ms / 1000.0
+        if num_sequences == 0:
+            self.throughput = 0.0
+        else:
+            self.throughput = num_sequences / seconds if seconds > 0 else float("inf")
+
+    def __repr__(self) -> str:
+        return (
+            f"PackMetrics(bins={self.num_packs}, efficiency={self.efficiency:.2%}, "
+            f"time={self.packing_time_ms:.2f}ms)"
+        )
+
+
+class PackResult:
+    """The bins of one packing.
+
+    Arrays (read-only): ``items`` holds the sequence ids bin by bin,
+    ``offsets`` the ``num_bins + 1`` boundaries (bin ``b`` is
+    ``items[offsets[b]:offsets[b + 1]]``) and ``used`` the total length of
+    each bin.
+    """
+
+    __slots__ = ("_items", "_offsets", "_used", "_lengths", "_capacity", "_time_ms",
+                 "_bins", "_packs", "_metrics")
+
+    def __init__(
+        self,
+        items: np.ndarray,
+        offsets: np.ndarray,
+        used: np.ndarray,
+        lengths: np.ndarray,
+        capacity: int,
+        time_ms: float,
+    ):
+        for array in (items, offsets, used, lengths):
+            array.flags.writeable = False
+        self._items = items
+        self._offsets = offsets
+        self._used = used
+        self._lengths = lengths
+        self._capacity = capacity
+        self._time_ms = time_ms
+        self._bins: list[list[int]] | None = None
+        self._packs: list[Pack] | None = None
+        self._metrics: PackMetrics | None = None
+
+    @property
+    def items(self) -> np.ndarray:
+        return self._items
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self._offsets
+
+    @property
+    def used(self) -> np.ndarray:
+        return self._used
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def num_bins(self) -> int:
+        return len(self._used)
+
+    def __len__(self) -> int:
+        return len(self._used)
+
+    @property
+    def efficiency(self) -> float:
+        """Total length over ``num_bins * capacity``; 0.0 when there are no bins."""
+        slots = self.num_bins * self._capacity
+        return int(self._used.sum()) / slots if slots else 0.0
+
+    @property
+    def time_ms(self) -> float:
+        """Time spent in the C library, in milliseconds."""
+        return self._time_ms
+
+    @property
+    def bins(self) -> list[list[int]]:
+        """The sequence ids of each bin (built on first access, then cached)."""
+        if self._bins is None:
+            self._bins = _split(self._items.tolist(), self._offsets.tolist())
+        return self._bins
+
+    @property
+    def packs(self) -> list[Pack]:
+        """One ``Pack`` per bin (built on first access, then cached)."""
+        if self._packs is None:
+            offsets = self._offsets.tolist()
+            lengths = _split(self._lengths[self._items].tolist(), offsets)
+            self._packs = [
+                Pack(ids, lens, used)
+                for ids, lens, used in zip(self.bins, lengths, self._used.tolist())
+            ]
+        return self._packs
+
+    @property
+    def metrics(self) -> PackMetrics:
+        """Packing metrics (computed on first access, then cached)."""
+        if self._metrics is None:
+            self._metrics = PackMetrics(len(self._items), self._used, self._capacity, self._time_ms)
+        return self._metrics
+
+    def __repr__(self) -> str:
+        return (
+            f"PackResult(bins={self.num_bins}, efficiency={self.efficiency:.2%}, "
+            f"time={self._time_ms:.2f}ms)"
+        )
+
+
+def _split(flat: list, offsets: list[int]) -> list[list]:
+    return [flat[start:end] for start, end in zip(offsets, offsets[1:])]
