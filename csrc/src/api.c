@@ -59,14 +59,6 @@ void sp_options_init(sp_options *options)
 
 int64_t sp_pack_bound(int64_t n) { return n < 0 ? -1 : n; }
 
-void *sp_alloc_array(int64_t count, size_t size)
-{
-    if (count < 0 || size == 0 || (uint64_t)count > SIZE_MAX / size)
-        return NULL;
-    /* malloc(0) may return NULL; ask for one byte so NULL means failure. */
-    return malloc(count == 0 ? 1 : (size_t)count * size);
-}
-
 static int check_options(const sp_options *o)
 {
     if (o->k < 2 || o->k > SP_MAX_K)

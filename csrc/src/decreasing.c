@@ -61,7 +61,9 @@ static int best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
                 b = sp_bins_open(bins);
                 r = cap;
             }
-            int64_t q = bulk ? r / s : 1;
+            /* A division costs more than the rest of the step: skip it
+             * when the bin fits just one more item. */
+            int64_t q = (bulk && r - s >= s) ? r / s : 1;
             q = q < left ? q : left;
             sp_bins_place(bins, b, s, q);
             r -= q * s;

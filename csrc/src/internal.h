@@ -47,9 +47,11 @@ int sp_strategy_mffd(sp_job *job);  /* mffd.c */
 int sp_strategy_obfdp(sp_job *job); /* parallel.c */
 int sp_strategy_hk(sp_job *job);    /* harmonic.c */
 
-/* ---- allocation --------------------------------------------------------
- * sp_alloc_array() returns NULL on overflow of count * size or on failure. */
+/* ---- allocation (memory.c) ---------------------------------------------
+ * Arrays of count elements; NULL on overflow of count * size or on failure.
+ * Release with free(). Large ones are backed by huge pages where possible. */
 void *sp_alloc_array(int64_t count, size_t size);
+void *sp_alloc_zeroed(int64_t count, size_t size);
 
 /* ---- bin bookkeeping (bins.c) -------------------------------------------
  * bin_of[step] is the bin of the step-th placement; the id placed at that

@@ -42,7 +42,7 @@ static int counting_sort(const sp_job *job, sp_sorted *s, int64_t range)
     int64_t max_runs = range < job->n ? range : job->n;
     if (alloc_sorted(s, job->n, max_runs) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    int32_t *start = calloc((size_t)range, sizeof(int32_t));
+    int32_t *start = sp_alloc_zeroed(range, sizeof(int32_t));
     if (start == NULL) {
         sp_sorted_free(s);
         return SP_ERR_OUT_OF_MEMORY;

@@ -108,7 +108,7 @@ static int dense_init(sp_residual_index *ri, int64_t max_bins)
     do {
         int64_t words = (bits + 63) >> 6;
         ri->words[ri->levels] = words;
-        ri->level[ri->levels] = calloc((size_t)words, sizeof(uint64_t));
+        ri->level[ri->levels] = sp_alloc_zeroed(words, sizeof(uint64_t));
         if (ri->level[ri->levels] == NULL)
             return SP_ERR_OUT_OF_MEMORY;
         ri->levels++;
