@@ -1,0 +1,325 @@
+"""The public Python API: names, shapes, reprs, laziness and metrics.
+
+Packing quality per strategy is checked against the reference
+implementations elsewhere; this file checks the layer around the C call.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+import seqpacker
+from seqpacker import Pack, Packer, PackMetrics, PackResult, pack_sequences
+from seqpacker import _native
+
+ISSUE_LENGTHS = [1000, 800, 600, 500, 400, 300, 200, 100]
+
+# The seven strategies implemented since step 1 (the rest come with step 2).
+STEP1 = ["nf", "ff", "bf", "wf", "ffd", "bfd", "obfd"]
+
+LONG_NAMES = {
+    "NF": "NextFit",
+    "FF": "FirstFit",
+    "BF": "BestFit",
+    "WF": "WorstFit",
+    "FFD": "FirstFitDecreasing",
+    "BFD": "BestFitDecreasing",
+    "FFS": "FirstFitShuffle",
+    "MFFD": "ModifiedFirstFitDecreasing",
+    "OBFD": "OptimizedBestFitDecreasing",
+    "OBFDP": "ParallelOptimizedBestFitDecreasing",
+    "HK": "HarmonicK",
+}
+
+
+def random_lengths(n, capacity, seed=0):
+    return np.random.default_rng(seed).integers(1, capacity + 1, n)
+
+
+# -- the issue's example -------------------------------------------------------
+
+def test_issue_example_bins_and_efficiency():
+    result = pack_sequences(ISSUE_LENGTHS, capacity=1024)
+    assert result.bins == [[0], [1, 7], [2, 4], [3, 5, 6]]
+    assert result.efficiency == pytest.approx(3900 / 4096)
+    assert f"{result.efficiency:.4f}" == "0.9521"
+    assert result.num_bins == len(result) == 4
+
+
+def test_default_strategy_is_obfd():
+    assert Packer(1024).strategy == "OBFD"
+    default = pack_sequences(ISSUE_LENGTHS, 1024)
+    explicit = pack_sequences(ISSUE_LENGTHS, 1024, "bfd")
+    assert default.bins == explicit.bins
+
+
+# -- strategy names -----------------------------------------------------------
+
+def test_strategies_lists_all_eleven_in_abi_order():
+    pairs = Packer.strategies()
+    assert pairs == list(LONG_NAMES.items())
+    assert [_native.STRATEGY_IDS[short.lower()] for short, _ in pairs] == list(range(11))
+
+
+@pytest.mark.parametrize("short,long", list(LONG_NAMES.items()))
+def test_every_spelling_resolves(short, long):
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", long).lower()
+    for name in (short, short.lower(), long, long.lower(), long.upper(), snake, snake.upper()):
+        assert Packer(64, name).strategy == short, name
+
+
+def test_harmonic_alias():
+    assert Packer(64, "Harmonic").strategy == "HK"
+    assert Packer(64, "harmonic").strategy == "HK"
+
+
+def test_spelling_does_not_change_the_result():
+    lengths = random_lengths(300, 100)
+    results = {
+        name: Packer(100, name).pack(lengths).bins
+        for name in ("ffd", "FFD", "FirstFitDecreasing", "first_fit_decreasing")
+    }
+    assert len({repr(bins) for bins in results.values()}) == 1
+
+
+# -- reprs and shapes (as in seqpacker 0.1.3) ---------------------------------
+
+def test_reprs():
+    assert repr(Packer(1024)) == "Packer(capacity=1024, strategy='OBFD')"
+    assert repr(Packer(10, "harmonic_k")) == "Packer(capacity=10, strategy='HK')"
+    result = pack_sequences(ISSUE_LENGTHS, 1024)
+    assert re.fullmatch(r"PackResult\(bins=4, efficiency=95\.21%, time=\d+\.\d\dms\)", repr(result))
+    assert re.fullmatch(r"PackMetrics\(bins=4, efficiency=95\.21%, time=\d+\.\d\dms\)",
+                        repr(result.metrics))
+    assert repr(result.packs[1]) == "Pack(sequences=2, used=900)"
+
+
+def test_packs_hold_python_lists():
+    result = pack_sequences(ISSUE_LENGTHS, 1024)
+    pack = result.packs[3]
+    assert isinstance(pack, Pack)
+    assert pack.sequence_ids == [3, 5, 6]
+    assert pack.lengths == [500, 300, 200]
+    assert pack.used == 1000 and type(pack.used) is int
+    assert len(pack) == 3
+    assert all(type(v) is int for v in pack.sequence_ids + pack.lengths)
+
+
+def test_pack_members_cannot_be_corrupted_through_returned_lists():
+    result = pack_sequences(ISSUE_LENGTHS, 1024)
+    result.packs[1].sequence_ids.append(99)
+    result.packs[1].lengths.clear()
+    assert result.packs[1].sequence_ids == [1, 7]
+    assert result.packs[1].lengths == [800, 100]
+
+
+def test_result_types_and_exports():
+    result = pack_sequences(ISSUE_LENGTHS, 1024)
+    assert isinstance(result, PackResult)
+    assert isinstance(result.metrics, PackMetrics)
+    assert isinstance(result.time_ms, float) and result.time_ms >= 0
+    assert result.time_ms == result.metrics.packing_time_ms
+    assert set(seqpacker.__all__) >= {"Pack", "PackMetrics", "PackResult", "Packer", "pack_sequences"}
+    assert seqpacker.__version__ == _native.library_version()
+
+
+def test_packer_properties():
+    packer = Packer(4096, "ffs", seed=7)
+    assert packer.capacity == 4096 and packer.strategy == "FFS" and packer.seed == 7
+    assert Packer(10).seed == _native.DEFAULT_SEED
+    assert Packer(10, "hk").k == _native.DEFAULT_K
+    assert Packer(10, "hk", k=3).k == 3
+    assert isinstance(Packer.__dict__["strategies"], staticmethod)
+
+
+# -- flat arrays and pack_flat ------------------------------------------------
+
+@pytest.mark.parametrize("strategy", STEP1)
+def test_pack_flat_split_points_rebuild_the_bins(strategy):
+    lengths = random_lengths(500, 256, seed=1)
+    packer = Packer(256, strategy)
+    items, bin_offsets = packer.pack_flat(lengths)
+    result = packer.pack(lengths)
+    assert items.dtype == np.int64 and bin_offsets.dtype == np.int64
+    assert len(bin_offsets) == result.num_bins - 1
+    assert [part.tolist() for part in np.split(items, bin_offsets)] == result.bins
+
+
+def test_pack_flat_of_a_single_bin_has_no_split_points():
+    items, bin_offsets = Packer(100).pack_flat([10, 20, 30])
+    assert bin_offsets.tolist() == []
+    assert [b.tolist() for b in np.split(items, bin_offsets)] == [[2, 1, 0]]
+
+
+def test_flat_arrays_of_the_result_are_consistent_and_read_only():
+    lengths = random_lengths(400, 128, seed=2)
+    result = Packer(128, "ff").pack(lengths)
+    assert result.offsets[0] == 0 and result.offsets[-1] == len(lengths)
+    assert len(result.offsets) == result.num_bins + 1
+    assert sorted(result.items.tolist()) == list(range(len(lengths)))
+    sums = np.add.reduceat(lengths[result.items], result.offsets[:-1])
+    assert result.used.tolist() == sums.tolist()
+    for array in (result.items, result.offsets, result.used):
+        with pytest.raises(ValueError):
+            array[0] = 1
+
+
+def test_result_does_not_share_the_callers_array():
+    lengths = np.array(ISSUE_LENGTHS, dtype=np.int64)
+    result = Packer(1024).pack(lengths)
+    lengths[:] = 1  # the caller reuses its buffer
+    assert result.packs[1].lengths == [800, 100]
+    assert lengths.flags.writeable
+
+
+# -- laziness and caching -----------------------------------------------------
+
+def test_bins_and_packs_are_built_once_and_only_when_asked():
+    result = Packer(128).pack(random_lengths(200, 128))
+    assert result._bins is None and result._packs is None and result._metrics is None
+    _ = result.efficiency, result.num_bins, len(result), result.time_ms, repr(result)
+    assert result._bins is None and result._packs is None and result._metrics is None
+    bins = result.bins
+    assert result.bins is bins
+    assert result._packs is None
+    packs = result.packs
+    assert result.packs is packs
+    assert result.metrics is result.metrics
+
+
+def test_packs_agree_with_bins_and_lengths():
+    lengths = random_lengths(300, 64, seed=3)
+    result = Packer(64, "wf").pack(lengths.tolist())
+    assert [p.sequence_ids for p in result.packs] == result.bins
+    for pack in result.packs:
+        assert pack.lengths == [int(lengths[i]) for i in pack.sequence_ids]
+        assert pack.used == sum(pack.lengths) <= 64
+
+
+# -- metrics ------------------------------------------------------------------
+
+@pytest.mark.parametrize("strategy", STEP1)
+def test_metrics_match_a_numpy_recomputation(strategy):
+    capacity = 300
+    lengths = random_lengths(1000, capacity, seed=4)
+    result = Packer(capacity, strategy).pack(lengths)
+    m = result.metrics
+    used = np.array([sum(int(lengths[i]) for i in b) for b in result.bins])
+    counts = np.array([len(b) for b in result.bins])
+    util = used / capacity
+    total = int(lengths.sum())
+    slots = len(used) * capacity
+    assert m.num_sequences == 1000
+    assert m.total_tokens == total
+    assert m.num_packs == len(result.bins) == result.num_bins
+    assert m.padding_tokens == slots - total
+    assert m.efficiency == pytest.approx(total / slots) == result.efficiency
+    assert m.padding_ratio == pytest.approx(1 - total / slots)
+    assert m.avg_utilisation == pytest.approx(util.mean())
+    assert m.min_utilisation == pytest.approx(util.min())
+    assert m.max_utilisation == pytest.approx(util.max())
+    assert m.utilisation_std == pytest.approx(np.sqrt(((util - util.mean()) ** 2).mean()))
+    assert m.avg_sequences_per_pack == pytest.approx(counts.mean())
+    assert m.packing_time_ms == result.time_ms
+    assert m.throughput == pytest.approx(1000 / (result.time_ms / 1000))
+
+
+def test_metrics_of_the_issue_example():
+    m = pack_sequences(ISSUE_LENGTHS, 1024).metrics
+    assert (m.num_sequences, m.total_tokens, m.num_packs, m.padding_tokens) == (8, 3900, 4, 196)
+    assert m.min_utilisation == 900 / 1024 and m.max_utilisation == 1000 / 1024
+    assert m.avg_sequences_per_pack == 2.0
+
+
+# -- empty input and extreme capacities ---------------------------------------
+
+@pytest.mark.parametrize("empty", [[], (), range(0), np.array([], dtype=np.int32)])
+def test_empty_input_gives_an_empty_result(empty):
+    result = pack_sequences(empty, capacity=100)
+    assert result.num_bins == len(result) == 0
+    assert result.efficiency == 0.0
+    assert result.bins == [] and result.packs == []
+    m = result.metrics
+    assert (m.num_sequences, m.num_packs, m.total_tokens, m.padding_tokens) == (0, 0, 0, 0)
+    assert m.efficiency == m.avg_utilisation == m.throughput == 0.0
+    items, bin_offsets = Packer(100).pack_flat(empty)
+    assert items.dtype == bin_offsets.dtype == np.int64
+    assert items.size == 0 and bin_offsets.size == 0
+
+
+def test_capacity_far_larger_than_n():
+    result = pack_sequences([3, 2**39, 5], capacity=2**40)
+    assert result.bins == [[1, 2, 0]]  # decreasing order: 2**39, 5, 3
+    assert result.efficiency == pytest.approx((2**39 + 8) / 2**40)
+    for strategy in STEP1:
+        assert Packer(2**40, strategy).pack(range(1, 1001)).num_bins == 1
+
+
+def test_capacity_at_the_int64_limit():
+    result = pack_sequences([2**62, 2**62 - 1], capacity=2**63 - 1)
+    assert result.num_bins == 1
+    assert result.metrics.padding_tokens == 0
+
+
+# -- accepted input forms -----------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint16",
+                                   "uint32", "uint64", ">i8", "<u4"])
+def test_every_integer_dtype_gives_the_same_bins(dtype):
+    lengths = random_lengths(200, 100, seed=5)
+    expected = pack_sequences(lengths.tolist(), 100).bins
+    assert pack_sequences(lengths.astype(dtype), 100).bins == expected
+
+
+def test_non_contiguous_arrays_and_other_sequences():
+    lengths = random_lengths(200, 100, seed=6)
+    expected = pack_sequences(lengths[::2].tolist(), 100).bins
+    assert pack_sequences(lengths[::2], 100).bins == expected
+    assert pack_sequences(np.asfortranarray(lengths)[::2], 100).bins == expected
+    assert pack_sequences(tuple(lengths[::2].tolist()), 100).bins == expected
+    assert pack_sequences([np.int32(v) for v in lengths[::2]], 100).bins == expected
+    assert pack_sequences(np.array(lengths[::2].tolist(), dtype=object), 100).bins == expected
+
+
+def test_ranges():
+    assert pack_sequences(range(1, 11), 10).bins == pack_sequences(list(range(1, 11)), 10).bins
+    assert pack_sequences(range(10, 0, -3), 10).bins == pack_sequences([10, 7, 4, 1], 10).bins
+
+
+def test_contiguous_int64_input_is_not_converted():
+    from seqpacker._validation import as_lengths
+
+    lengths = np.arange(1, 10, dtype=np.int64)
+    assert as_lengths(lengths) is lengths
+    converted = as_lengths(lengths.astype(np.int32))
+    assert converted.dtype == np.int64 and converted.flags.c_contiguous
+
+
+# -- determinism and options --------------------------------------------------
+
+@pytest.mark.parametrize("strategy", STEP1)
+def test_same_input_same_bins(strategy):
+    lengths = random_lengths(500, 200, seed=7)
+    assert Packer(200, strategy).pack(lengths).bins == Packer(200, strategy).pack(lengths).bins
+
+
+def test_seed_and_options_are_validated_at_construction():
+    with pytest.raises(ValueError, match="k = 1"):
+        Packer(100, "hk", k=1)
+    with pytest.raises(ValueError, match="threads = 0"):
+        Packer(100, "obfdp", threads=0)
+    with pytest.raises(ValueError, match="seed = -1"):
+        Packer(100, "ffs", seed=-1)
+    assert Packer(100, "ffs", seed=2**64 - 1).seed == 2**64 - 1
+
+
+def test_import_does_not_load_torch(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import sys, seqpacker; print('torch' in sys.modules)"
+    # Run outside the repository, so that the installed package is imported.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "False"
