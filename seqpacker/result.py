@@ -183,10 +183,7 @@ class PackResult:
         if self._packs is None:
             offsets = self._offsets.tolist()
             lengths = _split(self._lengths[self._items].tolist(), offsets)
-            self._packs = [
-                Pack(ids, lens, used)
-                for ids, lens, used in zip(self.bins, lengths, self._used.tolist())
-            ]
+            self._packs = list(map(Pack, self.bins, lengths, self._used.tolist()))
         return self._packs
 
     @property
