@@ -1,0 +1,555 @@
+/*
+ * test_stream.c - the sp_stream_* calls: creation checks, NF and HK on
+ * worked examples, agreement with sp_pack() on random inputs fed in random
+ * batches, the open-bin bound, every error path, and export/import
+ * (round trip mid-stream, and corrupted states that must be refused).
+ *
+ * Uses only seqpacker.h, like any C caller. Inputs come from a fixed
+ * xorshift generator, so a failure reproduces.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "seqpacker.h"
+
+static uint64_t rng_state = UINT64_C(0x243f6a8885a308d3);
+
+static uint64_t next_random(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+static int64_t random_in(int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(next_random() % (uint64_t)(hi - lo + 1));
+}
+
+/* Packs collected from a stream, in the order read. */
+typedef struct packs {
+    int64_t num_packs;
+    int64_t num_items;
+    int64_t items[4096];
+    int64_t offsets[4097];
+    int64_t used[4096];
+} packs;
+
+static void packs_init(packs *p)
+{
+    p->num_packs = 0;
+    p->num_items = 0;
+    p->offsets[0] = 0;
+}
+
+/* Read the stream's pending packs and append them to p. */
+static int drain(sp_stream *s, packs *p)
+{
+    int64_t np = -1, ni = -1;
+    int status = sp_stream_pending(s, &np, &ni);
+    if (status != SP_OK)
+        return status;
+    int64_t items[4096], offsets[4097], used[4096], got = -1;
+    if (np > 4096 || ni > 4096)
+        return SP_ERR_BUFFER_TOO_SMALL;
+    status = sp_stream_read(s, items, ni, offsets, np + 1, used, &got);
+    if (status != SP_OK || got != np || offsets[0] != 0 || offsets[np] != ni)
+        return status != SP_OK ? status : -1;
+    for (int64_t b = 0; b < np; b++) {
+        for (int64_t j = offsets[b]; j < offsets[b + 1]; j++)
+            p->items[p->num_items++] = items[j];
+        p->used[p->num_packs] = used[b];
+        p->offsets[++p->num_packs] = p->num_items;
+    }
+    return SP_OK;
+}
+
+static sp_stream *create(int64_t capacity, int strategy, int64_t k)
+{
+    sp_options o;
+    sp_options_init(&o);
+    o.k = k;
+    sp_stream *s = NULL;
+    CHECK_EQ(sp_stream_create(capacity, strategy, &o, &s), SP_OK);
+    return s;
+}
+
+/* Does pack a of p hold exactly the given ids (and used)? */
+static int pack_is(const packs *p, int64_t a, const int64_t *ids, int64_t n,
+                   int64_t used)
+{
+    if (a >= p->num_packs || p->offsets[a + 1] - p->offsets[a] != n ||
+        p->used[a] != used)
+        return 0;
+    return memcmp(p->items + p->offsets[a], ids, (size_t)n * sizeof *ids) == 0;
+}
+
+static void test_create_errors(void)
+{
+    sp_stream *s = (sp_stream *)&rng_state; /* must be overwritten */
+    sp_options o;
+    sp_options_init(&o);
+    CHECK_EQ(sp_stream_create(10, SP_NF, NULL, NULL), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_create(0, SP_NF, NULL, &s), SP_ERR_INVALID_CAPACITY);
+    CHECK(s == NULL);
+    CHECK_EQ(sp_stream_create(-5, SP_HK, NULL, &s), SP_ERR_INVALID_CAPACITY);
+    CHECK_EQ(sp_stream_create(10, -1, NULL, &s), SP_ERR_UNKNOWN_STRATEGY);
+    CHECK_EQ(sp_stream_create(10, SP_STRATEGY_COUNT, NULL, &s),
+             SP_ERR_UNKNOWN_STRATEGY);
+    for (int st = 0; st < SP_STRATEGY_COUNT; st++) {
+        if (st == SP_NF || st == SP_HK)
+            continue;
+        CHECK_EQ(sp_stream_create(10, st, NULL, &s), SP_ERR_NOT_STREAMABLE);
+        CHECK(s == NULL);
+    }
+    int64_t bad_k[] = {-1, 0, 1, SP_MAX_K + 1, INT64_MAX};
+    for (size_t i = 0; i < sizeof bad_k / sizeof *bad_k; i++) {
+        o.k = bad_k[i];
+        CHECK_EQ(sp_stream_create(10, SP_HK, &o, &s), SP_ERR_INVALID_OPTION);
+        CHECK_EQ(sp_stream_create(10, SP_NF, &o, &s), SP_ERR_INVALID_OPTION);
+        CHECK(s == NULL);
+    }
+    sp_options_init(&o);
+    o.threads = -1;
+    CHECK_EQ(sp_stream_create(10, SP_NF, &o, &s), SP_ERR_INVALID_OPTION);
+    o.k = 2;
+    o.threads = 0;
+    CHECK_EQ(sp_stream_create(10, SP_HK, &o, &s), SP_OK);
+    sp_stream_free(s);
+    o.k = SP_MAX_K;
+    CHECK_EQ(sp_stream_create(INT64_MAX, SP_HK, &o, &s), SP_OK);
+    sp_stream_free(s);
+    sp_stream_free(NULL);
+    CHECK_EQ(sp_stream_sequences_added(NULL), -1);
+    CHECK_EQ(sp_stream_open_bins(NULL), -1);
+}
+
+static void test_nf_example(void)
+{
+    sp_stream *s = create(10, SP_NF, SP_DEFAULT_K);
+    packs p;
+    packs_init(&p);
+    int64_t pending = -1;
+    /* 5 opens bin 0; 5 fills it exactly, so it closes at once. */
+    CHECK_EQ(sp_stream_add(s, 5, &pending), SP_OK);
+    CHECK_EQ(pending, 0);
+    CHECK_EQ(sp_stream_open_bins(s), 1);
+    CHECK_EQ(sp_stream_add(s, 5, &pending), SP_OK);
+    CHECK_EQ(pending, 1);
+    CHECK_EQ(sp_stream_open_bins(s), 0);
+    /* 3 then 8: 8 does not fit, so {2} closes; 8 stays open. */
+    CHECK_EQ(sp_stream_add(s, 3, &pending), SP_OK);
+    CHECK_EQ(sp_stream_add(s, 8, &pending), SP_OK);
+    CHECK_EQ(pending, 2);
+    /* 2 fills {3} exactly; then 10 is a full bin on its own. */
+    CHECK_EQ(sp_stream_add(s, 2, NULL), SP_OK);
+    CHECK_EQ(sp_stream_add(s, 10, &pending), SP_OK);
+    CHECK_EQ(pending, 4);
+    CHECK_EQ(sp_stream_add(s, 4, NULL), SP_OK);
+    CHECK_EQ(sp_stream_sequences_added(s), 7);
+    CHECK_EQ(drain(s, &p), SP_OK);
+    CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
+    CHECK_EQ(pending, 1);
+    CHECK_EQ(drain(s, &p), SP_OK);
+    CHECK_EQ(p.num_packs, 5);
+    CHECK(pack_is(&p, 0, (int64_t[]){0, 1}, 2, 10));
+    CHECK(pack_is(&p, 1, (int64_t[]){2}, 1, 3));
+    CHECK(pack_is(&p, 2, (int64_t[]){3, 4}, 2, 10));
+    CHECK(pack_is(&p, 3, (int64_t[]){5}, 1, 10));
+    CHECK(pack_is(&p, 4, (int64_t[]){6}, 1, 4));
+    sp_stream_free(s);
+}
+
+static void test_hk_example(void)
+{
+    /* capacity 12, k 4: 12 -> class 1, 6 and 5 -> class 2, 4 -> class 3,
+     * 3 and shorter -> the last class (next fit). */
+    sp_stream *s = create(12, SP_HK, 4);
+    packs p;
+    packs_init(&p);
+    int64_t pending = -1;
+    const int64_t lengths[] = {5, 3, 12, 4, 6, 3, 4, 3, 2, 4, 3, 5};
+    /* id 2 (class 1) closes at once; id 4 completes class 2 {0, 4}; id 9
+     * completes class 3 {3, 6, 9}; id 10 does not fit the last-class bin
+     * {1, 5, 7, 8} (load 11), which closes. */
+    const int64_t pending_after[] = {0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4};
+    const int64_t open_after[] = {1, 2, 2, 3, 2, 2, 2, 2, 2, 1, 1, 2};
+    for (int i = 0; i < 12; i++) {
+        CHECK_EQ(sp_stream_add(s, lengths[i], &pending), SP_OK);
+        CHECK_EQ(pending, pending_after[i]);
+        CHECK_EQ(sp_stream_open_bins(s), open_after[i]);
+    }
+    CHECK_EQ(drain(s, &p), SP_OK);
+    /* Open now: the last class {10} and class 2 {11}; finish closes them
+     * in opening order. */
+    CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
+    CHECK_EQ(pending, 2);
+    CHECK_EQ(sp_stream_open_bins(s), 0);
+    CHECK_EQ(drain(s, &p), SP_OK);
+    CHECK_EQ(p.num_packs, 6);
+    CHECK(pack_is(&p, 0, (int64_t[]){2}, 1, 12));
+    CHECK(pack_is(&p, 1, (int64_t[]){0, 4}, 2, 11));
+    CHECK(pack_is(&p, 2, (int64_t[]){3, 6, 9}, 3, 12));
+    CHECK(pack_is(&p, 3, (int64_t[]){1, 5, 7, 8}, 4, 11));
+    CHECK(pack_is(&p, 4, (int64_t[]){10}, 1, 3));
+    CHECK(pack_is(&p, 5, (int64_t[]){11}, 1, 5));
+    sp_stream_free(s);
+}
+
+/* The packs of p sorted by first id must be sp_pack()'s bins, in order. */
+static void check_same_as_offline(const packs *p, const int64_t *lengths,
+                                  int64_t n, int64_t capacity, int strategy,
+                                  int64_t k)
+{
+    static int64_t items[4096], offsets[4097], used[4096];
+    int64_t num_bins = -1, error_index = -1;
+    sp_options o;
+    sp_options_init(&o);
+    o.k = k;
+    CHECK_EQ(sp_pack(lengths, n, capacity, strategy, &o, items, offsets, used,
+                     &num_bins, &error_index), SP_OK);
+    CHECK_EQ(p->num_packs, num_bins);
+    CHECK_EQ(p->num_items, n);
+    if (p->num_packs != num_bins)
+        return;
+    /* Offline bin b starts with a smaller id than bin b + 1, so finding
+     * each stream pack's place by its first id is a sort. */
+    int64_t matched = 0;
+    for (int64_t a = 0; a < p->num_packs; a++) {
+        int64_t first = p->items[p->offsets[a]], b = 0;
+        while (b < num_bins && items[offsets[b]] != first)
+            b++;
+        if (b == num_bins)
+            continue;
+        int64_t size = offsets[b + 1] - offsets[b];
+        matched += pack_is(p, a, items + offsets[b], size, used[b]);
+    }
+    CHECK_EQ(matched, num_bins);
+    if (strategy == SP_NF) {
+        /* NF closes bins in opening order: the very same sequence. */
+        CHECK(memcmp(p->items, items, (size_t)n * sizeof *items) == 0);
+        CHECK(memcmp(p->offsets, offsets,
+                     (size_t)(num_bins + 1) * sizeof *offsets) == 0);
+    }
+}
+
+/* Feed lengths in random batches (single adds and add_many of 0..40),
+ * reading at random moments; the open-bin count never passes the bound. */
+static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
+                 int64_t max_open)
+{
+    int64_t at = 0, pending = -1, err = -2;
+    while (at < n) {
+        if (next_random() % 3 == 0) {
+            CHECK_EQ(sp_stream_add(s, lengths[at], &pending), SP_OK);
+            at++;
+        } else {
+            int64_t m = random_in(0, 40);
+            m = m > n - at ? n - at : m;
+            CHECK_EQ(sp_stream_add_many(s, lengths + at, m, &pending, &err),
+                     SP_OK);
+            CHECK_EQ(err, -1);
+            at += m;
+        }
+        CHECK(sp_stream_open_bins(s) <= max_open);
+        CHECK_EQ(sp_stream_sequences_added(s), at);
+        if (next_random() % 2 == 0)
+            CHECK_EQ(drain(s, p), SP_OK);
+    }
+}
+
+static void test_random_vs_offline(void)
+{
+    static int64_t lengths[4096];
+    for (int round = 0; round < 300; round++) {
+        int strategy = round % 2 == 0 ? SP_NF : SP_HK;
+        int64_t capacity = round % 5 == 0 ? random_in(1, 4)
+                                          : random_in(1, 1000);
+        int64_t k = random_in(2, 12);
+        int64_t n = random_in(0, 2000);
+        int64_t hi = random_in(1, capacity);
+        for (int64_t i = 0; i < n; i++)
+            lengths[i] = random_in(1, hi);
+        sp_stream *s = create(capacity, strategy, k);
+        packs *p = malloc(sizeof *p);
+        packs_init(p);
+        feed(s, p, lengths, n, strategy == SP_NF ? 1 : k);
+        CHECK_EQ(sp_stream_finish(s, NULL), SP_OK);
+        CHECK_EQ(drain(s, p), SP_OK);
+        check_same_as_offline(p, lengths, n, capacity, strategy, k);
+        free(p);
+        sp_stream_free(s);
+    }
+}
+
+static void test_errors(void)
+{
+    sp_stream *s = create(10, SP_HK, 3);
+    int64_t pending = -1, err = -2, np = -1, ni = -1;
+    CHECK_EQ(sp_stream_add(NULL, 1, &pending), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_add(s, 4, &pending), SP_OK);
+    /* Rejected lengths change nothing: no id, no pack, no open bin. */
+    CHECK_EQ(sp_stream_add(s, 0, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(sp_stream_add(s, -3, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(sp_stream_add(s, INT64_MIN, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(sp_stream_add(s, 11, &pending), SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(sp_stream_add(s, INT64_MAX, &pending),
+             SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(sp_stream_sequences_added(s), 1);
+    CHECK_EQ(sp_stream_open_bins(s), 1);
+    /* A batch with a bad length is refused whole. */
+    int64_t batch[] = {1, 2, 11, 3};
+    CHECK_EQ(sp_stream_add_many(s, batch, 4, &pending, &err),
+             SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(err, 2);
+    batch[2] = 0;
+    CHECK_EQ(sp_stream_add_many(s, batch, 4, NULL, &err),
+             SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(err, 2);
+    CHECK_EQ(sp_stream_add_many(s, batch, -1, NULL, &err), SP_ERR_NEGATIVE_COUNT);
+    CHECK_EQ(sp_stream_add_many(s, NULL, 2, NULL, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_add_many(NULL, batch, 1, NULL, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_add_many(s, NULL, 0, NULL, NULL), SP_OK);
+    CHECK_EQ(sp_stream_sequences_added(s), 1);
+    CHECK_EQ(sp_stream_pending(s, &np, &ni), SP_OK);
+    CHECK_EQ(np, 0);
+    CHECK_EQ(ni, 0);
+    /* 10 is class 1 and closes at once as {1}; 3 (10 / 3 >= k) opens
+     * the last class. */
+    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){10, 3}, 2, &pending, &err),
+             SP_OK);
+    CHECK_EQ(pending, 1);
+    CHECK_EQ(sp_stream_open_bins(s), 2);
+    CHECK_EQ(sp_stream_pending(NULL, &np, &ni), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pending(s, NULL, &ni), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pending(s, &np, NULL), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pending(s, &np, &ni), SP_OK);
+    CHECK_EQ(np, 1);
+    CHECK_EQ(ni, 1);
+    /* Too small buffers read nothing. */
+    int64_t items[4], offsets[4], used[4], got = -1;
+    CHECK_EQ(sp_stream_read(s, items, 0, offsets, 4, used, &got),
+             SP_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ(sp_stream_read(s, items, 4, offsets, 1, used, &got),
+             SP_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ(sp_stream_read(s, NULL, 4, offsets, 4, used, &got),
+             SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_read(s, items, 4, NULL, 4, used, &got),
+             SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_read(s, items, 4, offsets, 4, used, NULL),
+             SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_read(NULL, items, 4, offsets, 4, used, &got),
+             SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pending(s, &np, &ni), SP_OK);
+    CHECK_EQ(np, 1);
+    CHECK_EQ(sp_stream_read(s, items, 1, offsets, 2, NULL, &got), SP_OK);
+    CHECK_EQ(got, 1);
+    CHECK_EQ(items[0], 1);
+    CHECK_EQ(offsets[1], 1);
+    /* Nothing pending: an empty read is fine and gives offsets[0] = 0. */
+    offsets[0] = 77;
+    CHECK_EQ(sp_stream_read(s, NULL, 0, offsets, 1, NULL, &got), SP_OK);
+    CHECK_EQ(got, 0);
+    CHECK_EQ(offsets[0], 0);
+    /* After finish, adds and finish are refused; reads still work. The
+     * open bins close in opening order: class 2 {0}, then {2}. */
+    CHECK_EQ(sp_stream_finish(NULL, NULL), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
+    CHECK_EQ(pending, 2);
+    CHECK_EQ(sp_stream_add(s, 1, &pending), SP_ERR_FINISHED);
+    CHECK_EQ(sp_stream_add_many(s, batch, 1, &pending, &err), SP_ERR_FINISHED);
+    CHECK_EQ(sp_stream_finish(s, &pending), SP_ERR_FINISHED);
+    CHECK_EQ(sp_stream_sequences_added(s), 3);
+    CHECK_EQ(sp_stream_read(s, items, 4, offsets, 4, used, &got), SP_OK);
+    CHECK_EQ(got, 2);
+    CHECK_EQ(items[0], 0);
+    CHECK_EQ(items[1], 2);
+    CHECK_EQ(used[0], 4);
+    CHECK_EQ(used[1], 3);
+    sp_stream_free(s);
+}
+
+/* Export the state of s into a malloc'ed buffer. */
+static int64_t *export_state(const sp_stream *s, int64_t *size)
+{
+    *size = -1;
+    CHECK_EQ(sp_stream_state_size(s, size), SP_OK);
+    int64_t *state = malloc((size_t)(*size + 1) * sizeof *state);
+    int64_t written = -1;
+    CHECK_EQ(sp_stream_export(s, state, *size - 1, &written),
+             SP_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ(sp_stream_export(s, state, *size + 1, &written), SP_OK);
+    CHECK_EQ(written, *size);
+    return state;
+}
+
+/* Stopping mid-stream, exporting (with packs left unread) and going on
+ * from an import gives the packs of an uninterrupted run. */
+static void test_export_import_resume(void)
+{
+    static int64_t lengths[3000];
+    for (int round = 0; round < 60; round++) {
+        int strategy = round % 2 == 0 ? SP_NF : SP_HK;
+        int64_t capacity = random_in(1, 500), k = random_in(2, 9);
+        int64_t n = random_in(1, 3000), cut = random_in(0, n);
+        for (int64_t i = 0; i < n; i++)
+            lengths[i] = random_in(1, capacity);
+        packs *whole = malloc(sizeof *whole), *resumed = malloc(sizeof *resumed);
+        packs_init(whole);
+        packs_init(resumed);
+        sp_stream *a = create(capacity, strategy, k);
+        CHECK_EQ(sp_stream_add_many(a, lengths, n, NULL, NULL), SP_OK);
+        CHECK_EQ(sp_stream_finish(a, NULL), SP_OK);
+        CHECK_EQ(drain(a, whole), SP_OK);
+        sp_stream_free(a);
+
+        sp_stream *b = create(capacity, strategy, k), *c = NULL;
+        CHECK_EQ(sp_stream_add_many(b, lengths, cut, NULL, NULL), SP_OK);
+        int64_t size;
+        int64_t *state = export_state(b, &size);
+        sp_stream_free(b);
+        CHECK_EQ(sp_stream_import(state, size, &c), SP_OK);
+        free(state);
+        if (c != NULL) {
+            CHECK_EQ(sp_stream_sequences_added(c), cut);
+            CHECK_EQ(sp_stream_add_many(c, lengths + cut, n - cut, NULL, NULL),
+                     SP_OK);
+            CHECK_EQ(sp_stream_finish(c, NULL), SP_OK);
+            CHECK_EQ(drain(c, resumed), SP_OK);
+            CHECK_EQ(resumed->num_packs, whole->num_packs);
+            CHECK(memcmp(resumed->items, whole->items,
+                         (size_t)n * sizeof(int64_t)) == 0);
+            CHECK(memcmp(resumed->used, whole->used,
+                         (size_t)whole->num_packs * sizeof(int64_t)) == 0);
+        }
+        sp_stream_free(c);
+        free(whole);
+        free(resumed);
+    }
+    /* A finished stream stays finished. */
+    sp_stream *f = create(10, SP_NF, 2), *g = NULL;
+    CHECK_EQ(sp_stream_add(f, 3, NULL), SP_OK);
+    CHECK_EQ(sp_stream_finish(f, NULL), SP_OK);
+    int64_t size;
+    int64_t *state = export_state(f, &size);
+    CHECK_EQ(sp_stream_import(state, size, &g), SP_OK);
+    CHECK_EQ(sp_stream_add(g, 1, NULL), SP_ERR_FINISHED);
+    packs p;
+    packs_init(&p);
+    CHECK_EQ(drain(g, &p), SP_OK);
+    CHECK(pack_is(&p, 0, (int64_t[]){0}, 1, 3));
+    free(state);
+    sp_stream_free(f);
+    sp_stream_free(g);
+}
+
+/* Import must refuse damaged states and never read out of bounds (run
+ * under valgrind). Some single changes still describe a valid stream (a
+ * load moved within its class's range); those may import, the rest must
+ * not, and the specific ones below are always refused. */
+static void test_import_corrupted(void)
+{
+    sp_stream *s = create(100, SP_HK, 4), *t = NULL;
+    /* Open bins: class 2 {0}, class 3 {1}, last class {2, 3}; one unread
+     * pack, class 1 {4}. */
+    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){40, 30, 5, 6, 90}, 5, NULL, NULL),
+             SP_OK);
+    int64_t size;
+    int64_t *state = export_state(s, &size);
+    /* Header 9 + bins (3+1) + (3+1) + (3+2) + pack (2+1). */
+    CHECK_EQ(size, 9 + 4 + 4 + 5 + 3);
+    CHECK_EQ(sp_stream_import(NULL, size, &t), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_import(state, size, NULL), SP_ERR_NULL_POINTER);
+    /* Every truncation, and one entry too many. */
+    for (int64_t m = 0; m < size; m++) {
+        CHECK_EQ(sp_stream_import(state, m, &t), SP_ERR_INVALID_OPTION);
+        CHECK(t == NULL);
+    }
+    state[size] = 0;
+    CHECK_EQ(sp_stream_import(state, size + 1, &t), SP_ERR_INVALID_OPTION);
+    /* Every entry set to a range of wrong values: never a crash. */
+    const int64_t values[] = {-1, 0, 1, 2, 3, 5, 99, 100, 101, INT64_MAX,
+                              INT64_MIN};
+    int64_t refused = 0, tries = 0;
+    for (int64_t i = 0; i < size; i++) {
+        int64_t saved = state[i];
+        for (size_t v = 0; v < sizeof values / sizeof *values; v++) {
+            if (values[v] == saved)
+                continue;
+            state[i] = values[v];
+            int status = sp_stream_import(state, size, &t);
+            tries++;
+            refused += status != SP_OK;
+            if (status == SP_OK) {
+                /* What imports must be usable. */
+                int added = sp_stream_add(t, 1, NULL);
+                CHECK(added == SP_OK ||
+                      (values[v] == INT64_MAX && added == SP_ERR_OVERFLOW));
+                CHECK_EQ(sp_stream_finish(t, NULL), SP_OK);
+                sp_stream_free(t);
+            } else {
+                CHECK(t == NULL);
+            }
+        }
+        state[i] = saved;
+    }
+    CHECK(refused > tries * 9 / 10);
+    /* Specific damage that must always be refused. */
+    /* The layout: header [0, 9); last class (slot 0, load 11, 2 ids: 2 3)
+     * at 9; class 2 (load 40, id 0) at 14; class 3 (load 30, id 1) at 18;
+     * the pack (used 90, 1 id: 4) at 22. */
+    const int64_t expected[] = {0, 11, 2, 2, 3, 2, 40, 1, 0, 3, 30, 1, 1,
+                                90, 1, 4};
+    CHECK(memcmp(state + 9, expected, sizeof expected) == 0);
+    const struct { int64_t at, value, at2, value2; } damage[] = {
+        {0, 0, 0, 0},           /* magic */
+        {1, 2, 1, 2},           /* version */
+        {2, 0, 2, 0},           /* capacity */
+        {3, SP_FF, 3, SP_FF},   /* not a streaming strategy */
+        {4, 1, 4, 1},           /* k */
+        {5, 4, 5, 4},           /* next id not above every id in use */
+        {6, 1, 6, 1},           /* finished with open bins */
+        {6, 2, 6, 2},           /* finished flag not 0 or 1 */
+        {7, 4, 7, 4},           /* more open bins than present */
+        {8, 2, 8, 2},           /* more packs than present */
+        {18, 2, 19, 40},        /* class 2 twice */
+        {12, 7, 12, 7},         /* an id that was never handed out */
+        {12, 0, 12, 0},         /* id 0 in two bins */
+        {13, 2, 13, 2},         /* ids not increasing */
+        {15, 55, 15, 55},       /* class 2 load outside [34, 50] */
+        {15, 33, 15, 33},
+        {19, 30 + 70, 19, 100}, /* an open bin exactly full */
+        {10, 60, 10, 60},       /* last class over 2 * (100 / 4) */
+        {22, 101, 22, 101},     /* a pack over capacity */
+        {23, 0, 23, 0},         /* a pack with no ids */
+        {20, 3, 20, 3},         /* class 3 holding 3 ids is closed */
+    };
+    for (size_t d = 0; d < sizeof damage / sizeof *damage; d++) {
+        int64_t saved = state[damage[d].at], saved2 = state[damage[d].at2];
+        state[damage[d].at] = damage[d].value;
+        state[damage[d].at2] = damage[d].value2;
+        CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_OPTION);
+        CHECK(t == NULL);
+        state[damage[d].at2] = saved2;
+        state[damage[d].at] = saved;
+    }
+    CHECK_EQ(sp_stream_import(state, size, &t), SP_OK);
+    sp_stream_free(t);
+    free(state);
+    sp_stream_free(s);
+}
+
+int main(void)
+{
+    test_create_errors();
+    test_nf_example();
+    test_hk_example();
+    test_random_vs_offline();
+    test_errors();
+    test_export_import_resume();
+    test_import_corrupted();
+    return check_summary();
+}
