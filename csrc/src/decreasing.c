@@ -44,8 +44,8 @@ static int ffd_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins)
 }
 
 /* Best fit over the sorted runs; item by item, or a run at a time. */
-static int best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
-                         int bulk)
+int sp_best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
+                     int bulk)
 {
     sp_residual_index *ri = sp_ri_create(job->capacity, job->n);
     if (ri == NULL)
@@ -78,12 +78,12 @@ static int best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
 
 static int bfd_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins)
 {
-    return best_fit_runs(job, sorted, bins, 0);
+    return sp_best_fit_runs(job, sorted, bins, 0);
 }
 
 static int obfd_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins)
 {
-    return best_fit_runs(job, sorted, bins, 1);
+    return sp_best_fit_runs(job, sorted, bins, 1);
 }
 
 int sp_strategy_ffd(sp_job *job) { return pack_sorted(job, ffd_runs); }

@@ -47,11 +47,43 @@ int sp_strategy_mffd(sp_job *job);  /* mffd.c */
 int sp_strategy_obfdp(sp_job *job); /* parallel.c */
 int sp_strategy_hk(sp_job *job);    /* harmonic.c */
 
+/* Test hook (harmonic.c): pack by Harmonic-K with k classes and report the
+ * most bins open at once in *max_open (at most k). Returns an SP_ status. */
+int sp_hk_max_open(const int64_t *lengths, int64_t n, int64_t capacity,
+                   int64_t k, int64_t *max_open);
+
+/* The Harmonic-K class of a length (1 <= length <= capacity): i =
+ * floor(capacity / length) when i < k, whose bins take exactly i items;
+ * 0 for the last class (length <= capacity / k), packed next fit. Used by
+ * the stream (stream.c); the offline rule in harmonic.c is the same. */
+static inline int64_t sp_hk_class(int64_t capacity, int64_t length, int64_t k)
+{
+    int64_t i = capacity / length;
+    return i < k ? i : 0;
+}
+
 /* ---- allocation (memory.c) ---------------------------------------------
  * Arrays of count elements; NULL on overflow of count * size or on failure.
  * Release with free(). Large ones are backed by huge pages where possible. */
 void *sp_alloc_array(int64_t count, size_t size);
 void *sp_alloc_zeroed(int64_t count, size_t size);
+
+/* ---- threads (threads.c) ------------------------------------------------
+ * sp_run_parallel() calls fn(ctx, part, parts) for every part in
+ * [0, parts): part 0 in the calling thread, the others on new threads, all
+ * joined before it returns. A part whose thread cannot be created runs in
+ * the calling thread, so the result never depends on thread creation. */
+typedef void (*sp_task_fn)(void *ctx, int part, int parts);
+void sp_run_parallel(int parts, sp_task_fn fn, void *ctx);
+int sp_online_cpus(void);
+
+/* The half-open range [*begin, *end) of part p of n items split in parts. */
+static inline void sp_part_range(int64_t n, int part, int parts,
+                                 int64_t *begin, int64_t *end)
+{
+    *begin = n / parts * part + (part < n % parts ? part : n % parts);
+    *end = *begin + n / parts + (part < n % parts ? 1 : 0);
+}
 
 /* ---- bin bookkeeping (bins.c) -------------------------------------------
  * bin_of[step] is the bin of the step-th placement; the id placed at that
@@ -64,6 +96,7 @@ typedef struct sp_bins {
     int64_t *load;     /* aliases job->bin_used */
     int32_t *count;
     int32_t *bin_of;
+    int32_t *slot;     /* optional (NULL): slot[step] = position in its bin */
 } sp_bins;
 
 int sp_bins_init(sp_bins *bins, sp_job *job);
@@ -83,6 +116,10 @@ static inline void sp_bins_place(sp_bins *bins, int32_t b, int64_t length,
                                  int64_t times)
 {
     bins->load[b] += length * times;
+    if (bins->slot != NULL) {
+        for (int64_t t = 0; t < times; t++)
+            bins->slot[bins->steps + t] = bins->count[b] + (int32_t)t;
+    }
     bins->count[b] += (int32_t)times;
     for (int64_t t = 0; t < times; t++)
         bins->bin_of[bins->steps++] = b;
@@ -91,6 +128,10 @@ static inline void sp_bins_place(sp_bins *bins, int32_t b, int64_t length,
 /* Lay ids out bin by bin into job->items / job->bin_offsets and set
  * job->num_bins. order maps a step to an id; NULL means step == id. */
 void sp_bins_emit(sp_bins *bins, sp_job *job, const int32_t *order);
+
+/* The same layout on `parts` threads; needs bins->slot recorded. */
+void sp_bins_emit_parallel(sp_bins *bins, sp_job *job, const int32_t *order,
+                           int parts);
 
 /* ---- decreasing order (order.c) -----------------------------------------
  * The ids sorted by length, descending, equal lengths in ascending id
@@ -103,6 +144,14 @@ typedef struct sp_sorted {
 } sp_sorted;
 
 int sp_sort_decreasing(const sp_job *job, sp_sorted *sorted);
+/* The same order, computed on up to `parts` threads. */
+int sp_sort_decreasing_parallel(const sp_job *job, sp_sorted *sorted,
+                                int parts);
+
+/* Best fit over sorted runs (decreasing.c), the core of BFD (bulk == 0) and
+ * OBFD (bulk != 0); OBFDP runs it between its parallel phases. */
+int sp_best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
+                     int bulk);
 void sp_sorted_free(sp_sorted *sorted);
 
 /* ---- residual index (residual_index.c) ----------------------------------

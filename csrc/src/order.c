@@ -36,36 +36,77 @@ static int alloc_sorted(sp_sorted *s, int64_t n, int64_t max_runs)
     return SP_OK;
 }
 
-/* Counting sort on key = max_length - length (0 = longest). */
-static int counting_sort(const sp_job *job, sp_sorted *s, int64_t range)
+/* Counting sort on key = max_length - length (0 = longest), in parts:
+ * each part counts and then scatters its own slice of the input, into
+ * positions that keep the whole order stable. */
+typedef struct counting_ctx {
+    const sp_job *job;
+    sp_sorted *sorted;
+    int64_t range;
+    int32_t *start; /* parts x range: counts, then write positions */
+} counting_ctx;
+
+static void count_part(void *arg, int part, int parts)
+{
+    counting_ctx *c = arg;
+    const int64_t *len = c->job->lengths;
+    const int64_t top = c->job->max_length;
+    int32_t *count = c->start + part * c->range;
+    int64_t begin, end;
+    sp_part_range(c->job->n, part, parts, &begin, &end);
+    for (int64_t i = begin; i < end; i++)
+        count[top - len[i]]++;
+}
+
+static void scatter_part(void *arg, int part, int parts)
+{
+    counting_ctx *c = arg;
+    const int64_t *len = c->job->lengths;
+    const int64_t top = c->job->max_length;
+    int32_t *start = c->start + part * c->range;
+    int32_t *order = c->sorted->order;
+    int64_t begin, end;
+    sp_part_range(c->job->n, part, parts, &begin, &end);
+    for (int64_t i = begin; i < end; i++)
+        order[start[top - len[i]]++] = (int32_t)i;
+}
+
+static int counting_sort(const sp_job *job, sp_sorted *s, int64_t range,
+                         int parts)
 {
     int64_t max_runs = range < job->n ? range : job->n;
     if (alloc_sorted(s, job->n, max_runs) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    int32_t *start = sp_alloc_zeroed(range, sizeof(int32_t));
-    if (start == NULL) {
+    counting_ctx c = {job, s, range, sp_alloc_zeroed(parts * range, sizeof(int32_t))};
+    if (c.start == NULL) {
         sp_sorted_free(s);
         return SP_ERR_OUT_OF_MEMORY;
     }
-    const int64_t *len = job->lengths;
-    const int64_t top = job->max_length, n = job->n;
-    for (int64_t i = 0; i < n; i++)
-        start[top - len[i]]++;
+    if (parts > 1)
+        sp_run_parallel(parts, count_part, &c);
+    else
+        count_part(&c, 0, 1);
     int32_t at = 0;
     for (int64_t key = 0; key < range; key++) {
-        int32_t c = start[key];
-        if (c == 0)
+        int32_t total = 0;
+        for (int p = 0; p < parts; p++) {
+            int32_t *slot = &c.start[p * range + key];
+            int32_t count = *slot;
+            *slot = at + total;
+            total += count;
+        }
+        if (total == 0)
             continue;
-        s->run_length[s->runs] = top - key;
-        s->run_count[s->runs] = c;
+        s->run_length[s->runs] = job->max_length - key;
+        s->run_count[s->runs] = total;
         s->runs++;
-        start[key] = at;
-        at += c;
+        at += total;
     }
-    int32_t *order = s->order;
-    for (int64_t i = 0; i < n; i++)
-        order[start[top - len[i]]++] = (int32_t)i;
-    free(start);
+    if (parts > 1)
+        sp_run_parallel(parts, scatter_part, &c);
+    else
+        scatter_part(&c, 0, 1);
+    free(c.start);
     return SP_OK;
 }
 
@@ -124,12 +165,21 @@ static int radix_sort(const sp_job *job, sp_sorted *s, int64_t range)
     return SP_OK;
 }
 
-int sp_sort_decreasing(const sp_job *job, sp_sorted *sorted)
+int sp_sort_decreasing_parallel(const sp_job *job, sp_sorted *sorted,
+                                int parts)
 {
     memset(sorted, 0, sizeof *sorted);
     int64_t range = job->max_length - job->min_length + 1;
     int64_t dense_limit = job->n > RADIX_SIZE ? job->n : RADIX_SIZE;
-    if (range <= dense_limit)
-        return counting_sort(job, sorted, range);
-    return radix_sort(job, sorted, range);
+    if (range > dense_limit)
+        return radix_sort(job, sorted, range);
+    /* Per-part counts cost parts x range memory: split only short ranges. */
+    if (range > RADIX_SIZE || parts < 1)
+        parts = 1;
+    return counting_sort(job, sorted, range, parts);
+}
+
+int sp_sort_decreasing(const sp_job *job, sp_sorted *sorted)
+{
+    return sp_sort_decreasing_parallel(job, sorted, 1);
 }
