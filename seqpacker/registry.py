@@ -10,7 +10,6 @@ The built-ins are registered here, in code, in the order of their C ids.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -83,6 +82,8 @@ def get_strategy(name: str) -> StrategyInfo:
 
 
 def _unknown_name_message(name: str) -> str:
+    import difflib  # only on this error path, to keep `import seqpacker` light
+
     spellings = {s.lower(): s for info in _BUILTINS for s in info.spellings()}
     close = difflib.get_close_matches(name.lower(), spellings, n=1, cutoff=0.5)
     hint = f" Did you mean {spellings[close[0]]!r}?" if close else ""

@@ -15,8 +15,7 @@ from seqpacker import _native
 
 ISSUE_LENGTHS = [1000, 800, 600, 500, 400, 300, 200, 100]
 
-# The seven strategies implemented since step 1 (the rest come with step 2).
-STEP1 = ["nf", "ff", "bf", "wf", "ffd", "bfd", "obfd"]
+ALL = ["nf", "ff", "bf", "wf", "ffd", "bfd", "ffs", "mffd", "obfd", "obfdp", "hk"]
 
 LONG_NAMES = {
     "NF": "NextFit",
@@ -135,7 +134,7 @@ def test_packer_properties():
 
 # -- flat arrays and pack_flat ------------------------------------------------
 
-@pytest.mark.parametrize("strategy", STEP1)
+@pytest.mark.parametrize("strategy", ALL)
 def test_pack_flat_split_points_rebuild_the_bins(strategy):
     lengths = random_lengths(500, 256, seed=1)
     packer = Packer(256, strategy)
@@ -199,7 +198,7 @@ def test_packs_agree_with_bins_and_lengths():
 
 # -- metrics ------------------------------------------------------------------
 
-@pytest.mark.parametrize("strategy", STEP1)
+@pytest.mark.parametrize("strategy", ALL)
 def test_metrics_match_a_numpy_recomputation(strategy):
     capacity = 300
     lengths = random_lengths(1000, capacity, seed=4)
@@ -252,7 +251,7 @@ def test_capacity_far_larger_than_n():
     result = pack_sequences([3, 2**39, 5], capacity=2**40)
     assert result.bins == [[1, 2, 0]]  # decreasing order: 2**39, 5, 3
     assert result.efficiency == pytest.approx((2**39 + 8) / 2**40)
-    for strategy in STEP1:
+    for strategy in ALL:
         assert Packer(2**40, strategy).pack(range(1, 1001)).num_bins == 1
 
 
@@ -298,10 +297,22 @@ def test_contiguous_int64_input_is_not_converted():
 
 # -- determinism and options --------------------------------------------------
 
-@pytest.mark.parametrize("strategy", STEP1)
+@pytest.mark.parametrize("strategy", ALL)
 def test_same_input_same_bins(strategy):
     lengths = random_lengths(500, 200, seed=7)
     assert Packer(200, strategy).pack(lengths).bins == Packer(200, strategy).pack(lengths).bins
+
+
+def test_options_reach_the_c_library():
+    lengths = random_lengths(300, 1000, seed=8)
+    by_seed = {seed: Packer(1000, "ffs", seed=seed).pack(lengths).bins for seed in (None, 0, 1)}
+    assert by_seed[None] == by_seed[0] != by_seed[1]
+    by_k = {k: Packer(1000, "hk", k=k).pack(lengths).bins for k in (None, 10, 2)}
+    assert by_k[None] == by_k[10] != by_k[2]
+    for threads in (None, 1, 2, 3):
+        result = Packer(1000, "obfdp", threads=threads).pack(lengths)
+        assert sorted(result.items.tolist()) == list(range(300))
+        assert result.used.max() <= 1000
 
 
 def test_seed_and_options_are_validated_at_construction():
@@ -314,12 +325,14 @@ def test_seed_and_options_are_validated_at_construction():
     assert Packer(100, "ffs", seed=2**64 - 1).seed == 2**64 - 1
 
 
-def test_import_does_not_load_torch(tmp_path):
+def test_import_is_light(tmp_path):
     import subprocess
     import sys
 
-    code = "import sys, seqpacker; print('torch' in sys.modules)"
+    # No torch, and no entry-point scanning (which needs importlib.metadata).
+    code = ("import sys, seqpacker; "
+            "print([m for m in ('torch', 'importlib.metadata') if m in sys.modules])")
     # Run outside the repository, so that the installed package is imported.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"

@@ -40,7 +40,7 @@ def test_length_exceeds_capacity(container):
     assert "lengths[3]" in message and "101" in message and "capacity 100" in message
 
 
-@pytest.mark.parametrize("strategy", ["nf", "ff", "bf", "wf", "ffd", "bfd", "obfd"])
+@pytest.mark.parametrize("strategy", [s for s, _ in Packer.strategies()])
 def test_first_bad_length_is_reported_for_every_strategy(strategy):
     lengths = [1, 2, 3, 500, 4, 0]
     with pytest.raises(ValueError, match=r"lengths\[3\] = 500 exceeds capacity 100"):
