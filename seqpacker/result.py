@@ -9,6 +9,8 @@ Python objects per bin are the slowest part of any result, so ``bins`` and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -44,57 +46,50 @@ class Pack:
         return f"Pack(sequences={len(self)}, used={self._used})"
 
 
+@dataclass(frozen=True, repr=False)
 class PackMetrics:
-    """Quality and speed figures of one packing, computed from the flat arrays.
+    """Quality and speed figures of one packing (read-only).
 
     Utilisations are fractions of the capacity (0.0 to 1.0);
     ``utilisation_std`` is the population standard deviation;
-    ``throughput`` is in sequences per second.
+    ``throughput`` is in sequences per second. With no bins, every ratio
+    is 0.0.
     """
 
-    __slots__ = (
-        "num_sequences",
-        "total_tokens",
-        "num_packs",
-        "padding_tokens",
-        "efficiency",
-        "padding_ratio",
-        "avg_utilisation",
-        "min_utilisation",
-        "max_utilisation",
-        "utilisation_std",
-        "avg_sequences_per_pack",
-        "packing_time_ms",
-        "throughput",
-    )
+    num_sequences: int
+    total_tokens: int
+    num_packs: int
+    padding_tokens: int
+    efficiency: float
+    padding_ratio: float
+    avg_utilisation: float
+    min_utilisation: float
+    max_utilisation: float
+    utilisation_std: float
+    avg_sequences_per_pack: float
+    packing_time_ms: float
+    throughput: float
 
-    def __init__(self, num_sequences: int, used: np.ndarray, capacity: int, time_ms: float):
+    @classmethod
+    def from_arrays(cls, num_sequences: int, used: np.ndarray, capacity: int,
+                    time_ms: float) -> PackMetrics:
+        """Metrics from the used space of each bin, with NumPy (no loop over bins)."""
         num_packs = len(used)
         total = int(used.sum())
         slots = num_packs * capacity  # a Python int: cannot overflow
-        self.num_sequences = num_sequences
-        self.total_tokens = total
-        self.num_packs = num_packs
-        self.padding_tokens = slots - total
-        self.packing_time_ms = time_ms
-        if num_packs == 0:
-            self.efficiency = self.padding_ratio = 0.0
-            self.avg_utilisation = self.min_utilisation = self.max_utilisation = 0.0
-            self.utilisation_std = self.avg_sequences_per_pack = 0.0
-        else:
+        if num_packs:
             utilisation = used / capacity
-            self.efficiency = total / slots
-            self.padding_ratio = self.padding_tokens / slots
-            self.avg_utilisation = float(utilisation.mean())
-            self.min_utilisation = float(utilisation.min())
-            self.max_utilisation = float(utilisation.max())
-            self.utilisation_std = float(utilisation.std())
-            self.avg_sequences_per_pack = num_sequences / num_packs
+            ratios = (total / slots, (slots - total) / slots, float(utilisation.mean()),
+                      float(utilisation.min()), float(utilisation.max()),
+                      float(utilisation.std()), num_sequences / num_packs)
+        else:
+            ratios = (0.0,) * 7
         seconds = time_ms / 1000.0
         if num_sequences == 0:
-            self.throughput = 0.0
+            throughput = 0.0
         else:
-            self.throughput = num_sequences / seconds if seconds > 0 else float("inf")
+            throughput = num_sequences / seconds if seconds > 0 else float("inf")
+        return cls(num_sequences, total, num_packs, slots - total, *ratios, time_ms, throughput)
 
     def __repr__(self) -> str:
         return (
@@ -190,7 +185,7 @@ class PackResult:
     def metrics(self) -> PackMetrics:
         """Packing metrics (computed on first access, then cached)."""
         if self._metrics is None:
-            self._metrics = PackMetrics(len(self._items), self._used, self._capacity, self._time_ms)
+            self._metrics = PackMetrics.from_arrays(len(self._items), self._used, self._capacity, self._time_ms)
         return self._metrics
 
     def __repr__(self) -> str:

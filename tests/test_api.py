@@ -224,6 +224,16 @@ def test_metrics_match_a_numpy_recomputation(strategy):
     assert m.throughput == pytest.approx(1000 / (result.time_ms / 1000))
 
 
+def test_results_are_read_only():
+    result = pack_sequences(ISSUE_LENGTHS, 1024)
+    with pytest.raises(AttributeError):
+        result.metrics.efficiency = 1.0
+    with pytest.raises(AttributeError):
+        result.packs[0].used = 0
+    with pytest.raises(AttributeError):
+        result.efficiency = 1.0
+
+
 def test_metrics_of_the_issue_example():
     m = pack_sequences(ISSUE_LENGTHS, 1024).metrics
     assert (m.num_sequences, m.total_tokens, m.num_packs, m.padding_tokens) == (8, 3900, 4, 196)
