@@ -1,0 +1,89 @@
+"""Shared fixtures: one test body runs against every strategy.
+
+Like markupsafe's backend fixture, ``strategy`` is parametrized over every
+name that ``seqpacker.Packer.strategies()`` returns, so a strategy added to
+the library is covered by every test that takes the fixture without editing
+any test. ``referenced_strategy`` is the subset that has a pure-Python
+reference (see reference.py).
+
+``real_lengths`` yields the real length distributions of
+``shared/data/lengths`` (the ``shared`` folder beside the repository, also in
+CI); those tests are skipped, with the reason, only when the folder is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+TESTS_DIR = Path(__file__).resolve().parent
+# pytest runs with --import-mode=importlib, which does not put this folder on
+# sys.path; the helper modules (reference, length_lists) live here.
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+import seqpacker  # noqa: E402  (the installed package, after the path setup)
+from reference import all_references  # noqa: E402
+
+# Property tests: enough examples to find tie-rule bugs, no per-example
+# deadline (timing never decides a test), a fixed budget on 2 cores.
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("SEQPACKER_HYPOTHESIS_PROFILE", "default"))
+
+STRATEGIES = [short for short, _long in seqpacker.Packer.strategies()]
+REFERENCES = all_references()
+REFERENCED = [s for s in STRATEGIES if s.lower() in REFERENCES]
+
+
+@pytest.fixture(scope="session", params=STRATEGIES)
+def strategy(request) -> str:
+    """The short name of one strategy, e.g. ``"OBFD"``."""
+    return request.param
+
+
+@pytest.fixture(scope="session", params=REFERENCED)
+def referenced_strategy(request):
+    """``(short name, reference function)`` of a strategy with a reference."""
+    return request.param, REFERENCES[request.param.lower()]
+
+
+# ---- real length distributions ---------------------------------------------
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+LENGTHS_DIR = SHARED_DIR / "data" / "lengths"
+# Cap per file so the 1M-entry sample stays quick for every strategy.
+MAX_REAL_LENGTHS = 200_000
+
+
+def real_length_files() -> list[str]:
+    """The per-example files; the two ``*_histogram.npy`` files are left out
+    because each has a per-example file of the same data beside it."""
+    if not LENGTHS_DIR.is_dir():
+        return []
+    return sorted(
+        p.name for p in LENGTHS_DIR.glob("*.npy") if not p.name.endswith("_histogram.npy")
+    )
+
+
+def load_real_lengths(name: str) -> np.ndarray:
+    """One distribution as int64, in source order, at most MAX_REAL_LENGTHS."""
+    lengths = np.load(LENGTHS_DIR / name).astype(np.int64)
+    return lengths[lengths >= 1][:MAX_REAL_LENGTHS]
+
+
+_REAL_FILES = real_length_files()
+
+
+@pytest.fixture(scope="session", params=_REAL_FILES or [None], ids=lambda name: name or "absent")
+def real_lengths(request) -> tuple[str, np.ndarray]:
+    """``(file name, lengths)`` of one real distribution."""
+    if request.param is None:
+        pytest.skip(f"no real length data: {LENGTHS_DIR} does not exist")
+    return request.param, load_real_lengths(request.param)
