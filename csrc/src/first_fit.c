@@ -1,24 +1,80 @@
 /*
  * first_fit.c - the lowest-numbered bin that fits, in O(log bins).
  *
- * An 8-ary max tree over the residuals of the bins in opening order. A
- * group of 8 int64 values is one 64-byte cache line, so a query touches one
- * line per level, and a million bins need 7 levels instead of the 20 of a
- * binary tree. Bins not yet opened have residual 0, so they never fit
- * (every length is >= 1) and opening bin b is just setting its leaf.
+ * A max tree over the residuals of the bins in opening order, whose groups
+ * are one 64-byte cache line each (first_fit_tree.h), so a query touches
+ * one line per level. When the capacity fits 16 bits (every common context
+ * length) the keys are uint16_t: 32 per line, so a million bins need 4
+ * levels and the leaves fit in L2; otherwise int64_t keys, 8 per line.
+ * Bins not yet opened have residual 0, so they never fit (every length is
+ * >= 1) and opening bin b is just setting its leaf.
  */
 #include <stdlib.h>
 
 #include "internal.h"
 
-#define FANOUT 8
-#define MAX_LEVELS 22 /* 8^21 > 2^62 bins */
+#define FFT_MAX_LEVELS 22 /* 8^21 > 2^62 bins */
+
+#if defined(__SSE2__)
+#  include <emmintrin.h>
+/* A group of 32 uint16_t keys is four SSE2 vectors. g >= s exactly when
+ * the saturating difference s - g is 0. */
+static inline int64_t narrow_first_fit_sse2(const uint16_t *group, uint16_t s)
+{
+    const __m128i *g = (const __m128i *)group;
+    const __m128i sv = _mm_set1_epi16((short)s), zero = _mm_setzero_si128();
+    uint64_t mask = 0;
+    for (int v = 0; v < 4; v++) {
+        __m128i fits = _mm_cmpeq_epi16(_mm_subs_epu16(sv, _mm_loadu_si128(g + v)), zero);
+        mask |= (uint64_t)(uint32_t)_mm_movemask_epi8(fits) << (16 * v);
+    }
+    return __builtin_ctzll(mask) / 2; /* two mask bits per key */
+}
+
+static inline uint16_t narrow_group_max_sse2(const uint16_t *group)
+{
+    const __m128i *g = (const __m128i *)group;
+    /* max(a, b) = (a -sat b) + b for unsigned 16-bit lanes */
+    __m128i m = _mm_loadu_si128(g);
+    for (int v = 1; v < 4; v++) {
+        __m128i x = _mm_loadu_si128(g + v);
+        m = _mm_adds_epu16(_mm_subs_epu16(m, x), x);
+    }
+    for (int shift = 8; shift >= 2; shift /= 2) {
+        __m128i x = _mm_srli_si128(m, shift);
+        m = _mm_adds_epu16(_mm_subs_epu16(m, x), x);
+    }
+    return (uint16_t)_mm_extract_epi16(m, 0);
+}
+#  define FFT_FIRST_FIT_IN narrow_first_fit_sse2
+#  define FFT_GROUP_MAX narrow_group_max_sse2
+#endif
+
+#define FFT_KEY uint16_t
+#define FFT_FANOUT 32
+#define FFT(name) narrow_##name
+#include "first_fit_tree.h"
+#undef FFT_KEY
+#undef FFT_FANOUT
+#undef FFT
+#undef FFT_FIRST_FIT_IN
+#undef FFT_GROUP_MAX
+
+#define FFT_KEY int64_t
+#define FFT_FANOUT 8
+#define FFT(name) wide_##name
+#include "first_fit_tree.h"
+#undef FFT_KEY
+#undef FFT_FANOUT
+#undef FFT
+#undef FFT_FIRST_FIT_IN
+#undef FFT_GROUP_MAX
 
 struct sp_first_fit {
     int64_t capacity;
-    int levels;                 /* level 0 holds the leaves */
-    int64_t *level[MAX_LEVELS]; /* level[l][i] = max of group i of level l-1 */
-    int64_t top;                /* max over the whole top level */
+    int narrow; /* capacity <= UINT16_MAX: the uint16_t tree */
+    narrow_tree narrow_tree;
+    wide_tree wide_tree;
 };
 
 sp_first_fit *sp_ff_create(int64_t capacity, int64_t max_bins)
@@ -27,19 +83,13 @@ sp_first_fit *sp_ff_create(int64_t capacity, int64_t max_bins)
     if (ff == NULL)
         return NULL;
     ff->capacity = capacity;
-    /* Level l has `width` entries, a multiple of FANOUT; the top has one
-     * group of FANOUT entries. */
-    int64_t width = max_bins < 1 ? 1 : max_bins;
-    do {
-        width = (width + FANOUT - 1) / FANOUT * FANOUT;
-        ff->level[ff->levels] = sp_alloc_zeroed(width, sizeof(int64_t));
-        if (ff->level[ff->levels] == NULL) {
-            sp_ff_free(ff);
-            return NULL;
-        }
-        ff->levels++;
-        width /= FANOUT;
-    } while (width > 1);
+    ff->narrow = capacity <= UINT16_MAX;
+    int status = ff->narrow ? narrow_init(&ff->narrow_tree, max_bins)
+                            : wide_init(&ff->wide_tree, max_bins);
+    if (status != SP_OK) {
+        sp_ff_free(ff);
+        return NULL;
+    }
     return ff;
 }
 
@@ -47,58 +97,31 @@ void sp_ff_free(sp_first_fit *ff)
 {
     if (ff == NULL)
         return;
-    for (int l = 0; l < ff->levels; l++)
-        free(ff->level[l]);
+    narrow_release(&ff->narrow_tree);
+    wide_release(&ff->wide_tree);
     free(ff);
-}
-
-/* Index of the first of the FANOUT values at group that is >= s. The caller
- * knows that one exists. */
-static inline int64_t first_at_least(const int64_t *group, int64_t s)
-{
-    int64_t j = 0;
-    while (group[j] < s)
-        j++;
-    return j;
 }
 
 int32_t sp_ff_find(const sp_first_fit *ff, int64_t s)
 {
-    if (ff->top < s)
-        return -1;
-    int64_t at = 0;
-    for (int l = ff->levels - 1; l >= 0; l--)
-        at = at * FANOUT + first_at_least(ff->level[l] + at * FANOUT, s);
-    return (int32_t)at;
-}
-
-static inline int64_t group_max(const int64_t *group)
-{
-    int64_t m = group[0];
-    for (int j = 1; j < FANOUT; j++)
-        m = group[j] > m ? group[j] : m;
-    return m;
+    if (ff->narrow)
+        return narrow_find(&ff->narrow_tree, (uint16_t)s);
+    return wide_find(&ff->wide_tree, s);
 }
 
 void sp_ff_set(sp_first_fit *ff, int32_t b, int64_t residual)
 {
-    int64_t at = b;
-    ff->level[0][at] = residual;
-    /* Stop as soon as a group's maximum is already what its parent holds. */
-    for (int l = 1; l < ff->levels; l++) {
-        int64_t group = at / FANOUT;
-        int64_t m = group_max(ff->level[l - 1] + group * FANOUT);
-        if (ff->level[l][group] == m)
-            return;
-        ff->level[l][group] = m;
-        at = group;
-    }
-    ff->top = group_max(ff->level[ff->levels - 1]);
+    if (ff->narrow)
+        narrow_set(&ff->narrow_tree, b, (uint16_t)residual);
+    else
+        wide_set(&ff->wide_tree, b, residual);
 }
 
 int64_t sp_ff_residual(const sp_first_fit *ff, int32_t b)
 {
-    return ff->level[0][b];
+    if (ff->narrow)
+        return ff->narrow_tree.level[0][b];
+    return ff->wide_tree.level[0][b];
 }
 
 void sp_ff_place_run(sp_first_fit *ff, sp_bins *bins, int64_t length,
