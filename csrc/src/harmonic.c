@@ -1,0 +1,196 @@
+/*
+ * harmonic.c - Harmonic-K (Lee and Lee, 1985), the bounded-space online
+ * strategy.
+ *
+ * An item of length l belongs to class i = floor(C / l), that is
+ * C/(i+1) < l <= C/i (sp_hk_class, shared with the stream). For i < k,
+ * class i keeps one open bin that takes exactly i items (i of them always
+ * fit) and closes when full. Items with floor(C / l) >= k (l <= C/k) form
+ * the last class, packed next fit into one open bin that closes when the
+ * next such item does not fit. So at most
+ * k bins are open at any moment (one per class, the class-1 bin only for
+ * the instant of its single item), and each item costs O(1).
+ *
+ * Bins are numbered in the order they are opened, which is when they get
+ * their first item; ids within a bin are in input order.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* Classes come from a table when max - min length + 1 <= n / this. */
+#define TABLE_MAX_FRACTION 4
+
+/* The open bin of class i (1 <= i < k, see sp_hk_class); count == 0 when
+ * the class has none. */
+typedef struct hk_slot {
+    int32_t bin;
+    int32_t count;
+} hk_slot;
+
+/*
+ * Decide the bin of every item, in input order. The caller's buffers serve
+ * as scratch, so nothing n-sized is allocated: bin_used[i] receives the
+ * bin of item i and bin_offsets[b + 1] the number of items of bin b.
+ * Returns the number of bins and the most bins open at once.
+ *
+ * Classes of random lengths make the branches unpredictable, so the class
+ * path selects instead of branching: it opens a bin when the class has none
+ * and closes it when it holds c items.
+ */
+static int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
+                         int64_t lo_class, const int32_t *class_of,
+                         int64_t *max_open)
+{
+    const int64_t cap = job->capacity, k = job->options.k, n = job->n;
+    const int64_t lo_len = job->min_length;
+    const int64_t *len = job->lengths;
+    int64_t *bin_of = job->bin_used, *count = job->bin_offsets + 1;
+    for (int64_t s = 0; s < slots; s++)
+        slot[s].count = 0;
+
+    int64_t bins = 0, open = 0, most = 0;
+    int64_t last_bin = -1, last_load = cap; /* no next-fit bin yet */
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t l = len[i];
+        const int64_t c =
+            class_of ? class_of[l - lo_len] : sp_hk_class(cap, l, k);
+        /* The next bin to open starts empty (bins <= i < n: in bounds). */
+        count[bins] = 0;
+        int64_t b;
+        if (c == 0) {
+            /* The last class, next fit: a new bin replaces the old one,
+             * which closes. */
+            if (l > cap - last_load) {
+                open += last_bin < 0;
+                last_bin = bins++;
+                last_load = 0;
+            }
+            last_load += l;
+            b = last_bin;
+        } else {
+            hk_slot *sl = &slot[c - lo_class];
+            const int32_t opening = sl->count == 0;
+            const int32_t filled = sl->count + 1;
+            const int32_t full = filled == c;
+            b = opening ? bins : sl->bin;
+            bins += opening;
+            open += opening;
+            most = open > most ? open : most;
+            sl->bin = (int32_t)b;
+            sl->count = full ? 0 : filled;
+            open -= full;
+        }
+        bin_of[i] = b;
+        count[b]++;
+        most = open > most ? open : most;
+    }
+    *max_open = most;
+    return bins;
+}
+
+/*
+ * Lay the ids out bin by bin, from bin_of (in bin_used) and the counts (in
+ * bin_offsets[1..]), and turn bin_used into the loads. Writing the load of
+ * bin b over bin_used[b] is safe while reading item i >= b: a bin gets its
+ * number when its first item comes, so bin b's items all have ids >= b and
+ * bin_of[b] has been read already. Bins first appear in number order, so
+ * "b == next" spots a bin's first item, whose load starts from zero.
+ */
+static void hk_layout(sp_job *job, int64_t bins)
+{
+    const int64_t n = job->n;
+    const int64_t *len = job->lengths;
+    int64_t *offsets = job->bin_offsets, *used = job->bin_used;
+    int64_t *items = job->items;
+    /* Counts to starts: offsets[b] is where bin b begins. */
+    offsets[0] = 0;
+    for (int64_t b = 1; b <= bins; b++)
+        offsets[b] += offsets[b - 1];
+    int64_t next = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t b = used[i];
+        const int64_t first = b == next;
+        used[b] = (first ? 0 : used[b]) + len[i];
+        next += first;
+        items[offsets[b]++] = i;
+    }
+    /* Each start has moved to the end of its bin: shift back by one. */
+    for (int64_t b = bins; b > 0; b--)
+        offsets[b] = offsets[b - 1];
+    offsets[0] = 0;
+    job->num_bins = bins;
+}
+
+/* Pack job by Harmonic-K and report the most bins open at once. */
+static int hk_run(sp_job *job, int64_t *max_open)
+{
+    const int64_t cap = job->capacity, k = job->options.k, n = job->n;
+    /* Only the classes from C/max_length to min(k-1, C/min_length) can
+     * occur, so the slots cover that range rather than all k classes. */
+    const int64_t lo_class = cap / job->max_length;
+    int64_t hi_class = cap / job->min_length;
+    hi_class = hi_class < k - 1 ? hi_class : k - 1;
+    const int64_t slots = hi_class >= lo_class ? hi_class - lo_class + 1 : 1;
+    hk_slot *slot = sp_alloc_array(slots, sizeof(hk_slot));
+    if (slot == NULL)
+        return SP_ERR_OUT_OF_MEMORY;
+    /* When the lengths span a short range next to n, a table of classes
+     * saves a 64-bit division per item (without it, just divide). */
+    int32_t *class_of = NULL;
+    const int64_t range = job->max_length - job->min_length + 1;
+    if (range <= n / TABLE_MAX_FRACTION)
+        class_of = sp_alloc_array(range, sizeof(int32_t));
+    if (class_of != NULL) {
+        for (int64_t r = 0; r < range; r++)
+            class_of[r] = (int32_t)sp_hk_class(cap, job->min_length + r, k);
+    }
+    hk_layout(job, hk_assign(job, slot, slots, lo_class, class_of, max_open));
+    free(class_of);
+    free(slot);
+    return SP_OK;
+}
+
+int sp_strategy_hk(sp_job *job)
+{
+    int64_t max_open;
+    return hk_run(job, &max_open);
+}
+
+int sp_hk_max_open(const int64_t *lengths, int64_t n, int64_t capacity,
+                   int64_t k, int64_t *max_open)
+{
+    if (lengths == NULL || max_open == NULL)
+        return SP_ERR_NULL_POINTER;
+    if (n <= 0 || n > SP_MAX_N)
+        return SP_ERR_NEGATIVE_COUNT;
+    if (capacity <= 0)
+        return SP_ERR_INVALID_CAPACITY;
+    if (k < 2 || k > SP_MAX_K)
+        return SP_ERR_INVALID_OPTION;
+    sp_job job = {0};
+    sp_options_init(&job.options);
+    job.options.k = k;
+    job.lengths = lengths;
+    job.n = n;
+    job.capacity = capacity;
+    job.min_length = capacity;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t l = lengths[i];
+        if (l <= 0 || l > capacity)
+            return l <= 0 ? SP_ERR_LENGTH_NOT_POSITIVE
+                          : SP_ERR_LENGTH_EXCEEDS_CAPACITY;
+        job.min_length = l < job.min_length ? l : job.min_length;
+        job.max_length = l > job.max_length ? l : job.max_length;
+    }
+    job.items = sp_alloc_array(n, sizeof(int64_t));
+    job.bin_offsets = sp_alloc_array(n + 1, sizeof(int64_t));
+    job.bin_used = sp_alloc_array(n, sizeof(int64_t));
+    int status = SP_ERR_OUT_OF_MEMORY;
+    if (job.items && job.bin_offsets && job.bin_used)
+        status = hk_run(&job, max_open);
+    free(job.items);
+    free(job.bin_offsets);
+    free(job.bin_used);
+    return status;
+}

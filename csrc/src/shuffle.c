@@ -1,0 +1,78 @@
+/*
+ * shuffle.c - FirstFitShuffle: a seeded shuffle of the input, then first fit.
+ *
+ * The shuffle must give the same order on every platform and be easy to
+ * reproduce from another language, so it is spelled out exactly in
+ * docs/prng.md: SplitMix64 seeded with options.seed, feeding a Fisher-Yates
+ * shuffle whose bounded draws use Lemire's method on 32-bit values (integer
+ * arithmetic only, no 128-bit multiply, no floating point).
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* SplitMix64 (Steele, Lea and Flood): one 64-bit output per call. */
+static uint64_t splitmix64_next(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* A uniform integer in [0, bound), 1 <= bound < 2^32, by Lemire's
+ * multiply-and-shift with rejection: the high 32 bits of a draw times bound
+ * give the result, and the few draws whose low 32 bits of the product fall
+ * below 2^32 mod bound are rejected, which removes the bias. The division
+ * runs only on the rare draws that might be rejected. */
+static uint32_t uniform_below(uint64_t *state, uint32_t bound)
+{
+    uint64_t m = (splitmix64_next(state) >> 32) * (uint64_t)bound;
+    if ((uint32_t)m < bound) {
+        const uint32_t threshold = (0u - bound) % bound; /* 2^32 mod bound */
+        while ((uint32_t)m < threshold)
+            m = (splitmix64_next(state) >> 32) * (uint64_t)bound;
+    }
+    return (uint32_t)(m >> 32);
+}
+
+int sp_strategy_ffs(sp_job *job)
+{
+    const int64_t n = job->n;
+    int32_t *order = sp_alloc_array(n, sizeof(int32_t));
+    if (order == NULL)
+        return SP_ERR_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < n; i++)
+        order[i] = (int32_t)i;
+    /* Fisher-Yates, from the last position down to 1 (n < 2^31). */
+    uint64_t state = job->options.seed;
+    for (int64_t i = n - 1; i >= 1; i--) {
+        int64_t j = uniform_below(&state, (uint32_t)i + 1);
+        int32_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+
+    /* Gather the lengths in shuffled order first: one pass of independent
+     * loads, rather than a cache miss inside each first-fit step. */
+    int64_t *shuffled = sp_alloc_array(n, sizeof(int64_t));
+    sp_bins bins = {0};
+    sp_first_fit *ff = NULL;
+    int status = SP_ERR_OUT_OF_MEMORY;
+    if (shuffled == NULL || sp_bins_init(&bins, job) != SP_OK ||
+        (ff = sp_ff_create(job->capacity, n)) == NULL)
+        goto done;
+    for (int64_t step = 0; step < n; step++)
+        shuffled[step] = job->lengths[order[step]];
+    for (int64_t step = 0; step < n; step++)
+        sp_ff_place_run(ff, &bins, shuffled[step], 1);
+    sp_bins_emit(&bins, job, order);
+    status = SP_OK;
+
+done:
+    sp_ff_free(ff);
+    sp_bins_free(&bins);
+    free(shuffled);
+    free(order);
+    return status;
+}
