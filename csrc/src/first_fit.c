@@ -40,10 +40,13 @@ static inline uint16_t narrow_group_max_sse2(const uint16_t *group)
         __m128i x = _mm_loadu_si128(g + v);
         m = _mm_adds_epu16(_mm_subs_epu16(m, x), x);
     }
-    for (int shift = 8; shift >= 2; shift /= 2) {
-        __m128i x = _mm_srli_si128(m, shift);
-        m = _mm_adds_epu16(_mm_subs_epu16(m, x), x);
-    }
+    /* fold the 8 lanes in halves (shifts must be immediates) */
+    __m128i x = _mm_srli_si128(m, 8);
+    m = _mm_adds_epu16(_mm_subs_epu16(m, x), x);
+    x = _mm_srli_si128(m, 4);
+    m = _mm_adds_epu16(_mm_subs_epu16(m, x), x);
+    x = _mm_srli_si128(m, 2);
+    m = _mm_adds_epu16(_mm_subs_epu16(m, x), x);
     return (uint16_t)_mm_extract_epi16(m, 0);
 }
 #  define FFT_FIRST_FIT_IN narrow_first_fit_sse2
