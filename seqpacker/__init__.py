@@ -11,6 +11,7 @@ torch, never plugins).
 from . import _native
 from .packer import Packer, pack_sequences
 from .result import Pack, PackMetrics, PackResult
+from .stream import StreamPacker
 
 #: The package and its C library share one version number.
 __version__ = _native.library_version()
@@ -21,5 +22,6 @@ __all__ = [
     "PackMetrics",
     "PackResult",
     "Packer",
+    "StreamPacker",
     "pack_sequences",
 ]

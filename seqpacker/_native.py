@@ -7,6 +7,9 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
+import array
+import functools
+
 import numpy as np
 
 from ._seqpacker_ffi import ffi, lib
@@ -116,3 +119,129 @@ def pack(
     raise_for_status(status, lengths, capacity, error_index[0])
     nb = num_bins[0]
     return items, offsets[: nb + 1], used[:nb]
+
+
+# ---- streams (used by stream.py) -------------------------------------------
+
+
+class StreamHandle:
+    """One C stream (``sp_stream``), freed with this object.
+
+    ``add_length(length) -> status`` calls ``sp_stream_add`` with no Python
+    frame in between (a ``functools.partial`` over the C function), and
+    ``pending[0]`` then holds the number of unread packs: ``add()`` is the
+    hot path of a stream, one C call per length. A handle must be used by
+    one thread at a time; ``StreamPacker`` serialises calls with a lock.
+    """
+
+    __slots__ = ("_handle", "pending", "add_length", "capacity", "strategy_id", "k",
+                 "finished")
+
+    def __init__(self, handle, capacity: int, strategy_id: int, k: int, finished: bool):
+        self._handle = ffi.gc(handle, lib.sp_stream_free)
+        self.capacity = capacity
+        self.strategy_id = strategy_id
+        self.k = k
+        self.finished = finished  # as created; StreamPacker tracks it after
+        self.pending = array.array("q", [0])
+        self.add_length = functools.partial(
+            lib.sp_stream_add,
+            self._handle,
+            ffi.from_buffer("int64_t[]", self.pending, require_writable=True),
+        )
+
+    @classmethod
+    def create(cls, capacity: int, strategy_id: int, k: int) -> StreamHandle:
+        out = ffi.new("sp_stream **")
+        status = lib.sp_stream_create(capacity, strategy_id, options(k=k), out)
+        raise_for_status(status, None, capacity, -1)
+        return cls(out[0], capacity, strategy_id, k, False)
+
+    @classmethod
+    def from_state(cls, state: np.ndarray) -> StreamHandle:
+        """A stream restored from ``export_state()``; ValueError if corrupted."""
+        out = ffi.new("sp_stream **")
+        status = lib.sp_stream_import(ffi.from_buffer("int64_t[]", state), len(state), out)
+        if status == lib.SP_ERR_OUT_OF_MEMORY:
+            raise MemoryError("seqpacker: out of memory")
+        if status != lib.SP_OK:
+            raise ValueError("the StreamPacker state is corrupted or not a StreamPacker state")
+        # The header that sp_stream_import has just checked: magic, version,
+        # capacity, strategy, k, next id, finished, ... (see stream.c).
+        capacity, strategy_id, k = int(state[2]), int(state[3]), int(state[4])
+        finished = bool(state[6])
+        return cls(out[0], capacity, strategy_id, k, finished)
+
+    def add_status_error(self, status: int, length: int) -> Exception:
+        """The exception for a failed ``add_length(length)``."""
+        if status == lib.SP_ERR_LENGTH_NOT_POSITIVE:
+            return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
+        if status == lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY:
+            return ValueError(f"length = {length} exceeds capacity {self.capacity}")
+        if status == lib.SP_ERR_OVERFLOW:
+            return OverflowError(f"a stream takes at most {INT64_MAX} sequences")
+        if status == lib.SP_ERR_OUT_OF_MEMORY:
+            return MemoryError("seqpacker: out of memory")
+        return RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
+
+    def add_many(self, lengths: np.ndarray) -> int:
+        """Add a contiguous int64 array (all or nothing); returns the unread packs."""
+        pending = ffi.new("int64_t *")
+        error_index = ffi.new("int64_t *")
+        status = lib.sp_stream_add_many(
+            self._handle, ffi.from_buffer("int64_t[]", lengths), len(lengths), pending, error_index
+        )
+        if status == lib.SP_ERR_OVERFLOW:
+            raise OverflowError(f"a stream takes at most {INT64_MAX} sequences")
+        raise_for_status(status, lengths, self.capacity, error_index[0])
+        return pending[0]
+
+    def finish(self) -> int:
+        pending = ffi.new("int64_t *")
+        raise_for_status(lib.sp_stream_finish(self._handle, pending), None, self.capacity, -1)
+        return pending[0]
+
+    def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Move the unread packs out: ``(items, lengths, offsets, used)``.
+
+        ``offsets`` has ``num_packs + 1`` entries from 0; pack ``p`` holds
+        ``items[offsets[p]:offsets[p + 1]]`` with ``lengths`` alongside.
+        """
+        counts = ffi.new("int64_t[2]")
+        lib.sp_stream_pending(self._handle, counts, counts + 1)
+        num_packs, num_items = counts[0], counts[1]
+        items = np.empty(num_items, dtype=np.int64)
+        lengths = np.empty(num_items, dtype=np.int64)
+        offsets = np.empty(num_packs + 1, dtype=np.int64)
+        used = np.empty(num_packs, dtype=np.int64)
+        status = lib.sp_stream_read(
+            self._handle,
+            ffi.from_buffer("int64_t[]", items, require_writable=True),
+            ffi.from_buffer("int64_t[]", lengths, require_writable=True),
+            num_items,
+            ffi.from_buffer("int64_t[]", offsets, require_writable=True),
+            ffi.from_buffer("int64_t[]", used, require_writable=True),
+            num_packs,
+            counts,
+        )
+        raise_for_status(status, None, self.capacity, -1)
+        return items, lengths, offsets, used
+
+    def export_state(self) -> np.ndarray:
+        """The whole state as an int64 array (see ``sp_stream_export``)."""
+        size = ffi.new("int64_t *")
+        lib.sp_stream_state_size(self._handle, size)
+        state = np.empty(size[0], dtype=np.int64)
+        status = lib.sp_stream_export(
+            self._handle, ffi.from_buffer("int64_t[]", state, require_writable=True), size[0], size
+        )
+        raise_for_status(status, None, self.capacity, -1)
+        return state
+
+    @property
+    def sequences_added(self) -> int:
+        return lib.sp_stream_sequences_added(self._handle)
+
+    @property
+    def open_bins(self) -> int:
+        return lib.sp_stream_open_bins(self._handle)

@@ -141,6 +141,92 @@ SP_API int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity,
                    int64_t *bin_offsets, int64_t *bin_used, int64_t *num_bins,
                    int64_t *error_index);
 
+/* ---- streams ------------------------------------------------------------
+ * Online packing with bounded memory: lengths arrive one at a time or in
+ * batches, and each bin is handed out as a "pack" as soon as it can take
+ * nothing more. Only SP_NF and SP_HK stream. Ids are 0, 1, 2, ... in the
+ * order lengths are accepted; a rejected length takes no id.
+ *
+ *   - SP_NF closes its one open bin when the next length does not fit or
+ *     when it is exactly full.
+ *   - SP_HK puts a length l in class i = capacity / l when i < k: that
+ *     class's open bin closes when it holds i items. Shorter lengths
+ *     (capacity / l >= k) share one next-fit bin that closes like SP_NF's.
+ *     At most k bins are open.
+ *
+ * Closed packs wait in the stream until sp_stream_read() moves them to the
+ * caller; sp_stream_pending() sizes its buffers. Memory is bounded by the
+ * open bins plus the unread packs, never by the number of lengths seen.
+ * sp_stream_finish() closes the open bins in the order they were opened
+ * (by first id). Sorting all the packs of a stream by their first id gives
+ * exactly the bins sp_pack() returns for the same lengths, in its order.
+ *
+ * A handle must be used by one thread at a time. */
+typedef struct sp_stream sp_stream;
+
+/* Create a stream. options may be NULL (defaults); options->k is checked
+ * as in sp_pack(). Other strategy ids give SP_ERR_NOT_STREAMABLE. *out is
+ * NULL on error. */
+SP_API int sp_stream_create(int64_t capacity, int strategy,
+                            const sp_options *options, sp_stream **out);
+
+/* Release a stream and its unread packs. NULL is a no-op. */
+SP_API void sp_stream_free(sp_stream *stream);
+
+/* Add one length. *pending_packs (may be NULL) gets the number of unread
+ * packs, so a caller sees at once whether this length closed any. A bad
+ * length gives SP_ERR_LENGTH_* and changes nothing. The length comes last
+ * so that a binding can fix the first two arguments once (Python's
+ * functools.partial) and call the C function directly per length. */
+SP_API int sp_stream_add(sp_stream *stream, int64_t *pending_packs,
+                         int64_t length);
+
+/* Add n lengths in order. The whole batch is checked first: on
+ * SP_ERR_LENGTH_* *error_index is the first bad length and nothing of the
+ * batch is accepted. Only on SP_ERR_OUT_OF_MEMORY (SP_HK) may a prefix be
+ * accepted: lengths[0 .. *error_index) were. */
+SP_API int sp_stream_add_many(sp_stream *stream, const int64_t *lengths,
+                              int64_t n, int64_t *pending_packs,
+                              int64_t *error_index);
+
+/* Close every open bin, in opening order. Later adds and finishes give
+ * SP_ERR_FINISHED; the packs closed here are read as usual. */
+SP_API int sp_stream_finish(sp_stream *stream, int64_t *pending_packs);
+
+/* The number of unread packs and the total number of ids in them. */
+SP_API int sp_stream_pending(const sp_stream *stream, int64_t *num_packs,
+                             int64_t *num_items);
+
+/* Move every unread pack to the caller, in closing order: pack p holds
+ * the ids items[bin_offsets[p] .. bin_offsets[p + 1]), in placement order,
+ * their lengths at the same places of `lengths`, and used bin_used[p] (the
+ * sum of its lengths). items and lengths (may be NULL) need items_size >=
+ * num_items entries, bin_offsets packs_size + 1 and bin_used (may be NULL)
+ * packs_size, with packs_size >= num_packs as sp_stream_pending() gives.
+ * Smaller sizes give SP_ERR_BUFFER_TOO_SMALL and read nothing. */
+SP_API int sp_stream_read(sp_stream *stream, int64_t *items, int64_t *lengths,
+                          int64_t items_size, int64_t *bin_offsets,
+                          int64_t *bin_used, int64_t packs_size,
+                          int64_t *num_packs);
+
+/* Lengths accepted so far, and open bins (that hold at least one item);
+ * -1 for a NULL stream. */
+SP_API int64_t sp_stream_sequences_added(const sp_stream *stream);
+SP_API int64_t sp_stream_open_bins(const sp_stream *stream);
+
+/* Checkpointing: sp_stream_export() writes the whole state (capacity,
+ * strategy, k, next id, finished flag, unread packs and open bins with
+ * their ids and lengths) as int64 values; sp_stream_state_size() gives how
+ * many. sp_stream_import() creates a stream that continues exactly where
+ * the exported one was. It checks the buffer in full (ranges, classes,
+ * sums, distinct ids) and gives SP_ERR_INVALID_OPTION for anything that
+ * is not such a state. */
+SP_API int sp_stream_state_size(const sp_stream *stream, int64_t *size);
+SP_API int sp_stream_export(const sp_stream *stream, int64_t *state,
+                            int64_t state_size, int64_t *written);
+SP_API int sp_stream_import(const int64_t *state, int64_t state_size,
+                            sp_stream **out);
+
 /* SP_CDEF_END */
 
 #ifdef __cplusplus

@@ -10,7 +10,7 @@
  * appended to the queue) as soon as it can take nothing more:
  *   - NF: the next item does not fit, or the bin is exactly full.
  *   - HK class i (1 <= i < k, see sp_hk_class): when it holds i items.
- *   - HK small class (slot 0, next fit): like NF.
+ *   - HK last class (slot 0, next fit): like NF.
  * sp_stream_finish() closes the remaining open bins in opening order (by
  * first id), so that sorting all the packs of a stream by first id gives
  * exactly the bins of sp_pack() with the same strategy, in its order.
@@ -20,25 +20,29 @@
 
 #include "internal.h"
 
-/* One open bin. For NF the ids are implicit: the open bin always holds
- * the last `count` ids accepted. HK bins keep their ids in `ids`, and the
- * buffer is reused by the next bin of the same class. */
+/* One open bin: its load and item count. For NF the items themselves sit
+ * at the tail of the queue (see pack_queue), so closing the bin copies
+ * nothing. HK bins keep their ids and lengths in buffers of `room`
+ * entries, reused by the next bin of the same class. */
 typedef struct open_bin {
     int64_t load;
     int64_t count;
-    int64_t room; /* allocated entries of ids */
+    int64_t room;
     int64_t *ids;
+    int64_t *lengths;
 } open_bin;
 
-/* Closed packs waiting to be read: pack p holds
- * items[offsets[p] .. offsets[p + 1]) and used[p]. */
+/* Closed packs waiting to be read: pack p holds the ids
+ * items[offsets[p] .. offsets[p + 1]) with their lengths, and used[p].
+ * For NF, the open bin's items follow the last pack. */
 typedef struct pack_queue {
     int64_t *items;
-    int64_t *offsets; /* packs + 1 entries, offsets[0] == 0 */
+    int64_t *lengths;
+    int64_t items_room; /* entries of items and of lengths */
+    int64_t *offsets;   /* packs_room + 1 entries, offsets[0] == 0 */
     int64_t *used;
-    int64_t num_packs;
-    int64_t items_room;
     int64_t packs_room;
+    int64_t num_packs;
 } pack_queue;
 
 struct sp_stream {
@@ -49,80 +53,107 @@ struct sp_stream {
     int64_t next_id;
     int64_t num_open;   /* open bins holding at least one item */
     int64_t open_items; /* items in the open bins */
-    int64_t num_slots; /* NF: 1; HK: slot 0 small class, slot i class i */
+    int64_t num_slots;  /* NF: 1; HK: slot 0 last class, slot i class i */
     open_bin *bins;
     pack_queue queue;
 };
 
-/* Format of sp_stream_export(): a header, then each open bin as
- * (slot, load, count, ids...), then each unread pack as
- * (used, count, ids...). */
-#define STATE_MAGIC ((int64_t)0x53505354524d3031) /* "SPSTRM01" */
-#define STATE_VERSION 1
-enum {
-    H_MAGIC, H_VERSION, H_CAPACITY, H_STRATEGY, H_K, H_NEXT_ID, H_FINISHED,
-    H_OPEN_BINS, H_PACKS, H_HEADER_SIZE
-};
-
 /* ---- growable arrays ---------------------------------------------------- */
 
-/* Make *array hold at least `need` int64 entries; *room is its size. */
-static int reserve(int64_t **array, int64_t *room, int64_t need)
+/* Resize *array to `room` int64 entries (keeping the first ones). */
+static int resize(int64_t **array, int64_t room)
+{
+    if (room < 1 || (uint64_t)room > SIZE_MAX / sizeof(int64_t))
+        return SP_ERR_OUT_OF_MEMORY;
+    int64_t *moved = realloc(*array, (size_t)room * sizeof(int64_t));
+    if (moved == NULL)
+        return SP_ERR_OUT_OF_MEMORY;
+    *array = moved;
+    return SP_OK;
+}
+
+/* A room of at least `need` entries, doubling from the current one. */
+static int64_t grown_room(int64_t room, int64_t need)
+{
+    int64_t grown = room < 8 ? 8 : room;
+    while (grown < need)
+        grown = grown > INT64_MAX / 2 ? need : grown * 2;
+    return grown;
+}
+
+/* Make both arrays of a pair hold at least `need` entries. */
+static int reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need)
 {
     if (need <= *room)
         return SP_OK;
-    int64_t grown = *room < 8 ? 8 : *room;
-    while (grown < need)
-        grown = grown > INT64_MAX / 2 ? need : grown * 2;
-    if ((uint64_t)grown > SIZE_MAX / sizeof(int64_t))
+    int64_t grown = grown_room(*room, need);
+    if (resize(a, grown) != SP_OK || resize(b, grown) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    int64_t *bigger = realloc(*array, (size_t)grown * sizeof(int64_t));
-    if (bigger == NULL)
-        return SP_ERR_OUT_OF_MEMORY;
-    *array = bigger;
     *room = grown;
     return SP_OK;
 }
 
-/* Room in the queue for `packs` more packs holding `items` more ids. */
+/* Room in the queue for `packs` more packs and `items` more items after
+ * the last pack. */
 static int queue_reserve(pack_queue *q, int64_t packs, int64_t items)
 {
     int64_t have = q->offsets[q->num_packs];
     if (items > INT64_MAX - have || packs > INT64_MAX - 1 - q->num_packs)
         return SP_ERR_OVERFLOW;
-    if (reserve(&q->items, &q->items_room, have + items) != SP_OK)
+    if (reserve_pair(&q->items, &q->lengths, &q->items_room, have + items)
+        != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
     int64_t need = q->num_packs + packs;
     if (need > q->packs_room) {
-        /* offsets and used share packs_room; grow both to the same size. */
-        int64_t room = q->packs_room, offsets_room = room + 1;
-        if (reserve(&q->used, &room, need) != SP_OK)
+        int64_t grown = grown_room(q->packs_room, need);
+        if (grown == INT64_MAX || resize(&q->offsets, grown + 1) != SP_OK ||
+            resize(&q->used, grown) != SP_OK)
             return SP_ERR_OUT_OF_MEMORY;
-        if (reserve(&q->offsets, &offsets_room, room + 1) != SP_OK)
-            return SP_ERR_OUT_OF_MEMORY;
-        q->packs_room = room;
+        q->packs_room = grown;
     }
     return SP_OK;
 }
 
-/* Give back what a large batch left behind once it is read, so memory
- * follows the unread packs; small buffers stay for the next batch. */
-#define QUEUE_KEEP ((int64_t)1 << 16)
+/* Buffers up to this many entries stay for the next batch (no page faults
+ * when batches repeat); larger ones are given back once read, so memory
+ * follows the unread packs. */
+#define QUEUE_KEEP ((int64_t)1 << 18)
 
-static void queue_trim(pack_queue *q)
+/* After a read: `tail` items (NF's open bin) remain at the front. A failed
+ * allocation here only means the big buffers stay. */
+static void queue_trim(pack_queue *q, int64_t tail)
 {
-    if (q->items_room > QUEUE_KEEP) {
-        free(q->items);
-        q->items = NULL;
-        q->items_room = 0;
+    if (q->items_room > QUEUE_KEEP && tail < q->items_room / 4) {
+        int64_t room = tail > 8 ? tail : 8;
+        int64_t *items = sp_alloc_array(room, sizeof(int64_t));
+        int64_t *lengths = sp_alloc_array(room, sizeof(int64_t));
+        if (items != NULL && lengths != NULL) {
+            memcpy(items, q->items, (size_t)tail * sizeof(int64_t));
+            memcpy(lengths, q->lengths, (size_t)tail * sizeof(int64_t));
+            free(q->items);
+            free(q->lengths);
+            q->items = items;
+            q->lengths = lengths;
+            q->items_room = room;
+        } else {
+            free(items);
+            free(lengths);
+        }
     }
     if (q->packs_room > QUEUE_KEEP) {
-        int64_t *small = realloc(q->offsets, sizeof(int64_t));
-        if (small != NULL)
-            q->offsets = small;
-        free(q->used);
-        q->used = NULL;
-        q->packs_room = 0;
+        int64_t *offsets = sp_alloc_array(9, sizeof(int64_t));
+        int64_t *used = sp_alloc_array(8, sizeof(int64_t));
+        if (offsets != NULL && used != NULL) {
+            offsets[0] = 0;
+            free(q->offsets);
+            free(q->used);
+            q->offsets = offsets;
+            q->used = used;
+            q->packs_room = 8;
+        } else {
+            free(offsets);
+            free(used);
+        }
     }
 }
 
@@ -132,30 +163,6 @@ static inline void push_pack_end(pack_queue *q, int64_t end, int64_t used)
 {
     q->used[q->num_packs] = used;
     q->offsets[++q->num_packs] = end;
-}
-
-/* Close a bin whose ids are first, first + 1, ..., first + count - 1. */
-static inline void push_range(pack_queue *q, int64_t first, int64_t count,
-                              int64_t used)
-{
-    int64_t at = q->offsets[q->num_packs];
-    for (int64_t j = 0; j < count; j++)
-        q->items[at + j] = first + j;
-    push_pack_end(q, at + count, used);
-}
-
-/* Close a bin holding ids[0..count) and then `extra` (or nothing when
- * extra < 0). */
-static inline void push_ids(pack_queue *q, const int64_t *ids, int64_t count,
-                            int64_t extra, int64_t used)
-{
-    int64_t at = q->offsets[q->num_packs];
-    if (count > 0)
-        memcpy(q->items + at, ids, (size_t)count * sizeof(int64_t));
-    at += count;
-    if (extra >= 0)
-        q->items[at++] = extra;
-    push_pack_end(q, at, used);
 }
 
 /* Every open bin may close while n more items arrive, and each of them may
@@ -179,43 +186,58 @@ static int check_length(const sp_stream *s, int64_t length)
     return SP_OK;
 }
 
-/* NextFit over lengths that are already valid. */
+/* NextFit over lengths that are already valid. The open bin's items are
+ * written straight to the queue's tail; closing it only ends a pack. */
 static void nf_run(sp_stream *s, const int64_t *lengths, int64_t n)
 {
-    open_bin *bin = &s->bins[0];
     pack_queue *q = &s->queue;
+    int64_t *items = q->items, *item_lengths = q->lengths;
     const int64_t cap = s->capacity;
-    int64_t load = bin->load, count = bin->count, id = s->next_id;
+    int64_t load = s->bins[0].load, id = s->next_id;
+    int64_t at = q->offsets[q->num_packs] + s->bins[0].count;
     for (int64_t j = 0; j < n; j++, id++) {
-        int64_t l = lengths[j];
+        const int64_t l = lengths[j];
         if (l > cap - load) {
-            push_range(q, id - count, count, load);
+            push_pack_end(q, at, load);
             load = 0;
-            count = 0;
         }
+        items[at] = id;
+        item_lengths[at] = l;
+        at++;
         load += l;
-        count++;
         if (load == cap) {
-            push_range(q, id + 1 - count, count, load);
+            push_pack_end(q, at, load);
             load = 0;
-            count = 0;
         }
     }
-    bin->load = load;
-    bin->count = count;
-    s->num_open = count > 0;
-    s->open_items = count;
+    s->bins[0].load = load;
+    s->bins[0].count = at - q->offsets[q->num_packs];
+    s->num_open = s->bins[0].count > 0;
+    s->open_items = s->bins[0].count;
     s->next_id = id;
 }
 
-/* Close an HK bin: queue its ids (then `extra` unless extra < 0) and
- * empty it, keeping its buffer for the next bin of its class. */
-static inline void hk_close(sp_stream *s, open_bin *bin, int64_t extra,
-                            int64_t used)
+/* Close an HK bin: queue its items (then `extra_id` of `extra_length`
+ * unless extra_id < 0) and empty it, keeping its buffers. */
+static void hk_close(sp_stream *s, open_bin *bin, int64_t extra_id,
+                     int64_t extra_length)
 {
-    push_ids(&s->queue, bin->ids, bin->count, extra, used);
-    s->num_open -= bin->count > 0;
-    s->open_items -= bin->count;
+    pack_queue *q = &s->queue;
+    int64_t at = q->offsets[q->num_packs], count = bin->count;
+    if (count > 0) {
+        memcpy(q->items + at, bin->ids, (size_t)count * sizeof(int64_t));
+        memcpy(q->lengths + at, bin->lengths, (size_t)count * sizeof(int64_t));
+    }
+    at += count;
+    int64_t used = bin->load;
+    if (extra_id >= 0) {
+        q->items[at] = extra_id;
+        q->lengths[at++] = extra_length;
+        used += extra_length;
+    }
+    push_pack_end(q, at, used);
+    s->num_open -= count > 0;
+    s->open_items -= count;
     bin->count = 0;
     bin->load = 0;
 }
@@ -225,7 +247,8 @@ static inline void hk_append(sp_stream *s, open_bin *bin, int64_t id,
 {
     s->num_open += bin->count == 0;
     s->open_items++;
-    bin->ids[bin->count++] = id;
+    bin->ids[bin->count] = id;
+    bin->lengths[bin->count++] = length;
     bin->load += length;
 }
 
@@ -245,21 +268,21 @@ static int hk_run(sp_stream *s, const int64_t *lengths, int64_t n,
         if (slot > 0 && bin->count + 1 == slot) {
             /* A class-i bin closes with its i-th item, which goes
              * straight to the queue. */
-            hk_close(s, bin, id, bin->load + l);
+            hk_close(s, bin, id, l);
         } else {
             /* The last class is next fit: a bin the item does not fit
              * closes first, and the item starts the next one. */
             const int closes = slot == 0 && l > cap - bin->load;
-            if (reserve(&bin->ids, &bin->room, closes ? 1 : bin->count + 1)
-                != SP_OK) {
+            if (reserve_pair(&bin->ids, &bin->lengths, &bin->room,
+                             closes ? 1 : bin->count + 1) != SP_OK) {
                 status = SP_ERR_OUT_OF_MEMORY;
                 break;
             }
             if (closes)
-                hk_close(s, bin, -1, bin->load);
+                hk_close(s, bin, -1, 0);
             hk_append(s, bin, id, l);
             if (slot == 0 && bin->load == cap)
-                hk_close(s, bin, -1, bin->load);
+                hk_close(s, bin, -1, 0);
         }
         s->next_id = id + 1;
     }
@@ -288,7 +311,7 @@ static sp_stream *stream_new(int64_t capacity, int strategy, int64_t k)
     s->capacity = capacity;
     s->strategy = strategy;
     s->k = k;
-    /* HK classes are 1 .. min(k - 1, capacity), plus the small class. */
+    /* HK classes are 1 .. min(k - 1, capacity), plus the last class. */
     s->num_slots = strategy == SP_NF ? 1
                    : (capacity < k - 1 ? capacity : k - 1) + 1;
     s->bins = calloc((size_t)s->num_slots, sizeof *s->bins);
@@ -324,22 +347,30 @@ int sp_stream_create(int64_t capacity, int strategy, const sp_options *options,
     return *out == NULL ? SP_ERR_OUT_OF_MEMORY : SP_OK;
 }
 
+static void free_bin_buffers(open_bin *bin)
+{
+    free(bin->ids);
+    free(bin->lengths);
+    memset(bin, 0, sizeof *bin);
+}
+
 void sp_stream_free(sp_stream *s)
 {
     if (s == NULL)
         return;
     if (s->bins != NULL) {
         for (int64_t i = 0; i < s->num_slots; i++)
-            free(s->bins[i].ids);
+            free_bin_buffers(&s->bins[i]);
         free(s->bins);
     }
     free(s->queue.items);
+    free(s->queue.lengths);
     free(s->queue.offsets);
     free(s->queue.used);
     free(s);
 }
 
-int sp_stream_add(sp_stream *s, int64_t length, int64_t *pending_packs)
+int sp_stream_add(sp_stream *s, int64_t *pending_packs, int64_t length)
 {
     if (s == NULL)
         return SP_ERR_NULL_POINTER;
@@ -405,12 +436,6 @@ int sp_stream_add_many(sp_stream *s, const int64_t *lengths, int64_t n,
     return status;
 }
 
-/* The first id of a non-empty open bin. */
-static int64_t first_id(const sp_stream *s, const open_bin *bin)
-{
-    return s->strategy == SP_NF ? s->next_id - bin->count : bin->ids[0];
-}
-
 static int compare_int64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -427,12 +452,13 @@ int sp_stream_finish(sp_stream *s, int64_t *pending_packs)
     if (status != SP_OK)
         return status;
     if (s->strategy == SP_NF) {
-        open_bin *bin = &s->bins[0];
-        if (bin->count > 0)
-            push_range(&s->queue, s->next_id - bin->count, bin->count, bin->load);
+        pack_queue *q = &s->queue;
+        if (s->bins[0].count > 0)
+            push_pack_end(q, q->offsets[q->num_packs] + s->bins[0].count,
+                          s->bins[0].load);
     } else if (s->num_open > 0) {
-        /* Pairs (first id, slot), sorted by first id. */
-        int64_t *order = malloc((size_t)s->num_open * 2 * sizeof(int64_t));
+        /* (first id, slot) pairs, sorted by first id: opening order. */
+        int64_t *order = sp_alloc_array(2 * s->num_open, sizeof(int64_t));
         if (order == NULL)
             return SP_ERR_OUT_OF_MEMORY;
         int64_t m = 0;
@@ -444,17 +470,12 @@ int sp_stream_finish(sp_stream *s, int64_t *pending_packs)
             }
         }
         qsort(order, (size_t)m, 2 * sizeof(int64_t), compare_int64);
-        for (int64_t j = 0; j < m; j++) {
-            open_bin *bin = &s->bins[order[2 * j + 1]];
-            push_ids(&s->queue, bin->ids, bin->count, -1, bin->load);
-        }
+        for (int64_t j = 0; j < m; j++)
+            hk_close(s, &s->bins[order[2 * j + 1]], -1, 0);
         free(order);
     }
-    for (int64_t i = 0; i < s->num_slots; i++) {
-        open_bin *bin = &s->bins[i];
-        free(bin->ids);
-        memset(bin, 0, sizeof *bin);
-    }
+    for (int64_t i = 0; i < s->num_slots; i++)
+        free_bin_buffers(&s->bins[i]);
     s->num_open = 0;
     s->open_items = 0;
     s->finished = 1;
@@ -473,26 +494,35 @@ int sp_stream_pending(const sp_stream *s, int64_t *num_packs,
     return SP_OK;
 }
 
-int sp_stream_read(sp_stream *s, int64_t *items, int64_t items_size,
-                   int64_t *bin_offsets, int64_t offsets_size,
-                   int64_t *bin_used, int64_t *num_packs)
+int sp_stream_read(sp_stream *s, int64_t *items, int64_t *lengths,
+                   int64_t items_size, int64_t *bin_offsets, int64_t *bin_used,
+                   int64_t packs_size, int64_t *num_packs)
 {
     if (s == NULL || num_packs == NULL || bin_offsets == NULL)
         return SP_ERR_NULL_POINTER;
     pack_queue *q = &s->queue;
-    int64_t packs = q->num_packs, total = q->offsets[packs];
+    const int64_t packs = q->num_packs, total = q->offsets[packs];
     if (total > 0 && items == NULL)
         return SP_ERR_NULL_POINTER;
-    if (items_size < total || offsets_size < packs + 1)
+    if (items_size < total || packs_size < packs)
         return SP_ERR_BUFFER_TOO_SMALL;
-    if (total > 0)
+    if (total > 0) {
         memcpy(items, q->items, (size_t)total * sizeof(int64_t));
+        if (lengths != NULL)
+            memcpy(lengths, q->lengths, (size_t)total * sizeof(int64_t));
+    }
     memcpy(bin_offsets, q->offsets, (size_t)(packs + 1) * sizeof(int64_t));
     if (bin_used != NULL && packs > 0)
         memcpy(bin_used, q->used, (size_t)packs * sizeof(int64_t));
     *num_packs = packs;
+    /* NF's open bin follows the packs: move it to the front. */
+    const int64_t tail = s->strategy == SP_NF ? s->bins[0].count : 0;
+    if (tail > 0 && total > 0) {
+        memmove(q->items, q->items + total, (size_t)tail * sizeof(int64_t));
+        memmove(q->lengths, q->lengths + total, (size_t)tail * sizeof(int64_t));
+    }
     q->num_packs = 0;
-    queue_trim(q);
+    queue_trim(q, tail);
     return SP_OK;
 }
 
@@ -506,19 +536,38 @@ int64_t sp_stream_open_bins(const sp_stream *s)
     return s == NULL ? -1 : s->num_open;
 }
 
-/* ---- state export / import ----------------------------------------------- */
+/* ---- state export / import ------------------------------------------------
+ * The state is a header, then each unread pack as (count, ids...,
+ * lengths...), then each open bin as (slot, count, ids..., lengths...).
+ * Loads and used space are sums of the lengths, so they are not stored. */
+
+#define STATE_MAGIC ((int64_t)0x53505354524d3031) /* "SPSTRM01" */
+#define STATE_VERSION 1
+enum {
+    H_MAGIC, H_VERSION, H_CAPACITY, H_STRATEGY, H_K, H_NEXT_ID, H_FINISHED,
+    H_PACKS, H_OPEN_BINS, H_HEADER_SIZE
+};
 
 int sp_stream_state_size(const sp_stream *s, int64_t *size)
 {
     if (s == NULL || size == NULL)
         return SP_ERR_NULL_POINTER;
     /* Every term is bounded by memory the stream already holds. */
-    int64_t n = H_HEADER_SIZE + 3 * s->num_open + 2 * s->queue.num_packs +
-                s->queue.offsets[s->queue.num_packs];
-    for (int64_t i = 0; i < s->num_slots; i++)
-        n += s->bins[i].count;
-    *size = n;
+    const pack_queue *q = &s->queue;
+    *size = H_HEADER_SIZE + q->num_packs + 2 * q->offsets[q->num_packs] +
+            2 * s->num_open + 2 * s->open_items;
     return SP_OK;
+}
+
+/* Write count, the ids, then the lengths; returns the next position. */
+static int64_t *write_group(int64_t *w, const int64_t *ids,
+                            const int64_t *lengths, int64_t count)
+{
+    *w++ = count;
+    memcpy(w, ids, (size_t)count * sizeof(int64_t));
+    w += count;
+    memcpy(w, lengths, (size_t)count * sizeof(int64_t));
+    return w + count;
 }
 
 int sp_stream_export(const sp_stream *s, int64_t *state, int64_t state_size,
@@ -532,6 +581,7 @@ int sp_stream_export(const sp_stream *s, int64_t *state, int64_t state_size,
         return SP_ERR_NULL_POINTER;
     if (state_size < need)
         return SP_ERR_BUFFER_TOO_SMALL;
+    const pack_queue *q = &s->queue;
     int64_t *w = state;
     w[H_MAGIC] = STATE_MAGIC;
     w[H_VERSION] = STATE_VERSION;
@@ -540,27 +590,24 @@ int sp_stream_export(const sp_stream *s, int64_t *state, int64_t state_size,
     w[H_K] = s->k;
     w[H_NEXT_ID] = s->next_id;
     w[H_FINISHED] = s->finished;
+    w[H_PACKS] = q->num_packs;
     w[H_OPEN_BINS] = s->num_open;
-    w[H_PACKS] = s->queue.num_packs;
     w += H_HEADER_SIZE;
+    for (int64_t p = 0; p < q->num_packs; p++) {
+        int64_t at = q->offsets[p];
+        w = write_group(w, q->items + at, q->lengths + at, q->offsets[p + 1] - at);
+    }
     for (int64_t i = 0; i < s->num_slots; i++) {
         const open_bin *bin = &s->bins[i];
         if (bin->count == 0)
             continue;
         *w++ = i;
-        *w++ = bin->load;
-        *w++ = bin->count;
-        int64_t first = first_id(s, bin);
-        for (int64_t j = 0; j < bin->count; j++)
-            *w++ = s->strategy == SP_NF ? first + j : bin->ids[j];
-    }
-    const pack_queue *q = &s->queue;
-    for (int64_t p = 0; p < q->num_packs; p++) {
-        int64_t count = q->offsets[p + 1] - q->offsets[p];
-        *w++ = q->used[p];
-        *w++ = count;
-        memcpy(w, q->items + q->offsets[p], (size_t)count * sizeof(int64_t));
-        w += count;
+        if (s->strategy == SP_NF) {
+            int64_t at = q->offsets[q->num_packs];
+            w = write_group(w, q->items + at, q->lengths + at, bin->count);
+        } else {
+            w = write_group(w, bin->ids, bin->lengths, bin->count);
+        }
     }
     *written = w - state;
     return SP_OK;
@@ -572,131 +619,138 @@ typedef struct reader {
     int64_t left;
 } reader;
 
-static int take(reader *r, int64_t *value)
-{
-    if (r->left <= 0)
-        return 0;
-    *value = *r->at++;
-    r->left--;
-    return 1;
-}
-
-/* Take `count` ids: strictly increasing, each in [0, next_id). */
-static int take_ids(reader *r, int64_t count, int64_t next_id,
-                    const int64_t **ids)
-{
-    if (count < 1 || count > r->left)
-        return 0;
-    *ids = r->at;
-    for (int64_t j = 0; j < count; j++) {
-        int64_t id = r->at[j];
-        if (id < 0 || id >= next_id || (j > 0 && id <= r->at[j - 1]))
-            return 0;
-    }
-    r->at += count;
-    r->left -= count;
-    return 1;
-}
-
-/* Could a bin of this slot hold `count` items summing to `load`, without
- * having closed already? Each length l of HK class i has
- * capacity / (i + 1) < l <= capacity / i, and the last class has
- * l <= capacity / k. Written so that no product can overflow. */
-static int plausible_open_bin(const sp_stream *s, int64_t slot, int64_t load,
-                              int64_t count)
-{
-    const int64_t cap = s->capacity;
-    if (count < 1 || load < count || load >= cap)
-        return 0;
-    if (s->strategy == SP_NF)
-        return 1;
-    if (slot == 0) {
-        const int64_t most = cap / s->k; /* the longest length of the class */
-        return most > 0 && load / most + (load % most != 0) <= count;
-    }
-    if (count >= slot)
-        return 0;
-    /* count < slot, so these products are at most cap. */
-    const int64_t above = count * (cap / (slot + 1)), most = count * (cap / slot);
-    return load - above >= count && load <= most;
-}
-
-/* Every id of the state appears once: sort a copy and look for repeats. */
-static int ids_distinct(const int64_t *all, int64_t n)
-{
-    if (n < 2)
-        return 1;
-    int64_t *copy = sp_alloc_array(n, sizeof(int64_t));
-    if (copy == NULL)
-        return -1;
-    memcpy(copy, all, (size_t)n * sizeof(int64_t));
-    qsort(copy, (size_t)n, sizeof(int64_t), compare_int64);
-    int ok = 1;
-    for (int64_t j = 1; j < n && ok; j++)
-        ok = copy[j] != copy[j - 1];
-    free(copy);
-    return ok;
-}
-
-static int import_body(sp_stream *s, reader *r, int64_t open_bins,
-                       int64_t packs, int64_t **seen, int64_t *num_seen)
-{
-    const int64_t next_id = s->next_id;
-    int64_t value, slot, load, count;
+/* One group: count (1 .. limit), then count ids that are strictly
+ * increasing in [0, next_id), then count lengths in [1, capacity] whose
+ * sum is at most `capacity` (written to *sum). */
+typedef struct group {
+    int64_t count;
     const int64_t *ids;
-    for (int64_t b = 0; b < open_bins; b++) {
-        if (!take(r, &slot) || !take(r, &load) || !take(r, &count))
-            return SP_ERR_INVALID_OPTION;
-        if (slot < 0 || slot >= s->num_slots || s->bins[slot].count > 0 ||
-            !plausible_open_bin(s, slot, load, count) ||
-            !take_ids(r, count, next_id, &ids))
-            return SP_ERR_INVALID_OPTION;
-        open_bin *bin = &s->bins[slot];
-        if (s->strategy == SP_NF) {
-            /* NF's open bin holds the latest ids, implicitly. */
-            if (ids[0] != next_id - count)
-                return SP_ERR_INVALID_OPTION;
-        } else {
-            if (reserve(&bin->ids, &bin->room, count) != SP_OK)
-                return SP_ERR_OUT_OF_MEMORY;
-            memcpy(bin->ids, ids, (size_t)count * sizeof(int64_t));
-        }
-        bin->count = count;
-        bin->load = load;
-        s->num_open++;
-        s->open_items += count;
+    const int64_t *lengths;
+    int64_t sum;
+} group;
+
+static int take_group(reader *r, const sp_stream *s, int64_t limit, group *g)
+{
+    if (r->left < 1)
+        return 0;
+    g->count = r->at[0];
+    if (g->count < 1 || g->count > limit || g->count > (r->left - 1) / 2)
+        return 0;
+    g->ids = r->at + 1;
+    g->lengths = g->ids + g->count;
+    g->sum = 0;
+    for (int64_t j = 0; j < g->count; j++) {
+        int64_t id = g->ids[j], l = g->lengths[j];
+        if (id < 0 || id >= s->next_id || (j > 0 && id <= g->ids[j - 1]))
+            return 0;
+        if (l < 1 || l > s->capacity - g->sum)
+            return 0;
+        g->sum += l;
     }
+    r->at += 1 + 2 * g->count;
+    r->left -= 1 + 2 * g->count;
+    return 1;
+}
+
+/* Could this group be the open bin of `slot` (not yet closed)? */
+static int is_open_bin(const sp_stream *s, int64_t slot, const group *g)
+{
+    if (g->sum == s->capacity)
+        return 0; /* an exactly full bin closes at once */
+    if (s->strategy == SP_NF)
+        /* NF's open bin holds the latest ids. */
+        return g->ids[0] == s->next_id - g->count;
+    if (slot > 0 && g->count >= slot)
+        return 0; /* a class-i bin closes with its i-th item */
+    for (int64_t j = 0; j < g->count; j++)
+        if (sp_hk_class(s->capacity, g->lengths[j], s->k) != slot)
+            return 0;
+    return 1;
+}
+
+/* No id may be in two places: sort them all and look for repeats. */
+static int check_ids_distinct(const sp_stream *s)
+{
+    const pack_queue *q = &s->queue;
+    const int64_t queued = q->offsets[q->num_packs];
+    const int64_t n = queued + (s->strategy == SP_NF ? 0 : s->open_items);
+    if (n == 0)
+        return SP_OK;
+    int64_t *all = sp_alloc_array(n, sizeof(int64_t));
+    if (all == NULL)
+        return SP_ERR_OUT_OF_MEMORY;
+    memcpy(all, q->items, (size_t)queued * sizeof(int64_t));
+    int64_t m = queued;
+    for (int64_t i = 0; s->strategy == SP_HK && i < s->num_slots; i++) {
+        const open_bin *bin = &s->bins[i];
+        if (bin->count > 0)
+            memcpy(all + m, bin->ids, (size_t)bin->count * sizeof(int64_t));
+        m += bin->count;
+    }
+    qsort(all, (size_t)n, sizeof(int64_t), compare_int64);
+    int status = SP_OK;
+    for (int64_t j = 1; j < n && status == SP_OK; j++)
+        if (all[j] == all[j - 1])
+            status = SP_ERR_INVALID_OPTION;
+    /* NF's open ids are the latest ones: above every queued id. */
+    if (s->strategy == SP_NF && s->bins[0].count > 0 &&
+        all[n - 1] >= s->next_id - s->bins[0].count)
+        status = SP_ERR_INVALID_OPTION;
+    free(all);
+    return status;
+}
+
+static int import_body(sp_stream *s, reader *r, int64_t packs,
+                       int64_t open_bins)
+{
+    pack_queue *q = &s->queue;
+    group g;
     for (int64_t p = 0; p < packs; p++) {
-        if (!take(r, &value) || !take(r, &count))
+        if (!take_group(r, s, INT64_MAX, &g))
             return SP_ERR_INVALID_OPTION;
-        if (value < count || value > s->capacity ||
-            !take_ids(r, count, next_id, &ids))
-            return SP_ERR_INVALID_OPTION;
-        int status = queue_reserve(&s->queue, 1, count);
+        int status = queue_reserve(q, 1, g.count);
         if (status != SP_OK)
             return status;
-        push_ids(&s->queue, ids, count, -1, value);
+        int64_t at = q->offsets[q->num_packs];
+        memcpy(q->items + at, g.ids, (size_t)g.count * sizeof(int64_t));
+        memcpy(q->lengths + at, g.lengths, (size_t)g.count * sizeof(int64_t));
+        push_pack_end(q, at + g.count, g.sum);
+    }
+    for (int64_t b = 0; b < open_bins; b++) {
+        int64_t slot;
+        if (r->left < 1)
+            return SP_ERR_INVALID_OPTION;
+        slot = *r->at++;
+        r->left--;
+        if (slot < 0 || slot >= s->num_slots || s->bins[slot].count > 0 ||
+            !take_group(r, s, INT64_MAX, &g) || !is_open_bin(s, slot, &g))
+            return SP_ERR_INVALID_OPTION;
+        open_bin *bin = &s->bins[slot];
+        int64_t *ids, *lengths;
+        if (s->strategy == SP_NF) {
+            /* The open NF bin lives at the queue's tail. */
+            int status = queue_reserve(q, 0, g.count);
+            if (status != SP_OK)
+                return status;
+            ids = q->items + q->offsets[q->num_packs];
+            lengths = q->lengths + q->offsets[q->num_packs];
+        } else {
+            if (reserve_pair(&bin->ids, &bin->lengths, &bin->room, g.count)
+                != SP_OK)
+                return SP_ERR_OUT_OF_MEMORY;
+            ids = bin->ids;
+            lengths = bin->lengths;
+        }
+        memcpy(ids, g.ids, (size_t)g.count * sizeof(int64_t));
+        memcpy(lengths, g.lengths, (size_t)g.count * sizeof(int64_t));
+        bin->count = g.count;
+        bin->load = g.sum;
+        s->num_open++;
+        s->open_items += g.count;
     }
     if (r->left != 0)
         return SP_ERR_INVALID_OPTION;
-    /* Gather every id once more to check no id is in two places. */
-    int64_t total = s->queue.offsets[s->queue.num_packs] + s->open_items;
-    *seen = sp_alloc_array(total, sizeof(int64_t));
-    if (*seen == NULL)
-        return SP_ERR_OUT_OF_MEMORY;
-    int64_t m = s->queue.offsets[s->queue.num_packs];
-    if (m > 0)
-        memcpy(*seen, s->queue.items, (size_t)m * sizeof(int64_t));
-    for (int64_t i = 0; i < s->num_slots; i++) {
-        const open_bin *bin = &s->bins[i];
-        if (bin->count == 0)
-            continue;
-        int64_t first = first_id(s, bin);
-        for (int64_t j = 0; j < bin->count; j++)
-            (*seen)[m++] = s->strategy == SP_NF ? first + j : bin->ids[j];
-    }
-    *num_seen = m;
-    return SP_OK;
+    return check_ids_distinct(s);
 }
 
 int sp_stream_import(const int64_t *state, int64_t state_size,
@@ -710,40 +764,31 @@ int sp_stream_import(const int64_t *state, int64_t state_size,
     if (state_size < H_HEADER_SIZE || state[H_MAGIC] != STATE_MAGIC ||
         state[H_VERSION] != STATE_VERSION)
         return SP_ERR_INVALID_OPTION;
-    int64_t strategy = state[H_STRATEGY], next_id = state[H_NEXT_ID];
-    int64_t finished = state[H_FINISHED], open_bins = state[H_OPEN_BINS];
-    int64_t packs = state[H_PACKS];
+    const int64_t strategy = state[H_STRATEGY], next_id = state[H_NEXT_ID];
+    const int64_t finished = state[H_FINISHED], packs = state[H_PACKS];
+    const int64_t open_bins = state[H_OPEN_BINS];
     if (strategy != SP_NF && strategy != SP_HK)
         return SP_ERR_INVALID_OPTION;
     sp_options opts;
     sp_options_init(&opts);
     opts.k = state[H_K];
-    int status = sp_stream_create(state[H_CAPACITY], (int)strategy, &opts, out);
+    sp_stream *s = NULL;
+    int status = sp_stream_create(state[H_CAPACITY], (int)strategy, &opts, &s);
     if (status != SP_OK)
         return status == SP_ERR_OUT_OF_MEMORY ? status : SP_ERR_INVALID_OPTION;
-    sp_stream *s = *out;
-    *out = NULL;
-    /* Each open bin and pack takes at least 3 entries of the buffer,
-     * which bounds the counts before anything is allocated for them. */
-    int64_t body = state_size - H_HEADER_SIZE;
-    if (next_id < 0 || (finished != 0 && finished != 1) || open_bins < 0 ||
-        packs < 0 || open_bins > s->num_slots || open_bins > body / 3 ||
-        packs > body / 3 || (finished && open_bins != 0)) {
+    /* Each pack and open bin takes at least 3 entries of the buffer, which
+     * bounds the counts before anything is allocated for them. */
+    const int64_t body = state_size - H_HEADER_SIZE;
+    if (next_id < 0 || (finished != 0 && finished != 1) || packs < 0 ||
+        open_bins < 0 || packs > body / 3 || open_bins > body / 3 ||
+        open_bins > s->num_slots || (finished && open_bins != 0)) {
         sp_stream_free(s);
         return SP_ERR_INVALID_OPTION;
     }
     s->next_id = next_id;
     s->finished = (int)finished;
     reader r = {state + H_HEADER_SIZE, body};
-    int64_t *seen = NULL, num_seen = 0;
-    status = import_body(s, &r, open_bins, packs, &seen, &num_seen);
-    if (status == SP_OK) {
-        int distinct = ids_distinct(seen, num_seen);
-        status = distinct < 0   ? SP_ERR_OUT_OF_MEMORY
-                 : distinct == 0 ? SP_ERR_INVALID_OPTION
-                                 : SP_OK;
-    }
-    free(seen);
+    status = import_body(s, &r, packs, open_bins);
     if (status != SP_OK) {
         sp_stream_free(s);
         return status;

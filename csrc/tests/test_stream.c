@@ -34,6 +34,7 @@ typedef struct packs {
     int64_t num_packs;
     int64_t num_items;
     int64_t items[4096];
+    int64_t lengths[4096];
     int64_t offsets[4097];
     int64_t used[4096];
 } packs;
@@ -52,15 +53,22 @@ static int drain(sp_stream *s, packs *p)
     int status = sp_stream_pending(s, &np, &ni);
     if (status != SP_OK)
         return status;
-    int64_t items[4096], offsets[4097], used[4096], got = -1;
+    static int64_t items[4096], lengths[4096], offsets[4097], used[4096];
+    int64_t got = -1;
     if (np > 4096 || ni > 4096)
         return SP_ERR_BUFFER_TOO_SMALL;
-    status = sp_stream_read(s, items, ni, offsets, np + 1, used, &got);
+    status = sp_stream_read(s, items, lengths, ni, offsets, used, np, &got);
     if (status != SP_OK || got != np || offsets[0] != 0 || offsets[np] != ni)
         return status != SP_OK ? status : -1;
     for (int64_t b = 0; b < np; b++) {
-        for (int64_t j = offsets[b]; j < offsets[b + 1]; j++)
+        int64_t sum = 0;
+        for (int64_t j = offsets[b]; j < offsets[b + 1]; j++) {
+            p->lengths[p->num_items] = lengths[j];
             p->items[p->num_items++] = items[j];
+            sum += lengths[j];
+        }
+        if (sum != used[b])
+            return -2;
         p->used[p->num_packs] = used[b];
         p->offsets[++p->num_packs] = p->num_items;
     }
@@ -134,21 +142,21 @@ static void test_nf_example(void)
     packs_init(&p);
     int64_t pending = -1;
     /* 5 opens bin 0; 5 fills it exactly, so it closes at once. */
-    CHECK_EQ(sp_stream_add(s, 5, &pending), SP_OK);
+    CHECK_EQ(sp_stream_add(s, &pending, 5), SP_OK);
     CHECK_EQ(pending, 0);
     CHECK_EQ(sp_stream_open_bins(s), 1);
-    CHECK_EQ(sp_stream_add(s, 5, &pending), SP_OK);
+    CHECK_EQ(sp_stream_add(s, &pending, 5), SP_OK);
     CHECK_EQ(pending, 1);
     CHECK_EQ(sp_stream_open_bins(s), 0);
     /* 3 then 8: 8 does not fit, so {2} closes; 8 stays open. */
-    CHECK_EQ(sp_stream_add(s, 3, &pending), SP_OK);
-    CHECK_EQ(sp_stream_add(s, 8, &pending), SP_OK);
+    CHECK_EQ(sp_stream_add(s, &pending, 3), SP_OK);
+    CHECK_EQ(sp_stream_add(s, &pending, 8), SP_OK);
     CHECK_EQ(pending, 2);
     /* 2 fills {3} exactly; then 10 is a full bin on its own. */
-    CHECK_EQ(sp_stream_add(s, 2, NULL), SP_OK);
-    CHECK_EQ(sp_stream_add(s, 10, &pending), SP_OK);
+    CHECK_EQ(sp_stream_add(s, NULL, 2), SP_OK);
+    CHECK_EQ(sp_stream_add(s, &pending, 10), SP_OK);
     CHECK_EQ(pending, 4);
-    CHECK_EQ(sp_stream_add(s, 4, NULL), SP_OK);
+    CHECK_EQ(sp_stream_add(s, NULL, 4), SP_OK);
     CHECK_EQ(sp_stream_sequences_added(s), 7);
     CHECK_EQ(drain(s, &p), SP_OK);
     CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
@@ -178,7 +186,7 @@ static void test_hk_example(void)
     const int64_t pending_after[] = {0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4};
     const int64_t open_after[] = {1, 2, 2, 3, 2, 2, 2, 2, 2, 1, 1, 2};
     for (int i = 0; i < 12; i++) {
-        CHECK_EQ(sp_stream_add(s, lengths[i], &pending), SP_OK);
+        CHECK_EQ(sp_stream_add(s, &pending, lengths[i]), SP_OK);
         CHECK_EQ(pending, pending_after[i]);
         CHECK_EQ(sp_stream_open_bins(s), open_after[i]);
     }
@@ -215,6 +223,10 @@ static void check_same_as_offline(const packs *p, const int64_t *lengths,
     CHECK_EQ(p->num_items, n);
     if (p->num_packs != num_bins)
         return;
+    int64_t lengths_right = 0;
+    for (int64_t j = 0; j < n; j++)
+        lengths_right += p->lengths[j] == lengths[p->items[j]];
+    CHECK_EQ(lengths_right, n);
     /* Offline bin b starts with a smaller id than bin b + 1, so finding
      * each stream pack's place by its first id is a sort. */
     int64_t matched = 0;
@@ -244,7 +256,7 @@ static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
     int64_t at = 0, pending = -1, err = -2;
     while (at < n) {
         if (next_random() % 3 == 0) {
-            CHECK_EQ(sp_stream_add(s, lengths[at], &pending), SP_OK);
+            CHECK_EQ(sp_stream_add(s, &pending, lengths[at]), SP_OK);
             at++;
         } else {
             int64_t m = random_in(0, 40);
@@ -289,14 +301,14 @@ static void test_errors(void)
 {
     sp_stream *s = create(10, SP_HK, 3);
     int64_t pending = -1, err = -2, np = -1, ni = -1;
-    CHECK_EQ(sp_stream_add(NULL, 1, &pending), SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_add(s, 4, &pending), SP_OK);
+    CHECK_EQ(sp_stream_add(NULL, &pending, 1), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_add(s, &pending, 4), SP_OK);
     /* Rejected lengths change nothing: no id, no pack, no open bin. */
-    CHECK_EQ(sp_stream_add(s, 0, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
-    CHECK_EQ(sp_stream_add(s, -3, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
-    CHECK_EQ(sp_stream_add(s, INT64_MIN, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
-    CHECK_EQ(sp_stream_add(s, 11, &pending), SP_ERR_LENGTH_EXCEEDS_CAPACITY);
-    CHECK_EQ(sp_stream_add(s, INT64_MAX, &pending),
+    CHECK_EQ(sp_stream_add(s, &pending, 0), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(sp_stream_add(s, &pending, -3), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(sp_stream_add(s, &pending, INT64_MIN), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(sp_stream_add(s, &pending, 11), SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(sp_stream_add(s, &pending, INT64_MAX),
              SP_ERR_LENGTH_EXCEEDS_CAPACITY);
     CHECK_EQ(sp_stream_sequences_added(s), 1);
     CHECK_EQ(sp_stream_open_bins(s), 1);
@@ -331,27 +343,27 @@ static void test_errors(void)
     CHECK_EQ(ni, 1);
     /* Too small buffers read nothing. */
     int64_t items[4], offsets[4], used[4], got = -1;
-    CHECK_EQ(sp_stream_read(s, items, 0, offsets, 4, used, &got),
+    CHECK_EQ(sp_stream_read(s, items, NULL, 0, offsets, used, 4, &got),
              SP_ERR_BUFFER_TOO_SMALL);
-    CHECK_EQ(sp_stream_read(s, items, 4, offsets, 1, used, &got),
+    CHECK_EQ(sp_stream_read(s, items, NULL, 4, offsets, used, 0, &got),
              SP_ERR_BUFFER_TOO_SMALL);
-    CHECK_EQ(sp_stream_read(s, NULL, 4, offsets, 4, used, &got),
+    CHECK_EQ(sp_stream_read(s, NULL, NULL, 4, offsets, used, 3, &got),
              SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_read(s, items, 4, NULL, 4, used, &got),
+    CHECK_EQ(sp_stream_read(s, items, NULL, 4, NULL, used, 3, &got),
              SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_read(s, items, 4, offsets, 4, used, NULL),
+    CHECK_EQ(sp_stream_read(s, items, NULL, 4, offsets, used, 3, NULL),
              SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_read(NULL, items, 4, offsets, 4, used, &got),
+    CHECK_EQ(sp_stream_read(NULL, items, NULL, 4, offsets, used, 3, &got),
              SP_ERR_NULL_POINTER);
     CHECK_EQ(sp_stream_pending(s, &np, &ni), SP_OK);
     CHECK_EQ(np, 1);
-    CHECK_EQ(sp_stream_read(s, items, 1, offsets, 2, NULL, &got), SP_OK);
+    CHECK_EQ(sp_stream_read(s, items, NULL, 1, offsets, NULL, 1, &got), SP_OK);
     CHECK_EQ(got, 1);
     CHECK_EQ(items[0], 1);
     CHECK_EQ(offsets[1], 1);
     /* Nothing pending: an empty read is fine and gives offsets[0] = 0. */
     offsets[0] = 77;
-    CHECK_EQ(sp_stream_read(s, NULL, 0, offsets, 1, NULL, &got), SP_OK);
+    CHECK_EQ(sp_stream_read(s, NULL, NULL, 0, offsets, NULL, 0, &got), SP_OK);
     CHECK_EQ(got, 0);
     CHECK_EQ(offsets[0], 0);
     /* After finish, adds and finish are refused; reads still work. The
@@ -359,12 +371,15 @@ static void test_errors(void)
     CHECK_EQ(sp_stream_finish(NULL, NULL), SP_ERR_NULL_POINTER);
     CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
     CHECK_EQ(pending, 2);
-    CHECK_EQ(sp_stream_add(s, 1, &pending), SP_ERR_FINISHED);
+    CHECK_EQ(sp_stream_add(s, &pending, 1), SP_ERR_FINISHED);
     CHECK_EQ(sp_stream_add_many(s, batch, 1, &pending, &err), SP_ERR_FINISHED);
     CHECK_EQ(sp_stream_finish(s, &pending), SP_ERR_FINISHED);
     CHECK_EQ(sp_stream_sequences_added(s), 3);
-    CHECK_EQ(sp_stream_read(s, items, 4, offsets, 4, used, &got), SP_OK);
+    int64_t lengths[4];
+    CHECK_EQ(sp_stream_read(s, items, lengths, 4, offsets, used, 3, &got), SP_OK);
     CHECK_EQ(got, 2);
+    CHECK_EQ(lengths[0], 4);
+    CHECK_EQ(lengths[1], 3);
     CHECK_EQ(items[0], 0);
     CHECK_EQ(items[1], 2);
     CHECK_EQ(used[0], 4);
@@ -431,12 +446,12 @@ static void test_export_import_resume(void)
     }
     /* A finished stream stays finished. */
     sp_stream *f = create(10, SP_NF, 2), *g = NULL;
-    CHECK_EQ(sp_stream_add(f, 3, NULL), SP_OK);
+    CHECK_EQ(sp_stream_add(f, NULL, 3), SP_OK);
     CHECK_EQ(sp_stream_finish(f, NULL), SP_OK);
     int64_t size;
     int64_t *state = export_state(f, &size);
     CHECK_EQ(sp_stream_import(state, size, &g), SP_OK);
-    CHECK_EQ(sp_stream_add(g, 1, NULL), SP_ERR_FINISHED);
+    CHECK_EQ(sp_stream_add(g, NULL, 1), SP_ERR_FINISHED);
     packs p;
     packs_init(&p);
     CHECK_EQ(drain(g, &p), SP_OK);
@@ -459,8 +474,8 @@ static void test_import_corrupted(void)
              SP_OK);
     int64_t size;
     int64_t *state = export_state(s, &size);
-    /* Header 9 + bins (3+1) + (3+1) + (3+2) + pack (2+1). */
-    CHECK_EQ(size, 9 + 4 + 4 + 5 + 3);
+    /* Header 9, the pack (1 + 2), bins (2 + 4) + (2 + 2) + (2 + 2). */
+    CHECK_EQ(size, 9 + 3 + 6 + 4 + 4);
     CHECK_EQ(sp_stream_import(NULL, size, &t), SP_ERR_NULL_POINTER);
     CHECK_EQ(sp_stream_import(state, size, NULL), SP_ERR_NULL_POINTER);
     /* Every truncation, and one entry too many. */
@@ -485,7 +500,7 @@ static void test_import_corrupted(void)
             refused += status != SP_OK;
             if (status == SP_OK) {
                 /* What imports must be usable. */
-                int added = sp_stream_add(t, 1, NULL);
+                int added = sp_stream_add(t, NULL, 1);
                 CHECK(added == SP_OK ||
                       (values[v] == INT64_MAX && added == SP_ERR_OVERFLOW));
                 CHECK_EQ(sp_stream_finish(t, NULL), SP_OK);
@@ -498,11 +513,11 @@ static void test_import_corrupted(void)
     }
     CHECK(refused > tries * 9 / 10);
     /* Specific damage that must always be refused. */
-    /* The layout: header [0, 9); last class (slot 0, load 11, 2 ids: 2 3)
-     * at 9; class 2 (load 40, id 0) at 14; class 3 (load 30, id 1) at 18;
-     * the pack (used 90, 1 id: 4) at 22. */
-    const int64_t expected[] = {0, 11, 2, 2, 3, 2, 40, 1, 0, 3, 30, 1, 1,
-                                90, 1, 4};
+    /* The layout: header [0, 9); the pack {4} (length 90) at 9; the
+     * last class (slot 0, ids 2 3, lengths 5 6) at 12; class 2 (id 0,
+     * length 40) at 18; class 3 (id 1, length 30) at 22. */
+    const int64_t expected[] = {1, 4, 90, 0, 2, 2, 3, 5, 6, 2, 1, 0, 40,
+                                3, 1, 1, 30};
     CHECK(memcmp(state + 9, expected, sizeof expected) == 0);
     const struct { int64_t at, value, at2, value2; } damage[] = {
         {0, 0, 0, 0},           /* magic */
@@ -513,19 +528,20 @@ static void test_import_corrupted(void)
         {5, 4, 5, 4},           /* next id not above every id in use */
         {6, 1, 6, 1},           /* finished with open bins */
         {6, 2, 6, 2},           /* finished flag not 0 or 1 */
-        {7, 4, 7, 4},           /* more open bins than present */
-        {8, 2, 8, 2},           /* more packs than present */
-        {18, 2, 19, 40},        /* class 2 twice */
-        {12, 7, 12, 7},         /* an id that was never handed out */
-        {12, 0, 12, 0},         /* id 0 in two bins */
-        {13, 2, 13, 2},         /* ids not increasing */
-        {15, 55, 15, 55},       /* class 2 load outside [34, 50] */
-        {15, 33, 15, 33},
-        {19, 30 + 70, 19, 100}, /* an open bin exactly full */
-        {10, 60, 10, 60},       /* last class over 2 * (100 / 4) */
-        {22, 101, 22, 101},     /* a pack over capacity */
-        {23, 0, 23, 0},         /* a pack with no ids */
-        {20, 3, 20, 3},         /* class 3 holding 3 ids is closed */
+        {7, 2, 7, 2},           /* more packs than present */
+        {8, 4, 8, 4},           /* more open bins than present */
+        {9, 0, 9, 0},           /* a pack with no ids */
+        {11, 101, 11, 101},     /* a length over capacity */
+        {12, 4, 12, 4},         /* no slot 4 (classes 1..3 and 0) */
+        {22, 2, 25, 40},        /* class 2 twice */
+        {14, 7, 14, 7},         /* an id that was never handed out */
+        {14, 0, 14, 0},         /* id 0 in two bins */
+        {15, 2, 15, 2},         /* ids not increasing */
+        {21, 55, 21, 55},       /* class 1 length in the class-2 bin */
+        {21, 33, 21, 33},       /* class 3 length in the class-2 bin */
+        {16, 26, 16, 26},       /* class 3 length in the last class */
+        {25, 0, 25, 0},         /* length 0 */
+        {23, 2, 23, 2},         /* more items than present */
     };
     for (size_t d = 0; d < sizeof damage / sizeof *damage; d++) {
         int64_t saved = state[damage[d].at], saved2 = state[damage[d].at2];
@@ -542,6 +558,49 @@ static void test_import_corrupted(void)
     sp_stream_free(s);
 }
 
+/* NF keeps its open bin after the unread packs; the state must agree. */
+static void test_import_corrupted_nf(void)
+{
+    sp_stream *s = create(10, SP_NF, SP_DEFAULT_K), *t = NULL;
+    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){6, 6}, 2, NULL, NULL), SP_OK);
+    int64_t size;
+    int64_t *state = export_state(s, &size);
+    /* The pack {0} (length 6) at 9; the open bin (slot 0, id 1, length 6)
+     * at 12. */
+    const int64_t expected[] = {1, 0, 6, 0, 1, 1, 6};
+    CHECK_EQ(size, 16);
+    CHECK(memcmp(state + 9, expected, sizeof expected) == 0);
+    const struct { int64_t at, value; } damage[] = {
+        {10, 1},  /* the pack holds the open bin's id */
+        {14, 0},  /* the open bin does not hold the latest id */
+        {15, 10}, /* an exactly full bin would have closed */
+        {12, 1},  /* NF has one slot */
+        {8, 2},   /* two open bins */
+    };
+    for (size_t d = 0; d < sizeof damage / sizeof *damage; d++) {
+        int64_t saved = state[damage[d].at];
+        state[damage[d].at] = damage[d].value;
+        CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_OPTION);
+        CHECK(t == NULL);
+        state[damage[d].at] = saved;
+    }
+    /* Intact, it resumes: 4 fills the open bin exactly. */
+    CHECK_EQ(sp_stream_import(state, size, &t), SP_OK);
+    int64_t pending = -1;
+    CHECK_EQ(sp_stream_add(t, &pending, 4), SP_OK);
+    CHECK_EQ(pending, 2);
+    packs p;
+    packs_init(&p);
+    CHECK_EQ(drain(t, &p), SP_OK);
+    CHECK(pack_is(&p, 0, (int64_t[]){0}, 1, 6));
+    CHECK(pack_is(&p, 1, (int64_t[]){1, 2}, 2, 10));
+    CHECK_EQ(p.lengths[1], 6);
+    CHECK_EQ(p.lengths[2], 4);
+    sp_stream_free(t);
+    free(state);
+    sp_stream_free(s);
+}
+
 int main(void)
 {
     test_create_errors();
@@ -551,5 +610,6 @@ int main(void)
     test_errors();
     test_export_import_resume();
     test_import_corrupted();
+    test_import_corrupted_nf();
     return check_summary();
 }

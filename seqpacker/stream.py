@@ -1,0 +1,224 @@
+"""``StreamPacker``: online packing of a stream of lengths with bounded memory.
+
+Lengths arrive one at a time (``add``) or in chunks (``add_many``); each bin
+comes back as a ``Pack`` as soon as it can take nothing more. The C stream
+holds only the open bins (one for NextFit, at most k for HarmonicK) and the
+packs not yet handed out, so memory never grows with the stream.
+
+All the packing is in C (``sp_stream_*``); this module validates, builds
+``Pack`` objects and pickles. ``add`` is the hot path: one C call, and an
+empty list straight back when the length closed no bin.
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+
+import numpy as np
+
+from . import _native
+from ._validation import as_lengths, check_capacity, check_k
+from .registry import available_strategies, get_strategy
+from .result import Pack
+
+_STREAMABLE = ("NF", "HK")
+_PICKLE_VERSION = 1
+
+
+def _as_int(length) -> int:
+    """A length that is not a plain int: NumPy integers pass, bools and
+    non-integers (floats, Decimal, Fraction, which C would truncate) do not."""
+    if isinstance(length, (bool, np.bool_)) or not hasattr(length, "__index__"):
+        raise TypeError(f"length must be an int, not {type(length).__name__} ({length!r})")
+    return operator.index(length)
+
+
+def _finished_error() -> ValueError:
+    return ValueError("this StreamPacker is finished: create a new one to pack more lengths")
+
+
+class StreamPacker:
+    """Packs a stream of sequence lengths online, handing out full packs.
+
+    Args:
+        capacity: tokens per bin, an int >= 1.
+        strategy: ``"nf"`` (NextFit) or ``"hk"`` (HarmonicK), in any
+            spelling ``Packer`` accepts. Other strategies need the whole
+            input first: use ``Packer`` for them.
+        k: number of size classes of ``hk``, 2 to 65536; ``None`` means 10.
+            Checked and then ignored by ``nf``.
+
+    Sequence ids are 0, 1, 2, ... in the order lengths are accepted; a
+    rejected length raises and takes no id. NextFit hands out a bin when the
+    next length does not fit it or when it is exactly full. HarmonicK puts a
+    length ``l`` in class ``i = capacity // l`` when ``i < k`` and hands out
+    that class's bin when it holds ``i`` sequences; shorter lengths share
+    one next-fit bin. ``finish()`` hands out the bins still open, in the
+    order they were opened. The packs of a stream, sorted by their first
+    sequence id, are exactly the bins of ``Packer(capacity, strategy).pack``
+    over the same lengths.
+
+    One StreamPacker may be shared by threads: calls are serialised.
+    Pickling keeps the open bins, so a pipeline can checkpoint and resume.
+    """
+
+    __slots__ = ("_native", "_add", "_pending", "_strategy", "_k", "_capacity",
+                 "_lock", "_finished")
+
+    def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None):
+        capacity = check_capacity(capacity)
+        info = get_strategy(strategy)
+        if info.short not in _STREAMABLE:
+            raise ValueError(
+                f"strategy {strategy!r} ({info.long}) cannot pack a stream: it needs "
+                f"every length before it places the first. StreamPacker supports "
+                f"'nf' (NextFit) and 'hk' (HarmonicK); for offline packing use "
+                f"Packer({capacity}, {strategy!r}).pack(lengths)"
+            )
+        k = check_k(k)
+        self._attach(_native.StreamHandle.create(capacity, info.c_id, k), info, k, False)
+
+    def _attach(self, native: _native.StreamHandle, info, k: int, finished: bool) -> None:
+        self._native = native
+        self._add = native.add_length  # C function with the handle bound
+        self._pending = native.pending  # pending[0]: unread packs after a call
+        self._strategy = info
+        self._k = k
+        self._capacity = native.capacity
+        self._lock = threading.Lock()
+        self._finished = finished
+
+    # ---- adding -------------------------------------------------------------
+
+    def add(self, length: int) -> list[Pack]:
+        """Add one length; returns the packs it completed (often none)."""
+        if length.__class__ is not int:  # one check on the hot path
+            length = _as_int(length)
+        with self._lock:
+            try:
+                status = self._add(length)
+            except OverflowError:  # outside int64
+                raise self._out_of_range(length) from None
+            if status:
+                raise self._add_error(status, length)
+            if self._pending[0]:
+                return self._take_packs()
+        return []
+
+    def add_many(self, lengths) -> list[Pack]:
+        """Add a chunk of lengths (a sequence or an integer array), in order.
+
+        Returns the packs the chunk completed. The chunk is checked whole
+        first: if any length is bad, ValueError names its index and none of
+        the chunk is accepted.
+        """
+        array = as_lengths(lengths)
+        with self._lock:
+            self._add_chunk(array)
+            return self._take_packs()
+
+    def add_many_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
+        """``add_many`` returning ``(items, bin_offsets)``, two int64 arrays.
+
+        ``items`` holds the sequence ids of the completed packs, pack by
+        pack, and ``bin_offsets`` the ``num_packs - 1`` split points, as
+        ``Packer.pack_flat`` gives them: ``np.split(items, bin_offsets)``
+        gives the packs. When no pack completed ``items`` is empty (and
+        ``np.split`` gives a single empty array).
+        """
+        array = as_lengths(lengths)
+        with self._lock:
+            self._add_chunk(array)
+            items, _lengths, offsets, _used = self._native.read()
+        return items, offsets[1:-1]
+
+    def finish(self) -> list[Pack]:
+        """Hand out every bin still open, in the order they were opened.
+
+        After this, every call raises ValueError.
+        """
+        with self._lock:
+            if self._finished:
+                raise _finished_error()
+            self._native.finish()
+            self._finished = True
+            return self._take_packs()
+
+    def _add_chunk(self, array: np.ndarray) -> None:
+        if self._finished:
+            raise _finished_error()
+        self._native.add_many(array)
+
+    def _take_packs(self) -> list[Pack]:
+        items, lengths, offsets, used = self._native.read()
+        ids, lens, ends = items.tolist(), lengths.tolist(), offsets.tolist()
+        return [
+            Pack(ids[start:end], lens[start:end], u)
+            for start, end, u in zip(ends, ends[1:], used.tolist())
+        ]
+
+    # ---- errors of add() (off the hot path) ---------------------------------
+
+    def _out_of_range(self, length: int) -> ValueError:
+        if length < 1:
+            return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
+        return ValueError(f"length = {length} exceeds capacity {self._capacity}")
+
+    def _add_error(self, status: int, length) -> Exception:
+        if self._finished:
+            return _finished_error()
+        return self._native.add_status_error(status, length)
+
+    # ---- state --------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def strategy(self) -> str:
+        """The upper-case short name of the strategy: ``"NF"`` or ``"HK"``."""
+        return self._strategy.short
+
+    @property
+    def k(self) -> int:
+        return self._k
+
+    @property
+    def sequences_added(self) -> int:
+        """Lengths accepted so far (the next sequence id)."""
+        return self._native.sequences_added
+
+    @property
+    def open_bins(self) -> int:
+        """Bins holding sequences but not handed out yet (at most 1 for nf, k for hk)."""
+        return self._native.open_bins
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def __repr__(self) -> str:
+        k = f", k={self._k}" if self._strategy.short == "HK" else ""
+        done = ", finished" if self._finished else ""
+        return (
+            f"StreamPacker(strategy={self._strategy.short!r}{k}, capacity={self._capacity}, "
+            f"added={self.sequences_added}{done})"
+        )
+
+    # ---- pickling: the C state as little-endian int64 bytes -------------------
+
+    def __getstate__(self) -> dict:
+        with self._lock:
+            state = self._native.export_state()
+        return {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
+
+    def __setstate__(self, pickled) -> None:
+        if not (isinstance(pickled, dict) and pickled.get("version") == _PICKLE_VERSION
+                and isinstance(pickled.get("state"), bytes) and len(pickled["state"]) % 8 == 0):
+            raise ValueError("not a StreamPacker pickle (or one from another version)")
+        state = np.frombuffer(pickled["state"], dtype="<i8").astype(np.int64)
+        native = _native.StreamHandle.from_state(state)
+        info = next(s for s in available_strategies() if s.c_id == native.strategy_id)
+        self._attach(native, info, native.k, native.finished)
