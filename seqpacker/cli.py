@@ -13,7 +13,7 @@ from importlib import resources
 import numpy as np
 
 from .packer import Packer
-from .registry import available_strategies, get_strategy
+from .registry import PluginError, available_strategies, get_strategy
 
 DEFAULT_CAPACITY = 2048
 BUNDLED_DATA = "gsm8k_train_llama2.npy"
@@ -21,10 +21,15 @@ BUNDLED_DATA = "gsm8k_train_llama2.npy"
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.list:
+        _print_strategies()
+        return 0
     try:
+        plugin_options = _plugin_options(args.plugin_option or [])
         strategies = _strategies(args.strategy)
         lengths, source = _load(args.input)
-        packers = [Packer(args.capacity, name, args.seed) for name in strategies]
+        # A plugin that fails to load fails alone; the others still run.
+        packers = [_packer_or_error(args, name, plugin_options) for name in strategies]
     except (OSError, ValueError, TypeError) as error:
         print(f"seqpacker: error: {error}", file=sys.stderr)
         return 2
@@ -35,7 +40,14 @@ def main(argv: list[str] | None = None) -> int:
           f"at least {lower_bound} bins")
     print(f"{'strategy':<10} {'bins':>10} {'efficiency':>11} {'time':>12}")
     failures = 0
-    for packer in packers:
+    plugins_run = []
+    for info, packer in packers:
+        if isinstance(packer, PluginError):  # it failed to load
+            print(f"{info.upper():<10} failed: {packer}")
+            failures += 1
+            continue
+        if info.plugin:
+            plugins_run.append(info)
         try:
             result = packer.pack(lengths)
         except (ValueError, TypeError) as error:  # bad input: no strategy can pack it
@@ -47,7 +59,39 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{packer.strategy:<10} {result.num_bins:>10} {result.efficiency:>11.2%} "
               f"{result.time_ms:>10.3f}ms")
+    for info in plugins_run:  # below the table, whose rows stay one format
+        print(f"{info.short} (plugin: {info.origin})")
     return 1 if failures else 0
+
+
+def _packer_or_error(args, name: str, plugin_options: dict):
+    """``(info, Packer)``, or ``(name, error)`` for a plugin that failed to load."""
+    try:
+        info = get_strategy(name)
+    except PluginError as error:
+        return name, error
+    options = plugin_options if info.plugin else None
+    return info, Packer(args.capacity, name, args.seed, options=options)
+
+
+def _print_strategies() -> None:
+    for info in available_strategies():
+        mark = f"  (plugin: {info.origin})" if info.plugin else ""
+        print(f"{info.short.lower():<10} {info.long}{mark}")
+
+
+def _plugin_options(pairs: list[str]) -> dict:
+    """``["ranks=8"]`` -> ``{"ranks": 8}``; values that look like ints become ints."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--plugin-option {pair!r}: expected KEY=VALUE")
+        try:
+            options[key] = int(value)
+        except ValueError:
+            options[key] = value
+    return options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,13 +108,17 @@ def _parser() -> argparse.ArgumentParser:
                              "(default: the bundled GSM8K training-set lengths)")
     parser.add_argument("--seed", type=int, default=None,
                         help="shuffle seed for ffs (default 0)")
+    parser.add_argument("--plugin-option", action="append", metavar="KEY=VALUE",
+                        help="an option for plugin strategies, repeatable (e.g. ranks=8)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the strategies, plugins marked as such, and exit")
     return parser
 
 
 def _strategies(names: list[str] | None) -> list[str]:
     if not names or "all" in (name.lower() for name in names):
         return [info.short for info in available_strategies()]
-    return [get_strategy(name).short for name in names]
+    return names  # resolved (and a plugin loaded) by _packer_or_error
 
 
 def _load(path: str | None) -> tuple[np.ndarray, str]:

@@ -2,7 +2,8 @@
 
 A ``Packer`` checks its settings once, at construction. Each call converts
 the lengths once (not at all for a contiguous int64 array), runs the C
-library and wraps its flat output without building any per-bin object.
+library (or a plugin strategy, whose result is checked) and wraps its flat
+output without building any per-bin object.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 import numpy as np
 
 from . import _native
+from ._plugin_call import run_plugin
 from ._validation import as_lengths, check_capacity, check_k, check_seed, check_threads
 from .registry import available_strategies, get_strategy
 from .result import PackResult
@@ -29,18 +31,22 @@ class Packer:
         k: number of size classes of ``hk``, 2 to 65536; ``None`` means 10.
         threads: threads of ``obfdp``, an int >= 1; ``None`` means one per
             online CPU.
+        options: keyword arguments for a plugin strategy (see
+            docs/plugins.md), e.g. ``{"ranks": 8}``; built-ins take none.
 
     Options that a strategy does not use are checked and then ignored.
     """
 
     def __init__(self, capacity: int, strategy: str = "obfd", seed: int | None = None,
-                 *, k: int | None = None, threads: int | None = None):
+                 *, k: int | None = None, threads: int | None = None,
+                 options: dict | None = None):
         self._capacity = check_capacity(capacity)
         self._strategy = get_strategy(strategy)
         self._seed = check_seed(seed)
         self._k = check_k(k)
         self._threads = check_threads(threads)
         self._options = _native.options(self._seed, self._k, self._threads)
+        self._plugin_options = self._check_plugin_options(options)
 
     @property
     def capacity(self) -> int:
@@ -61,7 +67,11 @@ class Packer:
 
     @staticmethod
     def strategies() -> list[tuple[str, str]]:
-        """``(short, long)`` name pairs of every strategy, e.g. ``("OBFD", "OptimizedBestFitDecreasing")``."""
+        """``(short, long)`` name pairs of every strategy, e.g. ``("OBFD", "OptimizedBestFitDecreasing")``.
+
+        The eleven built-ins come first, then the plugins (which
+        ``seqpacker.registry.available_strategies()`` marks as such).
+        """
         return [(info.short, info.long) for info in available_strategies()]
 
     def pack(self, lengths) -> PackResult:
@@ -83,11 +93,33 @@ class Packer:
         items, offsets, _used, _time_ms = self._run(as_lengths(lengths))
         return items, offsets[1:-1]
 
+    def _check_plugin_options(self, options) -> dict:
+        """The keyword arguments of a plugin call (built-ins take no ``options``)."""
+        if options is None:
+            options = {}
+        if not isinstance(options, dict) or not all(isinstance(key, str) for key in options):
+            raise TypeError(f"options must be a dict with str keys, not {options!r}")
+        if not self._strategy.plugin:
+            if options:
+                raise TypeError(f"options= is for plugin strategies; {self._strategy.short} "
+                                f"takes only seed, k and threads")
+            return {}
+        repeated = sorted({"seed", "k", "threads"} & options.keys())
+        if repeated:
+            raise TypeError(f"options may not hold {', '.join(repeated)}: pass them as "
+                            f"Packer arguments")
+        return {"seed": self._seed, "k": self._k, "threads": self._threads or None, **options}
+
     def _run(self, array: np.ndarray):
         start = time.perf_counter()
-        items, offsets, used = _native.pack(
-            array, self._capacity, self._strategy.c_id, self._options
-        )
+        if self._strategy.plugin:
+            items, offsets, used = run_plugin(
+                self._strategy, array, self._capacity, self._plugin_options
+            )
+        else:
+            items, offsets, used = _native.pack(
+                array, self._capacity, self._strategy.c_id, self._options
+            )
         time_ms = (time.perf_counter() - start) * 1000.0
         return items, offsets, used, time_ms
 
@@ -96,6 +128,8 @@ class Packer:
 
 
 def pack_sequences(lengths, capacity: int, strategy: str = "obfd", seed: int | None = None,
-                   *, k: int | None = None, threads: int | None = None) -> PackResult:
-    """One-shot packing: ``Packer(capacity, strategy, seed, k=k, threads=threads).pack(lengths)``."""
-    return Packer(capacity, strategy, seed, k=k, threads=threads).pack(lengths)
+                   *, k: int | None = None, threads: int | None = None,
+                   options: dict | None = None) -> PackResult:
+    """One-shot packing: ``Packer(capacity, strategy, seed, k=k, threads=threads,
+    options=options).pack(lengths)``."""
+    return Packer(capacity, strategy, seed, k=k, threads=threads, options=options).pack(lengths)
