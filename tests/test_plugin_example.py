@@ -1,0 +1,102 @@
+"""The example plugin plugins/seqpacker-balanced, installed for real: found
+through its entry point, selected by name like a built-in, results checked.
+
+CI installs it (.ci/run); elsewhere: pip install ./plugins/seqpacker-balanced
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seqpacker import Packer, pack_sequences
+from seqpacker.registry import ENTRY_POINT_GROUP, available_strategies
+
+DIST = "seqpacker-balanced"
+
+
+@pytest.fixture(scope="module")
+def version() -> str:
+    """The installed plugin's version; fails, saying how to install it, if absent."""
+    try:
+        return importlib.metadata.version(DIST)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail(f"the example plugin is not installed: run "
+                    f"`pip install ./plugins/{DIST}` (CI's .ci/run does)", pytrace=False)
+
+
+def run_cli(tmp_path, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "seqpacker", *args], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120, env=env)
+
+
+def test_entry_point_is_registered(version):
+    found = [ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+             if ep.name == "balanced"]
+    assert len(found) == 1
+    assert found[0].value == "seqpacker_balanced:balanced" and found[0].dist.name == DIST
+
+
+def test_discovered_and_marked_as_a_plugin(version):
+    info = next(i for i in available_strategies() if i.short == "BALANCED")
+    assert info.plugin and info.origin == f"{DIST} {version}"
+    pairs = Packer.strategies()
+    assert pairs.index(("BALANCED", "balanced")) >= 11  # after the built-ins
+
+
+def test_listing_does_not_import_it_but_selecting_does(version, tmp_path):
+    code = ("import sys, seqpacker; seqpacker.Packer.strategies(); "
+            "print('seqpacker_balanced' in sys.modules); "
+            "seqpacker.Packer(64, 'Balanced'); print('seqpacker_balanced' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("ranks", [1, 3, 8])
+def test_selected_by_name_and_valid(version, ranks):
+    lengths = np.random.default_rng(ranks).integers(1, 4097, size=5000)
+    packer = Packer(4096, "balanced", options={"ranks": ranks})
+    assert packer.strategy == "BALANCED"
+    result = packer.pack(lengths)
+    # Each id once, no bin empty or over capacity, used matches the lengths.
+    assert np.array_equal(np.sort(result.items), np.arange(len(lengths)))
+    assert np.all(np.diff(result.offsets) > 0)
+    assert np.array_equal(result.used, np.add.reduceat(lengths[result.items], result.offsets[:-1]))
+    assert result.used.max() <= 4096
+    # Its promise: equal pack counts per rank, token totals within one pack.
+    assert result.num_bins % ranks == 0
+    totals = result.used.reshape(-1, ranks).sum(axis=0)
+    assert totals.max() - totals.min() <= result.used.max()
+    metrics = result.metrics
+    assert metrics.num_packs == result.num_bins and metrics.total_tokens == lengths.sum()
+    obfd = Packer(4096, "obfd").pack(lengths)
+    assert result.num_bins == -(-obfd.num_bins // ranks) * ranks
+    again = pack_sequences(lengths, 4096, "balanced", options={"ranks": ranks})
+    assert again.bins == result.bins  # deterministic
+
+
+def test_cli_runs_it_and_marks_it(version, tmp_path):
+    out = run_cli(tmp_path, "--strategy", "obfd", "--strategy", "balanced",
+                  "--plugin-option", "ranks=8")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[2].split()[0] == "OBFD" and lines[3].split()[0] == "BALANCED"
+    assert int(lines[3].split()[1]) % 8 == 0
+    assert lines[4] == f"BALANCED (plugin: {DIST} {version})"
+    listing = run_cli(tmp_path, "--list").stdout.splitlines()
+    assert listing[-1].split()[:2] == ["balanced", "balanced"]
+    assert listing[-1].endswith(f"(plugin: {DIST} {version})")
+
+
+def test_disable_variable_hides_it(version, tmp_path):
+    env = dict(os.environ, SEQPACKER_DISABLE_PLUGINS="1")
+    out = run_cli(tmp_path, "--strategy", "balanced", env=env)
+    assert out.returncode == 2 and "unknown strategy 'balanced'" in out.stderr
+    listing = run_cli(tmp_path, "--list", env=env).stdout
+    assert "balanced" not in listing and "obfd" in listing
