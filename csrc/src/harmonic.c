@@ -48,7 +48,7 @@ static int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
     const int64_t *len = job->lengths;
     int64_t *bin_of = job->bin_used, *count = job->bin_offsets + 1;
     for (int64_t s = 0; s < slots; s++)
-        slot[s].count = 0;
+        slot[s].bin = slot[s].count = 0;
 
     int64_t bins = 0, open = 0, most = 0;
     int64_t last_bin = -1, last_load = cap; /* no next-fit bin yet */
