@@ -9,6 +9,9 @@ reference (see reference.py).
 ``real_lengths`` yields the real length distributions of
 ``shared/data/lengths`` (the ``shared`` folder beside the repository, also in
 CI); those tests are skipped, with the reason, only when the folder is absent.
+
+Hypothesis runs 200 examples per property; ``SEQPACKER_HYPOTHESIS_PROFILE=thorough``
+runs 1000 for a deeper search before a release.
 """
 
 from __future__ import annotations
@@ -32,8 +35,7 @@ from reference import all_references  # noqa: E402
 
 # Property tests: enough examples to find tie-rule bugs, no per-example
 # deadline (timing never decides a test), a fixed budget on 2 cores.
-settings.register_profile("default", max_examples=100, deadline=None)
-settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True)
+settings.register_profile("default", max_examples=200, deadline=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("SEQPACKER_HYPOTHESIS_PROFILE", "default"))
 
