@@ -68,13 +68,29 @@ static int check_options(const sp_options *o)
     return SP_OK;
 }
 
-/* One pass: every length in [1, capacity] and the total within int64. */
+/* Every length in [1, capacity] and the total within int64. The common
+ * case is one branch-free pass (min, max and sum vectorise); only a failure
+ * or a possible overflow takes the slower pass that finds the culprit. */
 static int check_lengths(sp_job *job, int64_t *error_index)
 {
     const int64_t *len = job->lengths;
-    const int64_t cap = job->capacity;
-    int64_t lo = INT64_MAX, hi = 0, total = 0;
-    for (int64_t i = 0; i < job->n; i++) {
+    const int64_t n = job->n, cap = job->capacity;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    uint64_t sum = 0; /* wraps only when an overflow is possible (checked) */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t l = len[i];
+        lo = l < lo ? l : lo;
+        hi = l > hi ? l : hi;
+        sum += (uint64_t)l;
+    }
+    if (lo >= 1 && hi <= cap && hi <= INT64_MAX / (n > 0 ? n : 1)) {
+        job->min_length = lo;
+        job->max_length = hi;
+        job->total = (int64_t)sum;
+        return SP_OK;
+    }
+    int64_t total = 0;
+    for (int64_t i = 0; i < n; i++) {
         int64_t l = len[i];
         if (l <= 0 || l > cap) {
             if (error_index)
@@ -85,8 +101,6 @@ static int check_lengths(sp_job *job, int64_t *error_index)
         if (l > INT64_MAX - total)
             return SP_ERR_OVERFLOW;
         total += l;
-        lo = l < lo ? l : lo;
-        hi = l > hi ? l : hi;
     }
     job->min_length = lo;
     job->max_length = hi;
