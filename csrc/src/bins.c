@@ -53,37 +53,3 @@ void sp_bins_emit(sp_bins *bins, sp_job *job, const int32_t *order)
     }
     job->num_bins = nb;
 }
-
-typedef struct emit_ctx {
-    const sp_bins *bins;
-    sp_job *job;
-    const int32_t *order;
-} emit_ctx;
-
-static void emit_part(void *arg, int part, int parts)
-{
-    emit_ctx *c = arg;
-    const int64_t *offsets = c->job->bin_offsets;
-    const int32_t *bin_of = c->bins->bin_of, *slot = c->bins->slot;
-    int64_t *items = c->job->items;
-    int64_t begin, end;
-    sp_part_range(c->bins->steps, part, parts, &begin, &end);
-    for (int64_t j = begin; j < end; j++)
-        items[offsets[bin_of[j]] + slot[j]] = c->order ? c->order[j] : j;
-}
-
-void sp_bins_emit_parallel(sp_bins *bins, sp_job *job, const int32_t *order,
-                           int parts)
-{
-    const int64_t nb = bins->num_bins;
-    int64_t *offsets = job->bin_offsets;
-    int64_t at = 0;
-    for (int64_t b = 0; b < nb; b++) {
-        offsets[b] = at;
-        at += bins->count[b];
-    }
-    offsets[nb] = at;
-    emit_ctx c = {bins, job, order};
-    sp_run_parallel(parts, emit_part, &c);
-    job->num_bins = nb;
-}

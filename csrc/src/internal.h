@@ -129,10 +129,6 @@ static inline void sp_bins_place(sp_bins *bins, int32_t b, int64_t length,
  * job->num_bins. order maps a step to an id; NULL means step == id. */
 void sp_bins_emit(sp_bins *bins, sp_job *job, const int32_t *order);
 
-/* The same layout on `parts` threads; needs bins->slot recorded. */
-void sp_bins_emit_parallel(sp_bins *bins, sp_job *job, const int32_t *order,
-                           int parts);
-
 /* ---- decreasing order (order.c) -----------------------------------------
  * The ids sorted by length, descending, equal lengths in ascending id
  * order, and the same order as runs of equal lengths. */
