@@ -7,8 +7,8 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
-import array
 import functools
+import threading
 
 import numpy as np
 
@@ -123,19 +123,23 @@ def pack(
 
 # ---- streams (used by stream.py) -------------------------------------------
 
+#: Packs and ids that ``StreamHandle.read_lists`` moves through its reusable
+#: buffers; a larger batch goes through NumPy arrays instead.
+_SMALL_READ = 512
+
 
 class StreamHandle:
     """One C stream (``sp_stream``), freed with this object.
 
     ``add_length(length) -> status`` calls ``sp_stream_add`` with no Python
     frame in between (a ``functools.partial`` over the C function), and
-    ``pending[0]`` then holds the number of unread packs: ``add()`` is the
-    hot path of a stream, one C call per length. A handle must be used by
-    one thread at a time; ``StreamPacker`` serialises calls with a lock.
+    ``pending[0]`` (the stream's own counter) then holds the number of
+    unread packs: ``add()`` is the hot path of a stream, one C call per
+    length. Concurrent calls on one handle are serialised by the C library.
     """
 
     __slots__ = ("_handle", "pending", "add_length", "capacity", "strategy_id", "k",
-                 "finished")
+                 "finished", "_buffers", "_read_small", "_small", "_small_lock")
 
     def __init__(self, handle, capacity: int, strategy_id: int, k: int, finished: bool):
         self._handle = ffi.gc(handle, lib.sp_stream_free)
@@ -143,12 +147,21 @@ class StreamHandle:
         self.strategy_id = strategy_id
         self.k = k
         self.finished = finished  # as created; StreamPacker tracks it after
-        self.pending = array.array("q", [0])
-        self.add_length = functools.partial(
-            lib.sp_stream_add,
-            self._handle,
-            ffi.from_buffer("int64_t[]", self.pending, require_writable=True),
+        # A memoryview reads the C counter faster than indexing the pointer.
+        counter = lib.sp_stream_pending_counter(self._handle)
+        self.pending = memoryview(ffi.buffer(counter, 8)).cast("q")
+        self.add_length = functools.partial(lib.sp_stream_add, self._handle)
+        # Reusable read buffers for the few packs one add() completes:
+        # items, lengths, offsets (one more), used, and the pack count.
+        n = _SMALL_READ
+        self._buffers = ffi.new("int64_t[]", 4 * n + 2)
+        items, lengths, offsets = self._buffers, self._buffers + n, self._buffers + 2 * n
+        used, count = offsets + n + 1, offsets + 2 * n + 1
+        self._small = (items, lengths, offsets, used, count)
+        self._read_small = functools.partial(
+            lib.sp_stream_read, self._handle, items, lengths, n, offsets, used, n, count
         )
+        self._small_lock = threading.Lock()
 
     @classmethod
     def create(cls, capacity: int, strategy_id: int, k: int) -> StreamHandle:
@@ -178,28 +191,32 @@ class StreamHandle:
             return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
         if status == lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY:
             return ValueError(f"length = {length} exceeds capacity {self.capacity}")
+        return self._status_error(status)
+
+    def _status_error(self, status: int) -> Exception:
+        if status == lib.SP_ERR_FINISHED:
+            return ValueError("this StreamPacker is finished: create a new one to pack more lengths")
         if status == lib.SP_ERR_OVERFLOW:
             return OverflowError(f"a stream takes at most {INT64_MAX} sequences")
         if status == lib.SP_ERR_OUT_OF_MEMORY:
             return MemoryError("seqpacker: out of memory")
         return RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
 
-    def add_many(self, lengths: np.ndarray) -> int:
-        """Add a contiguous int64 array (all or nothing); returns the unread packs."""
-        pending = ffi.new("int64_t *")
+    def add_many(self, lengths: np.ndarray) -> None:
+        """Add a contiguous int64 array, all of it or (on a bad length) none."""
         error_index = ffi.new("int64_t *")
         status = lib.sp_stream_add_many(
-            self._handle, ffi.from_buffer("int64_t[]", lengths), len(lengths), pending, error_index
+            self._handle, ffi.from_buffer("int64_t[]", lengths), len(lengths), error_index
         )
-        if status == lib.SP_ERR_OVERFLOW:
-            raise OverflowError(f"a stream takes at most {INT64_MAX} sequences")
-        raise_for_status(status, lengths, self.capacity, error_index[0])
-        return pending[0]
+        if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+            raise_for_status(status, lengths, self.capacity, error_index[0])
+        if status != lib.SP_OK:
+            raise self._status_error(status)
 
-    def finish(self) -> int:
-        pending = ffi.new("int64_t *")
-        raise_for_status(lib.sp_stream_finish(self._handle, pending), None, self.capacity, -1)
-        return pending[0]
+    def finish(self) -> None:
+        status = lib.sp_stream_finish(self._handle)
+        if status != lib.SP_OK:
+            raise self._status_error(status)
 
     def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Move the unread packs out: ``(items, lengths, offsets, used)``.
@@ -208,34 +225,68 @@ class StreamHandle:
         ``items[offsets[p]:offsets[p + 1]]`` with ``lengths`` alongside.
         """
         counts = ffi.new("int64_t[2]")
-        lib.sp_stream_pending(self._handle, counts, counts + 1)
-        num_packs, num_items = counts[0], counts[1]
-        items = np.empty(num_items, dtype=np.int64)
-        lengths = np.empty(num_items, dtype=np.int64)
-        offsets = np.empty(num_packs + 1, dtype=np.int64)
-        used = np.empty(num_packs, dtype=np.int64)
-        status = lib.sp_stream_read(
-            self._handle,
-            ffi.from_buffer("int64_t[]", items, require_writable=True),
-            ffi.from_buffer("int64_t[]", lengths, require_writable=True),
-            num_items,
-            ffi.from_buffer("int64_t[]", offsets, require_writable=True),
-            ffi.from_buffer("int64_t[]", used, require_writable=True),
-            num_packs,
-            counts,
-        )
-        raise_for_status(status, None, self.capacity, -1)
-        return items, lengths, offsets, used
+        while True:
+            lib.sp_stream_pending(self._handle, counts, counts + 1)
+            num_packs, num_items = counts[0], counts[1]
+            items = np.empty(num_items, dtype=np.int64)
+            lengths = np.empty(num_items, dtype=np.int64)
+            offsets = np.empty(num_packs + 1, dtype=np.int64)
+            used = np.empty(num_packs, dtype=np.int64)
+            status = lib.sp_stream_read(
+                self._handle,
+                ffi.from_buffer("int64_t[]", items, require_writable=True),
+                ffi.from_buffer("int64_t[]", lengths, require_writable=True),
+                num_items,
+                ffi.from_buffer("int64_t[]", offsets, require_writable=True),
+                ffi.from_buffer("int64_t[]", used, require_writable=True),
+                num_packs,
+                counts,
+            )
+            # Another thread may have closed more packs since the sizes
+            # were taken; then size again.
+            if status != lib.SP_ERR_BUFFER_TOO_SMALL:
+                break
+        if status != lib.SP_OK:
+            raise self._status_error(status)
+        got = counts[0]
+        return items[: offsets[got]], lengths[: offsets[got]], offsets[: got + 1], used[:got]
+
+    def read_lists(self) -> tuple[list[int], list[int], list[int], list[int]]:
+        """``read()`` as lists ``(ids, lengths, offsets, used)``; a few packs
+        (what one ``add`` completes) move through reusable buffers, without
+        NumPy."""
+        # The buffers are shared: a thread that finds them in use (by
+        # another between its read and its unpacking) takes the NumPy path.
+        if self._small_lock.acquire(False):  # positional: faster than blocking=False
+            try:
+                if self._read_small() == lib.SP_OK:
+                    items, lengths, offsets, used, count = self._small
+                    n = count[0]
+                    if n == 1:  # the usual case: [0, total] needs no unpacking
+                        total = offsets[1]
+                        return ffi.unpack(items, total), ffi.unpack(lengths, total), [0, total], [used[0]]
+                    ends = ffi.unpack(offsets, n + 1)
+                    total = ends[n]
+                    return (ffi.unpack(items, total), ffi.unpack(lengths, total), ends,
+                            ffi.unpack(used, n))
+            finally:
+                self._small_lock.release()
+        items, lengths, offsets, used = self.read()
+        return items.tolist(), lengths.tolist(), offsets.tolist(), used.tolist()
 
     def export_state(self) -> np.ndarray:
         """The whole state as an int64 array (see ``sp_stream_export``)."""
         size = ffi.new("int64_t *")
-        lib.sp_stream_state_size(self._handle, size)
-        state = np.empty(size[0], dtype=np.int64)
-        status = lib.sp_stream_export(
-            self._handle, ffi.from_buffer("int64_t[]", state, require_writable=True), size[0], size
-        )
-        raise_for_status(status, None, self.capacity, -1)
+        while True:
+            lib.sp_stream_state_size(self._handle, size)
+            state = np.empty(size[0], dtype=np.int64)
+            status = lib.sp_stream_export(
+                self._handle, ffi.from_buffer("int64_t[]", state, require_writable=True), size[0], size
+            )
+            if status != lib.SP_ERR_BUFFER_TOO_SMALL:  # else it grew meanwhile
+                break
+        if status != lib.SP_OK:
+            raise self._status_error(status)
         return state
 
     @property

@@ -13,7 +13,6 @@ empty list straight back when the length closed no bin.
 from __future__ import annotations
 
 import operator
-import threading
 
 import numpy as np
 
@@ -34,8 +33,14 @@ def _as_int(length) -> int:
     return operator.index(length)
 
 
-def _finished_error() -> ValueError:
-    return ValueError("this StreamPacker is finished: create a new one to pack more lengths")
+def _packs(ids: list, lengths: list, offsets: list, used: list) -> list[Pack]:
+    """Pack objects from read lists (``offsets`` has one entry more than ``used``)."""
+    if len(used) == 1:  # what add() mostly gets
+        return [Pack(ids, lengths, used[0])]
+    return [
+        Pack(ids[start:end], lengths[start:end], u)
+        for start, end, u in zip(offsets, offsets[1:], used)
+    ]
 
 
 class StreamPacker:
@@ -59,12 +64,15 @@ class StreamPacker:
     sequence id, are exactly the bins of ``Packer(capacity, strategy).pack``
     over the same lengths.
 
-    One StreamPacker may be shared by threads: calls are serialised.
     Pickling keeps the open bins, so a pipeline can checkpoint and resume.
+
+    Give each thread its own StreamPacker. Threads that share one anyway
+    cannot corrupt it (the C library serialises the calls) and every pack
+    still comes out exactly once, but possibly from another thread's call
+    than the one whose length completed it.
     """
 
-    __slots__ = ("_native", "_add", "_pending", "_strategy", "_k", "_capacity",
-                 "_lock", "_finished")
+    __slots__ = ("_native", "_add", "_pending", "_strategy", "_k", "_capacity", "_finished")
 
     def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None):
         capacity = check_capacity(capacity)
@@ -86,7 +94,6 @@ class StreamPacker:
         self._strategy = info
         self._k = k
         self._capacity = native.capacity
-        self._lock = threading.Lock()
         self._finished = finished
 
     # ---- adding -------------------------------------------------------------
@@ -95,15 +102,14 @@ class StreamPacker:
         """Add one length; returns the packs it completed (often none)."""
         if length.__class__ is not int:  # one check on the hot path
             length = _as_int(length)
-        with self._lock:
-            try:
-                status = self._add(length)
-            except OverflowError:  # outside int64
-                raise self._out_of_range(length) from None
-            if status:
-                raise self._add_error(status, length)
-            if self._pending[0]:
-                return self._take_packs()
+        try:
+            status = self._add(length)
+        except OverflowError:  # outside int64
+            raise self._out_of_range(length) from None
+        if status:
+            raise self._native.add_status_error(status, length)
+        if self._pending[0]:
+            return _packs(*self._native.read_lists())
         return []
 
     def add_many(self, lengths) -> list[Pack]:
@@ -113,10 +119,9 @@ class StreamPacker:
         first: if any length is bad, ValueError names its index and none of
         the chunk is accepted.
         """
-        array = as_lengths(lengths)
-        with self._lock:
-            self._add_chunk(array)
-            return self._take_packs()
+        self._native.add_many(as_lengths(lengths))
+        items, lengths, offsets, used = self._native.read()
+        return _packs(items.tolist(), lengths.tolist(), offsets.tolist(), used.tolist())
 
     def add_many_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
         """``add_many`` returning ``(items, bin_offsets)``, two int64 arrays.
@@ -127,10 +132,8 @@ class StreamPacker:
         gives the packs. When no pack completed ``items`` is empty (and
         ``np.split`` gives a single empty array).
         """
-        array = as_lengths(lengths)
-        with self._lock:
-            self._add_chunk(array)
-            items, _lengths, offsets, _used = self._native.read()
+        self._native.add_many(as_lengths(lengths))
+        items, _lengths, offsets, _used = self._native.read()
         return items, offsets[1:-1]
 
     def finish(self) -> list[Pack]:
@@ -138,37 +141,14 @@ class StreamPacker:
 
         After this, every call raises ValueError.
         """
-        with self._lock:
-            if self._finished:
-                raise _finished_error()
-            self._native.finish()
-            self._finished = True
-            return self._take_packs()
-
-    def _add_chunk(self, array: np.ndarray) -> None:
-        if self._finished:
-            raise _finished_error()
-        self._native.add_many(array)
-
-    def _take_packs(self) -> list[Pack]:
-        items, lengths, offsets, used = self._native.read()
-        ids, lens, ends = items.tolist(), lengths.tolist(), offsets.tolist()
-        return [
-            Pack(ids[start:end], lens[start:end], u)
-            for start, end, u in zip(ends, ends[1:], used.tolist())
-        ]
-
-    # ---- errors of add() (off the hot path) ---------------------------------
+        self._native.finish()
+        self._finished = True
+        return _packs(*self._native.read_lists())
 
     def _out_of_range(self, length: int) -> ValueError:
         if length < 1:
             return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
         return ValueError(f"length = {length} exceeds capacity {self._capacity}")
-
-    def _add_error(self, status: int, length) -> Exception:
-        if self._finished:
-            return _finished_error()
-        return self._native.add_status_error(status, length)
 
     # ---- state --------------------------------------------------------------
 
@@ -210,8 +190,7 @@ class StreamPacker:
     # ---- pickling: the C state as little-endian int64 bytes -------------------
 
     def __getstate__(self) -> dict:
-        with self._lock:
-            state = self._native.export_state()
+        state = self._native.export_state()
         return {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
 
     def __setstate__(self, pickled) -> None:

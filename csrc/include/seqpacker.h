@@ -161,7 +161,10 @@ SP_API int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity,
  * (by first id). Sorting all the packs of a stream by their first id gives
  * exactly the bins sp_pack() returns for the same lengths, in its order.
  *
- * A handle must be used by one thread at a time. */
+ * Use a handle from one thread at a time. Calls that overlap anyway (a
+ * binding that releases its interpreter lock) wait for each other, so
+ * they cannot corrupt the handle; sp_stream_free() must not overlap any.
+ * Distinct handles are independent. */
 typedef struct sp_stream sp_stream;
 
 /* Create a stream. options may be NULL (defaults); options->k is checked
@@ -173,25 +176,27 @@ SP_API int sp_stream_create(int64_t capacity, int strategy,
 /* Release a stream and its unread packs. NULL is a no-op. */
 SP_API void sp_stream_free(sp_stream *stream);
 
-/* Add one length. *pending_packs (may be NULL) gets the number of unread
- * packs, so a caller sees at once whether this length closed any. A bad
- * length gives SP_ERR_LENGTH_* and changes nothing. The length comes last
- * so that a binding can fix the first two arguments once (Python's
- * functools.partial) and call the C function directly per length. */
-SP_API int sp_stream_add(sp_stream *stream, int64_t *pending_packs,
-                         int64_t length);
+/* Add one length. A bad length gives SP_ERR_LENGTH_* and changes
+ * nothing. Whether it closed any bin shows in sp_stream_pending_counter(). */
+SP_API int sp_stream_add(sp_stream *stream, int64_t length);
 
 /* Add n lengths in order. The whole batch is checked first: on
- * SP_ERR_LENGTH_* *error_index is the first bad length and nothing of the
- * batch is accepted. Only on SP_ERR_OUT_OF_MEMORY (SP_HK) may a prefix be
- * accepted: lengths[0 .. *error_index) were. */
+ * SP_ERR_LENGTH_* *error_index (may be NULL) is the first bad length and
+ * nothing of the batch is accepted. Only on SP_ERR_OUT_OF_MEMORY (SP_HK)
+ * may a prefix be accepted: lengths[0 .. *error_index) were. */
 SP_API int sp_stream_add_many(sp_stream *stream, const int64_t *lengths,
-                              int64_t n, int64_t *pending_packs,
-                              int64_t *error_index);
+                              int64_t n, int64_t *error_index);
 
 /* Close every open bin, in opening order. Later adds and finishes give
  * SP_ERR_FINISHED; the packs closed here are read as usual. */
-SP_API int sp_stream_finish(sp_stream *stream, int64_t *pending_packs);
+SP_API int sp_stream_finish(sp_stream *stream);
+
+/* The address of the stream's count of unread packs, valid until
+ * sp_stream_free() (NULL for a NULL stream). It lets a caller see after
+ * each sp_stream_add() whether a pack closed without another call, which
+ * matters when the call itself is the main cost (a Python binding). Read
+ * it only while no other call on the handle runs. */
+SP_API const int64_t *sp_stream_pending_counter(const sp_stream *stream);
 
 /* The number of unread packs and the total number of ids in them. */
 SP_API int sp_stream_pending(const sp_stream *stream, int64_t *num_packs,

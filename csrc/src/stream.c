@@ -15,6 +15,7 @@
  * first id), so that sorting all the packs of a stream by first id gives
  * exactly the bins of sp_pack() with the same strategy, in its order.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,7 @@ struct sp_stream {
     int64_t num_slots;  /* NF: 1; HK: slot 0 last class, slot i class i */
     open_bin *bins;
     pack_queue queue;
+    atomic_flag busy; /* see "guarded entry points" */
 };
 
 /* ---- growable arrays ---------------------------------------------------- */
@@ -308,6 +310,7 @@ static sp_stream *stream_new(int64_t capacity, int strategy, int64_t k)
     sp_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
+    atomic_flag_clear(&s->busy);
     s->capacity = capacity;
     s->strategy = strategy;
     s->k = k;
@@ -370,10 +373,8 @@ void sp_stream_free(sp_stream *s)
     free(s);
 }
 
-int sp_stream_add(sp_stream *s, int64_t *pending_packs, int64_t length)
+static int add_one(sp_stream *s, int64_t length)
 {
-    if (s == NULL)
-        return SP_ERR_NULL_POINTER;
     if (s->finished)
         return SP_ERR_FINISHED;
     int status = check_length(s, length);
@@ -389,13 +390,11 @@ int sp_stream_add(sp_stream *s, int64_t *pending_packs, int64_t length)
             status = hk_run(s, &length, 1, &done);
         }
     }
-    if (pending_packs != NULL)
-        *pending_packs = s->queue.num_packs;
     return status;
 }
 
-int sp_stream_add_many(sp_stream *s, const int64_t *lengths, int64_t n,
-                       int64_t *pending_packs, int64_t *error_index)
+static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
+                    int64_t *error_index)
 {
     if (error_index != NULL)
         *error_index = -1;
@@ -431,8 +430,6 @@ int sp_stream_add_many(sp_stream *s, const int64_t *lengths, int64_t n,
                 *error_index = done;
         }
     }
-    if (pending_packs != NULL)
-        *pending_packs = s->queue.num_packs;
     return status;
 }
 
@@ -442,7 +439,7 @@ static int compare_int64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int sp_stream_finish(sp_stream *s, int64_t *pending_packs)
+static int finish(sp_stream *s)
 {
     if (s == NULL)
         return SP_ERR_NULL_POINTER;
@@ -479,13 +476,10 @@ int sp_stream_finish(sp_stream *s, int64_t *pending_packs)
     s->num_open = 0;
     s->open_items = 0;
     s->finished = 1;
-    if (pending_packs != NULL)
-        *pending_packs = s->queue.num_packs;
     return SP_OK;
 }
 
-int sp_stream_pending(const sp_stream *s, int64_t *num_packs,
-                      int64_t *num_items)
+static int pending(const sp_stream *s, int64_t *num_packs, int64_t *num_items)
 {
     if (s == NULL || num_packs == NULL || num_items == NULL)
         return SP_ERR_NULL_POINTER;
@@ -494,9 +488,9 @@ int sp_stream_pending(const sp_stream *s, int64_t *num_packs,
     return SP_OK;
 }
 
-int sp_stream_read(sp_stream *s, int64_t *items, int64_t *lengths,
-                   int64_t items_size, int64_t *bin_offsets, int64_t *bin_used,
-                   int64_t packs_size, int64_t *num_packs)
+static int read_packs(sp_stream *s, int64_t *items, int64_t *lengths,
+                      int64_t items_size, int64_t *bin_offsets,
+                      int64_t *bin_used, int64_t packs_size, int64_t *num_packs)
 {
     if (s == NULL || num_packs == NULL || bin_offsets == NULL)
         return SP_ERR_NULL_POINTER;
@@ -526,16 +520,6 @@ int sp_stream_read(sp_stream *s, int64_t *items, int64_t *lengths,
     return SP_OK;
 }
 
-int64_t sp_stream_sequences_added(const sp_stream *s)
-{
-    return s == NULL ? -1 : s->next_id;
-}
-
-int64_t sp_stream_open_bins(const sp_stream *s)
-{
-    return s == NULL ? -1 : s->num_open;
-}
-
 /* ---- state export / import ------------------------------------------------
  * The state is a header, then each unread pack as (count, ids...,
  * lengths...), then each open bin as (slot, count, ids..., lengths...).
@@ -548,7 +532,7 @@ enum {
     H_PACKS, H_OPEN_BINS, H_HEADER_SIZE
 };
 
-int sp_stream_state_size(const sp_stream *s, int64_t *size)
+static int state_size(const sp_stream *s, int64_t *size)
 {
     if (s == NULL || size == NULL)
         return SP_ERR_NULL_POINTER;
@@ -570,16 +554,16 @@ static int64_t *write_group(int64_t *w, const int64_t *ids,
     return w + count;
 }
 
-int sp_stream_export(const sp_stream *s, int64_t *state, int64_t state_size,
-                     int64_t *written)
+static int export_state(const sp_stream *s, int64_t *state, int64_t size,
+                        int64_t *written)
 {
     int64_t need;
-    int status = sp_stream_state_size(s, &need);
+    int status = state_size(s, &need);
     if (status != SP_OK)
         return status;
     if (state == NULL || written == NULL)
         return SP_ERR_NULL_POINTER;
-    if (state_size < need)
+    if (size < need)
         return SP_ERR_BUFFER_TOO_SMALL;
     const pack_queue *q = &s->queue;
     int64_t *w = state;
@@ -795,4 +779,130 @@ int sp_stream_import(const int64_t *state, int64_t state_size,
     }
     *out = s;
     return SP_OK;
+}
+
+/* ---- guarded entry points --------------------------------------------------
+ * A handle is meant for one thread at a time, but a binding that releases
+ * its interpreter lock around calls (cffi does) cannot always promise that.
+ * So each call holds the handle's flag: concurrent calls on one handle run
+ * one after another and can never corrupt it. Uncontended, this costs one
+ * atomic exchange per call. */
+
+static void enter(const sp_stream *s)
+{
+    /* The flag is not part of the stream's value: const callers hold it
+     * too (the handle itself is never a const object). */
+    atomic_flag *busy = (atomic_flag *)&s->busy;
+    while (atomic_flag_test_and_set_explicit(busy, memory_order_acquire))
+        ; /* another thread is inside a call on this handle: wait */
+}
+
+static void leave(const sp_stream *s)
+{
+    atomic_flag_clear_explicit((atomic_flag *)&s->busy, memory_order_release);
+}
+
+int sp_stream_add(sp_stream *s, int64_t length)
+{
+    if (s == NULL)
+        return SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = add_one(s, length);
+    leave(s);
+    return status;
+}
+
+int sp_stream_add_many(sp_stream *s, const int64_t *lengths, int64_t n,
+                       int64_t *error_index)
+{
+    if (s == NULL) {
+        if (error_index != NULL)
+            *error_index = -1;
+        return SP_ERR_NULL_POINTER;
+    }
+    enter(s);
+    int status = add_many(s, lengths, n, error_index);
+    leave(s);
+    return status;
+}
+
+int sp_stream_finish(sp_stream *s)
+{
+    if (s == NULL)
+        return SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = finish(s);
+    leave(s);
+    return status;
+}
+
+int sp_stream_pending(const sp_stream *s, int64_t *num_packs,
+                      int64_t *num_items)
+{
+    if (s == NULL)
+        return SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = pending(s, num_packs, num_items);
+    leave(s);
+    return status;
+}
+
+int sp_stream_read(sp_stream *s, int64_t *items, int64_t *lengths,
+                   int64_t items_size, int64_t *bin_offsets, int64_t *bin_used,
+                   int64_t packs_size, int64_t *num_packs)
+{
+    if (s == NULL)
+        return SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = read_packs(s, items, lengths, items_size, bin_offsets,
+                            bin_used, packs_size, num_packs);
+    leave(s);
+    return status;
+}
+
+const int64_t *sp_stream_pending_counter(const sp_stream *s)
+{
+    /* The field itself: num_packs changes only inside guarded calls. */
+    return s == NULL ? NULL : &s->queue.num_packs;
+}
+
+int64_t sp_stream_sequences_added(const sp_stream *s)
+{
+    if (s == NULL)
+        return -1;
+    enter(s);
+    int64_t n = s->next_id;
+    leave(s);
+    return n;
+}
+
+int64_t sp_stream_open_bins(const sp_stream *s)
+{
+    if (s == NULL)
+        return -1;
+    enter(s);
+    int64_t n = s->num_open;
+    leave(s);
+    return n;
+}
+
+int sp_stream_state_size(const sp_stream *s, int64_t *size)
+{
+    if (s == NULL)
+        return SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = state_size(s, size);
+    leave(s);
+    return status;
+}
+
+int sp_stream_export(const sp_stream *s, int64_t *state, int64_t size,
+                     int64_t *written)
+{
+    if (s == NULL)
+        return SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = export_state(s, state, size, written);
+    leave(s);
+    return status;
 }

@@ -7,6 +7,7 @@
  * Uses only seqpacker.h, like any C caller. Inputs come from a fixed
  * xorshift generator, so a failure reproduces.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,31 @@ static int drain(sp_stream *s, packs *p)
         p->offsets[++p->num_packs] = p->num_items;
     }
     return SP_OK;
+}
+
+/* The calls with the unread-pack count read from the counter after. */
+static int add_counted(sp_stream *s, int64_t length, int64_t *pending)
+{
+    int status = sp_stream_add(s, length);
+    if (s != NULL)
+        *pending = *sp_stream_pending_counter(s);
+    return status;
+}
+
+static int add_many_counted(sp_stream *s, const int64_t *lengths, int64_t n,
+                            int64_t *error_index, int64_t *pending)
+{
+    int status = sp_stream_add_many(s, lengths, n, error_index);
+    if (s != NULL)
+        *pending = *sp_stream_pending_counter(s);
+    return status;
+}
+
+static int finish_counted(sp_stream *s, int64_t *pending)
+{
+    int status = sp_stream_finish(s);
+    *pending = *sp_stream_pending_counter(s);
+    return status;
 }
 
 static sp_stream *create(int64_t capacity, int strategy, int64_t k)
@@ -142,24 +168,24 @@ static void test_nf_example(void)
     packs_init(&p);
     int64_t pending = -1;
     /* 5 opens bin 0; 5 fills it exactly, so it closes at once. */
-    CHECK_EQ(sp_stream_add(s, &pending, 5), SP_OK);
+    CHECK_EQ(add_counted(s, 5, &pending), SP_OK);
     CHECK_EQ(pending, 0);
     CHECK_EQ(sp_stream_open_bins(s), 1);
-    CHECK_EQ(sp_stream_add(s, &pending, 5), SP_OK);
+    CHECK_EQ(add_counted(s, 5, &pending), SP_OK);
     CHECK_EQ(pending, 1);
     CHECK_EQ(sp_stream_open_bins(s), 0);
     /* 3 then 8: 8 does not fit, so {2} closes; 8 stays open. */
-    CHECK_EQ(sp_stream_add(s, &pending, 3), SP_OK);
-    CHECK_EQ(sp_stream_add(s, &pending, 8), SP_OK);
+    CHECK_EQ(add_counted(s, 3, &pending), SP_OK);
+    CHECK_EQ(add_counted(s, 8, &pending), SP_OK);
     CHECK_EQ(pending, 2);
     /* 2 fills {3} exactly; then 10 is a full bin on its own. */
-    CHECK_EQ(sp_stream_add(s, NULL, 2), SP_OK);
-    CHECK_EQ(sp_stream_add(s, &pending, 10), SP_OK);
+    CHECK_EQ(sp_stream_add(s, 2), SP_OK);
+    CHECK_EQ(add_counted(s, 10, &pending), SP_OK);
     CHECK_EQ(pending, 4);
-    CHECK_EQ(sp_stream_add(s, NULL, 4), SP_OK);
+    CHECK_EQ(sp_stream_add(s, 4), SP_OK);
     CHECK_EQ(sp_stream_sequences_added(s), 7);
     CHECK_EQ(drain(s, &p), SP_OK);
-    CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
+    CHECK_EQ(finish_counted(s, &pending), SP_OK);
     CHECK_EQ(pending, 1);
     CHECK_EQ(drain(s, &p), SP_OK);
     CHECK_EQ(p.num_packs, 5);
@@ -186,14 +212,14 @@ static void test_hk_example(void)
     const int64_t pending_after[] = {0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 4, 4};
     const int64_t open_after[] = {1, 2, 2, 3, 2, 2, 2, 2, 2, 1, 1, 2};
     for (int i = 0; i < 12; i++) {
-        CHECK_EQ(sp_stream_add(s, &pending, lengths[i]), SP_OK);
+        CHECK_EQ(add_counted(s, lengths[i], &pending), SP_OK);
         CHECK_EQ(pending, pending_after[i]);
         CHECK_EQ(sp_stream_open_bins(s), open_after[i]);
     }
     CHECK_EQ(drain(s, &p), SP_OK);
     /* Open now: the last class {10} and class 2 {11}; finish closes them
      * in opening order. */
-    CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
+    CHECK_EQ(finish_counted(s, &pending), SP_OK);
     CHECK_EQ(pending, 2);
     CHECK_EQ(sp_stream_open_bins(s), 0);
     CHECK_EQ(drain(s, &p), SP_OK);
@@ -256,12 +282,12 @@ static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
     int64_t at = 0, pending = -1, err = -2;
     while (at < n) {
         if (next_random() % 3 == 0) {
-            CHECK_EQ(sp_stream_add(s, &pending, lengths[at]), SP_OK);
+            CHECK_EQ(add_counted(s, lengths[at], &pending), SP_OK);
             at++;
         } else {
             int64_t m = random_in(0, 40);
             m = m > n - at ? n - at : m;
-            CHECK_EQ(sp_stream_add_many(s, lengths + at, m, &pending, &err),
+            CHECK_EQ(add_many_counted(s, lengths + at, m, &err, &pending),
                      SP_OK);
             CHECK_EQ(err, -1);
             at += m;
@@ -289,7 +315,7 @@ static void test_random_vs_offline(void)
         packs *p = malloc(sizeof *p);
         packs_init(p);
         feed(s, p, lengths, n, strategy == SP_NF ? 1 : k);
-        CHECK_EQ(sp_stream_finish(s, NULL), SP_OK);
+        CHECK_EQ(sp_stream_finish(s), SP_OK);
         CHECK_EQ(drain(s, p), SP_OK);
         check_same_as_offline(p, lengths, n, capacity, strategy, k);
         free(p);
@@ -301,37 +327,37 @@ static void test_errors(void)
 {
     sp_stream *s = create(10, SP_HK, 3);
     int64_t pending = -1, err = -2, np = -1, ni = -1;
-    CHECK_EQ(sp_stream_add(NULL, &pending, 1), SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_add(s, &pending, 4), SP_OK);
+    CHECK_EQ(add_counted(NULL, 1, &pending), SP_ERR_NULL_POINTER);
+    CHECK_EQ(add_counted(s, 4, &pending), SP_OK);
     /* Rejected lengths change nothing: no id, no pack, no open bin. */
-    CHECK_EQ(sp_stream_add(s, &pending, 0), SP_ERR_LENGTH_NOT_POSITIVE);
-    CHECK_EQ(sp_stream_add(s, &pending, -3), SP_ERR_LENGTH_NOT_POSITIVE);
-    CHECK_EQ(sp_stream_add(s, &pending, INT64_MIN), SP_ERR_LENGTH_NOT_POSITIVE);
-    CHECK_EQ(sp_stream_add(s, &pending, 11), SP_ERR_LENGTH_EXCEEDS_CAPACITY);
-    CHECK_EQ(sp_stream_add(s, &pending, INT64_MAX),
+    CHECK_EQ(add_counted(s, 0, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(add_counted(s, -3, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(add_counted(s, INT64_MIN, &pending), SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(add_counted(s, 11, &pending), SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(add_counted(s, INT64_MAX, &pending),
              SP_ERR_LENGTH_EXCEEDS_CAPACITY);
     CHECK_EQ(sp_stream_sequences_added(s), 1);
     CHECK_EQ(sp_stream_open_bins(s), 1);
     /* A batch with a bad length is refused whole. */
     int64_t batch[] = {1, 2, 11, 3};
-    CHECK_EQ(sp_stream_add_many(s, batch, 4, &pending, &err),
+    CHECK_EQ(add_many_counted(s, batch, 4, &err, &pending),
              SP_ERR_LENGTH_EXCEEDS_CAPACITY);
     CHECK_EQ(err, 2);
     batch[2] = 0;
-    CHECK_EQ(sp_stream_add_many(s, batch, 4, NULL, &err),
+    CHECK_EQ(sp_stream_add_many(s, batch, 4, &err),
              SP_ERR_LENGTH_NOT_POSITIVE);
     CHECK_EQ(err, 2);
-    CHECK_EQ(sp_stream_add_many(s, batch, -1, NULL, &err), SP_ERR_NEGATIVE_COUNT);
-    CHECK_EQ(sp_stream_add_many(s, NULL, 2, NULL, &err), SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_add_many(NULL, batch, 1, NULL, &err), SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_add_many(s, NULL, 0, NULL, NULL), SP_OK);
+    CHECK_EQ(sp_stream_add_many(s, batch, -1, &err), SP_ERR_NEGATIVE_COUNT);
+    CHECK_EQ(sp_stream_add_many(s, NULL, 2, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_add_many(NULL, batch, 1, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_add_many(s, NULL, 0, NULL), SP_OK);
     CHECK_EQ(sp_stream_sequences_added(s), 1);
     CHECK_EQ(sp_stream_pending(s, &np, &ni), SP_OK);
     CHECK_EQ(np, 0);
     CHECK_EQ(ni, 0);
     /* 10 is class 1 and closes at once as {1}; 3 (10 / 3 >= k) opens
      * the last class. */
-    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){10, 3}, 2, &pending, &err),
+    CHECK_EQ(add_many_counted(s, (int64_t[]){10, 3}, 2, &err, &pending),
              SP_OK);
     CHECK_EQ(pending, 1);
     CHECK_EQ(sp_stream_open_bins(s), 2);
@@ -368,12 +394,12 @@ static void test_errors(void)
     CHECK_EQ(offsets[0], 0);
     /* After finish, adds and finish are refused; reads still work. The
      * open bins close in opening order: class 2 {0}, then {2}. */
-    CHECK_EQ(sp_stream_finish(NULL, NULL), SP_ERR_NULL_POINTER);
-    CHECK_EQ(sp_stream_finish(s, &pending), SP_OK);
+    CHECK_EQ(sp_stream_finish(NULL), SP_ERR_NULL_POINTER);
+    CHECK_EQ(finish_counted(s, &pending), SP_OK);
     CHECK_EQ(pending, 2);
-    CHECK_EQ(sp_stream_add(s, &pending, 1), SP_ERR_FINISHED);
-    CHECK_EQ(sp_stream_add_many(s, batch, 1, &pending, &err), SP_ERR_FINISHED);
-    CHECK_EQ(sp_stream_finish(s, &pending), SP_ERR_FINISHED);
+    CHECK_EQ(add_counted(s, 1, &pending), SP_ERR_FINISHED);
+    CHECK_EQ(add_many_counted(s, batch, 1, &err, &pending), SP_ERR_FINISHED);
+    CHECK_EQ(finish_counted(s, &pending), SP_ERR_FINISHED);
     CHECK_EQ(sp_stream_sequences_added(s), 3);
     int64_t lengths[4];
     CHECK_EQ(sp_stream_read(s, items, lengths, 4, offsets, used, 3, &got), SP_OK);
@@ -416,13 +442,13 @@ static void test_export_import_resume(void)
         packs_init(whole);
         packs_init(resumed);
         sp_stream *a = create(capacity, strategy, k);
-        CHECK_EQ(sp_stream_add_many(a, lengths, n, NULL, NULL), SP_OK);
-        CHECK_EQ(sp_stream_finish(a, NULL), SP_OK);
+        CHECK_EQ(sp_stream_add_many(a, lengths, n, NULL), SP_OK);
+        CHECK_EQ(sp_stream_finish(a), SP_OK);
         CHECK_EQ(drain(a, whole), SP_OK);
         sp_stream_free(a);
 
         sp_stream *b = create(capacity, strategy, k), *c = NULL;
-        CHECK_EQ(sp_stream_add_many(b, lengths, cut, NULL, NULL), SP_OK);
+        CHECK_EQ(sp_stream_add_many(b, lengths, cut, NULL), SP_OK);
         int64_t size;
         int64_t *state = export_state(b, &size);
         sp_stream_free(b);
@@ -430,9 +456,9 @@ static void test_export_import_resume(void)
         free(state);
         if (c != NULL) {
             CHECK_EQ(sp_stream_sequences_added(c), cut);
-            CHECK_EQ(sp_stream_add_many(c, lengths + cut, n - cut, NULL, NULL),
+            CHECK_EQ(sp_stream_add_many(c, lengths + cut, n - cut, NULL),
                      SP_OK);
-            CHECK_EQ(sp_stream_finish(c, NULL), SP_OK);
+            CHECK_EQ(sp_stream_finish(c), SP_OK);
             CHECK_EQ(drain(c, resumed), SP_OK);
             CHECK_EQ(resumed->num_packs, whole->num_packs);
             CHECK(memcmp(resumed->items, whole->items,
@@ -446,12 +472,12 @@ static void test_export_import_resume(void)
     }
     /* A finished stream stays finished. */
     sp_stream *f = create(10, SP_NF, 2), *g = NULL;
-    CHECK_EQ(sp_stream_add(f, NULL, 3), SP_OK);
-    CHECK_EQ(sp_stream_finish(f, NULL), SP_OK);
+    CHECK_EQ(sp_stream_add(f, 3), SP_OK);
+    CHECK_EQ(sp_stream_finish(f), SP_OK);
     int64_t size;
     int64_t *state = export_state(f, &size);
     CHECK_EQ(sp_stream_import(state, size, &g), SP_OK);
-    CHECK_EQ(sp_stream_add(g, NULL, 1), SP_ERR_FINISHED);
+    CHECK_EQ(sp_stream_add(g, 1), SP_ERR_FINISHED);
     packs p;
     packs_init(&p);
     CHECK_EQ(drain(g, &p), SP_OK);
@@ -470,7 +496,7 @@ static void test_import_corrupted(void)
     sp_stream *s = create(100, SP_HK, 4), *t = NULL;
     /* Open bins: class 2 {0}, class 3 {1}, last class {2, 3}; one unread
      * pack, class 1 {4}. */
-    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){40, 30, 5, 6, 90}, 5, NULL, NULL),
+    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){40, 30, 5, 6, 90}, 5, NULL),
              SP_OK);
     int64_t size;
     int64_t *state = export_state(s, &size);
@@ -500,10 +526,10 @@ static void test_import_corrupted(void)
             refused += status != SP_OK;
             if (status == SP_OK) {
                 /* What imports must be usable. */
-                int added = sp_stream_add(t, NULL, 1);
+                int added = sp_stream_add(t, 1);
                 CHECK(added == SP_OK ||
                       (values[v] == INT64_MAX && added == SP_ERR_OVERFLOW));
-                CHECK_EQ(sp_stream_finish(t, NULL), SP_OK);
+                CHECK_EQ(sp_stream_finish(t), SP_OK);
                 sp_stream_free(t);
             } else {
                 CHECK(t == NULL);
@@ -562,7 +588,7 @@ static void test_import_corrupted(void)
 static void test_import_corrupted_nf(void)
 {
     sp_stream *s = create(10, SP_NF, SP_DEFAULT_K), *t = NULL;
-    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){6, 6}, 2, NULL, NULL), SP_OK);
+    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){6, 6}, 2, NULL), SP_OK);
     int64_t size;
     int64_t *state = export_state(s, &size);
     /* The pack {0} (length 6) at 9; the open bin (slot 0, id 1, length 6)
@@ -587,7 +613,7 @@ static void test_import_corrupted_nf(void)
     /* Intact, it resumes: 4 fills the open bin exactly. */
     CHECK_EQ(sp_stream_import(state, size, &t), SP_OK);
     int64_t pending = -1;
-    CHECK_EQ(sp_stream_add(t, &pending, 4), SP_OK);
+    CHECK_EQ(add_counted(t, 4, &pending), SP_OK);
     CHECK_EQ(pending, 2);
     packs p;
     packs_init(&p);
@@ -601,6 +627,104 @@ static void test_import_corrupted_nf(void)
     sp_stream_free(s);
 }
 
+/* The counter is the stream's own: it follows every call, at one address. */
+static void test_pending_counter(void)
+{
+    CHECK(sp_stream_pending_counter(NULL) == NULL);
+    sp_stream *s = create(10, SP_NF, 2);
+    const int64_t *counter = sp_stream_pending_counter(s);
+    CHECK(counter != NULL && *counter == 0);
+    CHECK_EQ(sp_stream_add(s, 10), SP_OK);
+    CHECK_EQ(*counter, 1);
+    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){10, 10, 3}, 3, NULL), SP_OK);
+    CHECK_EQ(*counter, 3);
+    packs p;
+    packs_init(&p);
+    CHECK_EQ(drain(s, &p), SP_OK);
+    CHECK_EQ(*counter, 0);
+    CHECK_EQ(sp_stream_finish(s), SP_OK);
+    CHECK(sp_stream_pending_counter(s) == counter);
+    CHECK_EQ(*counter, 1);
+    sp_stream_free(s);
+}
+
+/* Threads that share a handle (misuse the library survives): every call
+ * is serialised, so each id comes out once, in a pack within capacity. */
+typedef struct shared_use {
+    sp_stream *s;
+    int seed;
+} shared_use;
+
+#define THREADS 4
+#define PER_THREAD 20000
+
+static void *hammer(void *arg)
+{
+    shared_use *u = arg;
+    uint64_t x = (uint64_t)u->seed * 2654435761u + 1;
+    int64_t batch[8], np, ni;
+    for (int i = 0; i < PER_THREAD;) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        int64_t length = (int64_t)(x >> 33) % 64 + 1;
+        if (i % 3 == 0 && i + 8 <= PER_THREAD) {
+            for (int j = 0; j < 8; j++)
+                batch[j] = (length + j) % 64 + 1;
+            sp_stream_add_many(u->s, batch, 8, NULL);
+            i += 8;
+        } else {
+            sp_stream_add(u->s, length);
+            i++;
+        }
+        sp_stream_pending(u->s, &np, &ni);
+        (void)sp_stream_open_bins(u->s);
+    }
+    return NULL;
+}
+
+static void test_shared_handle(void)
+{
+    sp_stream *s = create(64, SP_HK, 6);
+    pthread_t threads[THREADS];
+    shared_use uses[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        uses[t] = (shared_use){s, t};
+        CHECK(pthread_create(&threads[t], NULL, hammer, &uses[t]) == 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(threads[t], NULL);
+    CHECK_EQ(sp_stream_finish(s), SP_OK);
+    const int64_t n = (int64_t)THREADS * PER_THREAD;
+    CHECK_EQ(sp_stream_sequences_added(s), n);
+    int64_t np = 0, ni = 0, got = 0;
+    CHECK_EQ(sp_stream_pending(s, &np, &ni), SP_OK);
+    CHECK_EQ(ni, n);
+    int64_t *items = malloc((size_t)n * sizeof *items);
+    int64_t *lengths = malloc((size_t)n * sizeof *lengths);
+    int64_t *offsets = malloc((size_t)(np + 1) * sizeof *offsets);
+    int64_t *used = malloc((size_t)np * sizeof *used);
+    char *seen = calloc((size_t)n, 1);
+    CHECK_EQ(sp_stream_read(s, items, lengths, n, offsets, used, np, &got), SP_OK);
+    int64_t once = 0, fits = 0;
+    for (int64_t b = 0; b < got; b++) {
+        int64_t sum = 0;
+        for (int64_t j = offsets[b]; j < offsets[b + 1]; j++) {
+            once += items[j] >= 0 && items[j] < n && !seen[items[j]];
+            if (items[j] >= 0 && items[j] < n)
+                seen[items[j]] = 1;
+            sum += lengths[j];
+        }
+        fits += sum == used[b] && sum <= 64;
+    }
+    CHECK_EQ(once, n);
+    CHECK_EQ(fits, got);
+    free(items);
+    free(lengths);
+    free(offsets);
+    free(used);
+    free(seen);
+    sp_stream_free(s);
+}
+
 int main(void)
 {
     test_create_errors();
@@ -611,5 +735,7 @@ int main(void)
     test_export_import_resume();
     test_import_corrupted();
     test_import_corrupted_nf();
+    test_pending_counter();
+    test_shared_handle();
     return check_summary();
 }
