@@ -131,14 +131,14 @@ _SMALL_READ = 512
 class StreamHandle:
     """One C stream (``sp_stream``), freed with this object.
 
-    ``add_length(length) -> status`` calls ``sp_stream_add`` with no Python
-    frame in between (a ``functools.partial`` over the C function), and
-    ``pending[0]`` (the stream's own counter) then holds the number of
-    unread packs: ``add()`` is the hot path of a stream, one C call per
-    length. Concurrent calls on one handle are serialised by the C library.
+    ``push(length)`` calls ``sp_stream_push`` with no Python frame in
+    between (a ``functools.partial`` over the C function): it returns the
+    number of unread packs, or minus the status code. ``add()`` is the hot
+    path of a stream, one C call per length. Concurrent calls on one handle
+    are serialised by the C library.
     """
 
-    __slots__ = ("_handle", "pending", "add_length", "capacity", "strategy_id", "k",
+    __slots__ = ("_handle", "push", "capacity", "strategy_id", "k",
                  "finished", "_buffers", "_read_small", "_small", "_small_lock")
 
     def __init__(self, handle, capacity: int, strategy_id: int, k: int, finished: bool):
@@ -147,10 +147,7 @@ class StreamHandle:
         self.strategy_id = strategy_id
         self.k = k
         self.finished = finished  # as created; StreamPacker tracks it after
-        # A memoryview reads the C counter faster than indexing the pointer.
-        counter = lib.sp_stream_pending_counter(self._handle)
-        self.pending = memoryview(ffi.buffer(counter, 8)).cast("q")
-        self.add_length = functools.partial(lib.sp_stream_add, self._handle)
+        self.push = functools.partial(lib.sp_stream_push, self._handle)
         # Reusable read buffers for the few packs one add() completes:
         # items, lengths, offsets (one more), used, and the pack count.
         n = _SMALL_READ
@@ -186,7 +183,7 @@ class StreamHandle:
         return cls(out[0], capacity, strategy_id, k, finished)
 
     def add_status_error(self, status: int, length: int) -> Exception:
-        """The exception for a failed ``add_length(length)``."""
+        """The exception for a failed ``push(length)`` (status > 0)."""
         if status == lib.SP_ERR_LENGTH_NOT_POSITIVE:
             return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
         if status == lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY:
@@ -212,6 +209,18 @@ class StreamHandle:
             raise_for_status(status, lengths, self.capacity, error_index[0])
         if status != lib.SP_OK:
             raise self._status_error(status)
+
+    def add_list(self, lengths: list) -> None:
+        """Add a short list of lengths already known to be valid."""
+        status = lib.sp_stream_add_many(
+            self._handle, ffi.new("int64_t[]", lengths), len(lengths), ffi.NULL
+        )
+        if status != lib.SP_OK:
+            raise self._status_error(status)
+
+    def room(self) -> int:
+        """Space left in the next-fit bin (``sp_stream_room``)."""
+        return lib.sp_stream_room(self._handle)
 
     def finish(self) -> None:
         status = lib.sp_stream_finish(self._handle)

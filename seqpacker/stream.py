@@ -6,8 +6,11 @@ holds only the open bins (one for NextFit, at most k for HarmonicK) and the
 packs not yet handed out, so memory never grows with the stream.
 
 All the packing is in C (``sp_stream_*``); this module validates, builds
-``Pack`` objects and pickles. ``add`` is the hot path: one C call, and an
-empty list straight back when the length closed no bin.
+``Pack`` objects and pickles. ``add`` is the hot path. A call into C costs
+more than 0.1.3's whole ``add``, so with NextFit a length that surely
+closes no bin (``1 <= length < room`` of the open bin) is only held back
+in a list; the held lengths go to C in one call before anything else
+touches the C stream (``_flush``). Other lengths make one C call each.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ class StreamPacker:
     than the one whose length completed it.
     """
 
-    __slots__ = ("_native", "_add", "_pending", "_strategy", "_k", "_capacity", "_finished")
+    __slots__ = ("_native", "_push", "_strategy", "_k", "_capacity", "_finished",
+                 "_room", "_held")
 
     def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None):
         capacity = check_capacity(capacity)
@@ -89,28 +93,49 @@ class StreamPacker:
 
     def _attach(self, native: _native.StreamHandle, info, k: int, finished: bool) -> None:
         self._native = native
-        self._add = native.add_length  # C function with the handle bound
-        self._pending = native.pending  # pending[0]: unread packs after a call
+        self._push = native.push  # C function with the handle bound
         self._strategy = info
         self._k = k
         self._capacity = native.capacity
         self._finished = finished
+        self._held = []  # NextFit lengths accepted but not yet sent to C
+        self._update_room()
+
+    def _update_room(self) -> None:
+        """Lengths below ``_room`` surely close no bin (NextFit only; 0 for
+        HarmonicK, whose class bins close by count)."""
+        self._room = self._native.room() if self._strategy.short == "NF" else 0
+
+    def _flush(self) -> None:
+        """Send the held lengths to C (they all fit the open bin)."""
+        if self._held:
+            held, self._held = self._held, []
+            self._native.add_list(held)
 
     # ---- adding -------------------------------------------------------------
 
     def add(self, length: int) -> list[Pack]:
         """Add one length; returns the packs it completed (often none)."""
-        if length.__class__ is not int:  # one check on the hot path
+        if length.__class__ is int and 0 < length < self._room:
+            self._room -= length  # still > 0: the bin stays open
+            self._held.append(length)
+            return []
+        return self._add_through_c(length)
+
+    def _add_through_c(self, length) -> list[Pack]:
+        if length.__class__ is not int:
             length = _as_int(length)
+        self._flush()
         try:
-            status = self._add(length)
+            unread = self._push(length)  # unread packs, or -status
         except OverflowError:  # outside int64
             raise self._out_of_range(length) from None
-        if status:
-            raise self._native.add_status_error(status, length)
-        if self._pending[0]:
-            return _packs(*self._native.read_lists())
-        return []
+        if unread < 0:
+            raise self._native.add_status_error(-unread, length)
+        self._update_room()
+        if unread == 0:
+            return []
+        return _packs(*self._native.read_lists())
 
     def add_many(self, lengths) -> list[Pack]:
         """Add a chunk of lengths (a sequence or an integer array), in order.
@@ -119,7 +144,10 @@ class StreamPacker:
         first: if any length is bad, ValueError names its index and none of
         the chunk is accepted.
         """
-        self._native.add_many(as_lengths(lengths))
+        chunk = as_lengths(lengths)
+        self._flush()
+        self._native.add_many(chunk)
+        self._update_room()
         items, lengths, offsets, used = self._native.read()
         return _packs(items.tolist(), lengths.tolist(), offsets.tolist(), used.tolist())
 
@@ -132,7 +160,10 @@ class StreamPacker:
         gives the packs. When no pack completed ``items`` is empty (and
         ``np.split`` gives a single empty array).
         """
-        self._native.add_many(as_lengths(lengths))
+        chunk = as_lengths(lengths)
+        self._flush()
+        self._native.add_many(chunk)
+        self._update_room()
         items, _lengths, offsets, _used = self._native.read()
         return items, offsets[1:-1]
 
@@ -141,8 +172,10 @@ class StreamPacker:
 
         After this, every call raises ValueError.
         """
+        self._flush()
         self._native.finish()
         self._finished = True
+        self._room = 0
         return _packs(*self._native.read_lists())
 
     def _out_of_range(self, length: int) -> ValueError:
@@ -168,11 +201,12 @@ class StreamPacker:
     @property
     def sequences_added(self) -> int:
         """Lengths accepted so far (the next sequence id)."""
-        return self._native.sequences_added
+        return self._native.sequences_added + len(self._held)
 
     @property
     def open_bins(self) -> int:
         """Bins holding sequences but not handed out yet (at most 1 for nf, k for hk)."""
+        self._flush()
         return self._native.open_bins
 
     @property
@@ -190,6 +224,7 @@ class StreamPacker:
     # ---- pickling: the C state as little-endian int64 bytes -------------------
 
     def __getstate__(self) -> dict:
+        self._flush()
         state = self._native.export_state()
         return {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
 

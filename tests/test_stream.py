@@ -472,3 +472,52 @@ def test_threads_sharing_a_packer_get_every_id_once():
     ids = sorted(i for p in packs for i in p.sequence_ids)
     assert ids == list(range(8000))
     assert all(p.used <= 64 for p in packs)
+
+
+# ---- NextFit lengths held back in Python (stream.py's fast path) ---------------
+
+
+@pytest.mark.parametrize("then", ["add_many", "add_many_flat", "finish", "pickle",
+                                  "open_bins", "sequences_added", "numpy_int", "bad"])
+def test_held_lengths_reach_c_before_anything_else(then):
+    """Small NextFit lengths stay in Python until another call needs the C
+    stream; every such call must see them, in order, as if sent one by one."""
+    packer = StreamPacker(100, "nf")
+    assert [packer.add(length) for length in (10, 20, 30)] == [[], [], []]
+    assert packer._held == [10, 20, 30]  # held, not yet in C
+    if then == "add_many":
+        (pack,) = packer.add_many([39, 2])  # 99 then 2 does not fit
+        assert pack.sequence_ids == [0, 1, 2, 3] and pack.used == 99
+    elif then == "add_many_flat":
+        items, offsets = packer.add_many_flat(np.array([40, 1]))
+        assert items.tolist() == [0, 1, 2, 3] and offsets.tolist() == []
+    elif then == "finish":
+        (pack,) = packer.finish()
+        assert pack.sequence_ids == [0, 1, 2] and pack.lengths == [10, 20, 30]
+    elif then == "pickle":
+        resumed = pickle.loads(pickle.dumps(packer))
+        assert resumed.sequences_added == 3
+        (pack,) = resumed.add(50)
+        assert pack.sequence_ids == [0, 1, 2] and pack.used == 60
+    elif then == "open_bins":
+        assert packer.open_bins == 1
+    elif then == "sequences_added":  # counts the held lengths, no C call
+        assert packer.sequences_added == 3
+        assert "added=3" in repr(packer)
+        packer._flush()
+    elif then == "numpy_int":
+        (pack,) = packer.add(np.int16(41))  # not a plain int: goes through C
+        assert pack.sequence_ids == [0, 1, 2]
+    elif then == "bad":
+        with pytest.raises(ValueError, match="exceeds capacity 100"):
+            packer.add(101)
+        (pack,) = packer.add(45)  # the held lengths were kept: 60 + 45 > 100
+        assert pack.sequence_ids == [0, 1, 2]
+    assert packer._held == []
+
+
+def test_a_length_that_exactly_fills_the_bin_is_not_held():
+    packer = StreamPacker(100, "nf")
+    assert packer.add(60) == []
+    (pack,) = packer.add(40)  # exactly full: handed out at once
+    assert pack.sequence_ids == [0, 1] and pack.used == 100

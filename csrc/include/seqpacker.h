@@ -177,8 +177,14 @@ SP_API int sp_stream_create(int64_t capacity, int strategy,
 SP_API void sp_stream_free(sp_stream *stream);
 
 /* Add one length. A bad length gives SP_ERR_LENGTH_* and changes
- * nothing. Whether it closed any bin shows in sp_stream_pending_counter(). */
+ * nothing. */
 SP_API int sp_stream_add(sp_stream *stream, int64_t length);
+
+/* sp_stream_add() and the count of unread packs in one call, for bindings
+ * where the call itself is the main cost: returns the number of closed
+ * packs waiting to be read (>= 0), or minus the status code on error
+ * (-SP_ERR_LENGTH_EXCEEDS_CAPACITY, ...). */
+SP_API int64_t sp_stream_push(sp_stream *stream, int64_t length);
 
 /* Add n lengths in order. The whole batch is checked first: on
  * SP_ERR_LENGTH_* *error_index (may be NULL) is the first bad length and
@@ -191,12 +197,6 @@ SP_API int sp_stream_add_many(sp_stream *stream, const int64_t *lengths,
  * SP_ERR_FINISHED; the packs closed here are read as usual. */
 SP_API int sp_stream_finish(sp_stream *stream);
 
-/* The address of the stream's count of unread packs, valid until
- * sp_stream_free() (NULL for a NULL stream). It lets a caller see after
- * each sp_stream_add() whether a pack closed without another call, which
- * matters when the call itself is the main cost (a Python binding). Read
- * it only while no other call on the handle runs. */
-SP_API const int64_t *sp_stream_pending_counter(const sp_stream *stream);
 
 /* The number of unread packs and the total number of ids in them. */
 SP_API int sp_stream_pending(const sp_stream *stream, int64_t *num_packs,
@@ -218,6 +218,14 @@ SP_API int sp_stream_read(sp_stream *stream, int64_t *items, int64_t *lengths,
  * -1 for a NULL stream. */
 SP_API int64_t sp_stream_sequences_added(const sp_stream *stream);
 SP_API int64_t sp_stream_open_bins(const sp_stream *stream);
+
+/* Space left in the next-fit bin (SP_NF: the only bin; SP_HK: the bin of
+ * the last class): capacity when it holds nothing, 0 once finished, -1 for
+ * a NULL stream; never more than the ids left. With SP_NF, lengths
+ * 1 <= l whose sum stays below room are sure to be accepted and to close
+ * no bin, which lets a binding hold them back and add them later in one
+ * sp_stream_add_many(). */
+SP_API int64_t sp_stream_room(const sp_stream *stream);
 
 /* Checkpointing: sp_stream_export() writes the whole state (capacity,
  * strategy, k, next id, finished flag, unread packs and open bins with

@@ -812,6 +812,17 @@ int sp_stream_add(sp_stream *s, int64_t length)
     return status;
 }
 
+int64_t sp_stream_push(sp_stream *s, int64_t length)
+{
+    if (s == NULL)
+        return -SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = add_one(s, length);
+    int64_t unread = s->queue.num_packs;
+    leave(s);
+    return status == SP_OK ? unread : -(int64_t)status;
+}
+
 int sp_stream_add_many(sp_stream *s, const int64_t *lengths, int64_t n,
                        int64_t *error_index)
 {
@@ -860,11 +871,6 @@ int sp_stream_read(sp_stream *s, int64_t *items, int64_t *lengths,
     return status;
 }
 
-const int64_t *sp_stream_pending_counter(const sp_stream *s)
-{
-    /* The field itself: num_packs changes only inside guarded calls. */
-    return s == NULL ? NULL : &s->queue.num_packs;
-}
 
 int64_t sp_stream_sequences_added(const sp_stream *s)
 {
@@ -884,6 +890,20 @@ int64_t sp_stream_open_bins(const sp_stream *s)
     int64_t n = s->num_open;
     leave(s);
     return n;
+}
+
+int64_t sp_stream_room(const sp_stream *s)
+{
+    if (s == NULL)
+        return -1;
+    enter(s);
+    /* Slot 0 is the next-fit bin of both strategies (see struct sp_stream).
+     * Each held length takes an id: never promise more than are left. */
+    int64_t room = s->finished ? 0 : s->capacity - s->bins[0].load;
+    int64_t ids_left = INT64_MAX - s->next_id;
+    room = room < ids_left ? room : ids_left;
+    leave(s);
+    return room;
 }
 
 int sp_stream_state_size(const sp_stream *s, int64_t *size)

@@ -76,13 +76,21 @@ static int drain(sp_stream *s, packs *p)
     return SP_OK;
 }
 
-/* The calls with the unread-pack count read from the counter after. */
+/* The unread-pack count after a call, through sp_stream_pending(). */
+static int64_t unread(const sp_stream *s)
+{
+    int64_t packs = -1, items = -1;
+    return sp_stream_pending(s, &packs, &items) == SP_OK ? packs : -1;
+}
+
+/* Adds one length through sp_stream_push(), which returns the count. */
 static int add_counted(sp_stream *s, int64_t length, int64_t *pending)
 {
-    int status = sp_stream_add(s, length);
-    if (s != NULL)
-        *pending = *sp_stream_pending_counter(s);
-    return status;
+    int64_t r = sp_stream_push(s, length);
+    if (r < 0)
+        return (int)-r;
+    *pending = r;
+    return SP_OK;
 }
 
 static int add_many_counted(sp_stream *s, const int64_t *lengths, int64_t n,
@@ -90,14 +98,14 @@ static int add_many_counted(sp_stream *s, const int64_t *lengths, int64_t n,
 {
     int status = sp_stream_add_many(s, lengths, n, error_index);
     if (s != NULL)
-        *pending = *sp_stream_pending_counter(s);
+        *pending = unread(s);
     return status;
 }
 
 static int finish_counted(sp_stream *s, int64_t *pending)
 {
     int status = sp_stream_finish(s);
-    *pending = *sp_stream_pending_counter(s);
+    *pending = unread(s);
     return status;
 }
 
@@ -627,24 +635,52 @@ static void test_import_corrupted_nf(void)
     sp_stream_free(s);
 }
 
-/* The counter is the stream's own: it follows every call, at one address. */
-static void test_pending_counter(void)
+/* sp_stream_push returns the unread count, or minus the status code. */
+static void test_push(void)
 {
-    CHECK(sp_stream_pending_counter(NULL) == NULL);
+    CHECK_EQ(sp_stream_push(NULL, 1), -SP_ERR_NULL_POINTER);
     sp_stream *s = create(10, SP_NF, 2);
-    const int64_t *counter = sp_stream_pending_counter(s);
-    CHECK(counter != NULL && *counter == 0);
-    CHECK_EQ(sp_stream_add(s, 10), SP_OK);
-    CHECK_EQ(*counter, 1);
-    CHECK_EQ(sp_stream_add_many(s, (int64_t[]){10, 10, 3}, 3, NULL), SP_OK);
-    CHECK_EQ(*counter, 3);
+    CHECK_EQ(sp_stream_push(s, 4), 0);
+    CHECK_EQ(sp_stream_push(s, 6), 1);   /* exactly full: closes */
+    CHECK_EQ(sp_stream_push(s, 11), -SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(sp_stream_push(s, 0), -SP_ERR_LENGTH_NOT_POSITIVE);
+    CHECK_EQ(sp_stream_push(s, 9), 1);   /* bad lengths changed nothing */
+    CHECK_EQ(sp_stream_push(s, 3), 2);   /* 9 + 3 > 10: the 9 closes */
+    CHECK_EQ(unread(s), 2);
     packs p;
     packs_init(&p);
     CHECK_EQ(drain(s, &p), SP_OK);
-    CHECK_EQ(*counter, 0);
+    CHECK_EQ(unread(s), 0);
+    CHECK_EQ(sp_stream_sequences_added(s), 4);
     CHECK_EQ(sp_stream_finish(s), SP_OK);
-    CHECK(sp_stream_pending_counter(s) == counter);
-    CHECK_EQ(*counter, 1);
+    CHECK_EQ(sp_stream_push(s, 1), -SP_ERR_FINISHED);
+    sp_stream_free(s);
+}
+
+/* sp_stream_room follows the next-fit bin of NF and of HK's last class. */
+static void test_room(void)
+{
+    CHECK_EQ(sp_stream_room(NULL), -1);
+    sp_stream *s = create(10, SP_NF, 2);
+    CHECK_EQ(sp_stream_room(s), 10);
+    CHECK_EQ(sp_stream_push(s, 4), 0);
+    CHECK_EQ(sp_stream_room(s), 6);
+    CHECK_EQ(sp_stream_push(s, 6), 1); /* exactly full: closed */
+    CHECK_EQ(sp_stream_room(s), 10);
+    CHECK_EQ(sp_stream_push(s, 7), 1);
+    CHECK_EQ(sp_stream_push(s, 5), 2); /* 7 + 5 > 10: the 7 closes too */
+    CHECK_EQ(sp_stream_room(s), 5);
+    CHECK_EQ(sp_stream_finish(s), SP_OK);
+    CHECK_EQ(sp_stream_room(s), 0);
+    sp_stream_free(s);
+    /* HK, k = 3, capacity 12: lengths <= 4 are the last class. */
+    s = create(12, SP_HK, 3);
+    CHECK_EQ(sp_stream_push(s, 7), 1);  /* class 1: closes at once */
+    CHECK_EQ(sp_stream_room(s), 12);
+    CHECK_EQ(sp_stream_push(s, 3), 1);
+    CHECK_EQ(sp_stream_room(s), 9);
+    CHECK_EQ(sp_stream_push(s, 5), 1);  /* class 2: stays open */
+    CHECK_EQ(sp_stream_room(s), 9);
     sp_stream_free(s);
 }
 
@@ -735,7 +771,8 @@ int main(void)
     test_export_import_resume();
     test_import_corrupted();
     test_import_corrupted_nf();
-    test_pending_counter();
+    test_push();
+    test_room();
     test_shared_handle();
     return check_summary();
 }
