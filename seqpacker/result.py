@@ -162,7 +162,8 @@ class PackResult:
 
     @property
     def time_ms(self) -> float:
-        """Time spent in the C library, in milliseconds."""
+        """Time spent packing, in milliseconds: in the C library, or for a
+        plugin strategy in the plugin and the checks of its result."""
         return self._time_ms
 
     @property

@@ -59,7 +59,7 @@ void sp_options_init(sp_options *options)
 
 int64_t sp_pack_bound(int64_t n) { return n < 0 ? -1 : n; }
 
-static int check_options(const sp_options *o)
+int sp_check_options(const sp_options *o)
 {
     if (o->k < 2 || o->k > SP_MAX_K)
         return SP_ERR_INVALID_OPTION;
@@ -129,7 +129,7 @@ int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
     sp_options_init(&job.options);
     if (options != NULL)
         job.options = *options;
-    int status = check_options(&job.options);
+    int status = sp_check_options(&job.options);
     if (status != SP_OK)
         return status;
 

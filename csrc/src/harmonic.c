@@ -32,16 +32,20 @@ typedef struct hk_slot {
  * Decide the bin of every item, in input order. The caller's buffers serve
  * as scratch, so nothing n-sized is allocated: bin_used[i] receives the
  * bin of item i and bin_offsets[b + 1] the number of items of bin b.
- * Returns the number of bins and the most bins open at once.
+ * Returns the number of bins; with track_open (a constant, so the compiler
+ * drops the bookkeeping when it is 0) *max_open gets the most bins open at
+ * once.
  *
  * Classes of random lengths make branches unpredictable, so the class path
  * opens a bin (when the class has none) and closes it (when it holds c
  * items) with all-ones/all-zeros masks: compilers turn the plainer ?: form
  * into branches here, which made HK 1.7x slower at a million lengths.
+ * Counts are stored, never incremented in memory: a bin's count is the
+ * running count of its slot (or of the next-fit bin) after its last item.
  */
-static int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
-                         int64_t lo_class, const int32_t *class_of,
-                         int64_t *max_open)
+static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
+                                int64_t lo_class, const int32_t *class_of,
+                                const int track_open, int64_t *max_open)
 {
     const int64_t cap = job->capacity, k = job->options.k, n = job->n;
     const int64_t lo_len = job->min_length;
@@ -51,24 +55,25 @@ static int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
         slot[s].bin = slot[s].count = 0;
 
     int64_t bins = 0, open = 0, most = 0;
-    int64_t last_bin = -1, last_load = cap; /* no next-fit bin yet */
+    int64_t last_bin = -1, last_load = cap, last_count = 0; /* no next-fit bin yet */
     for (int64_t i = 0; i < n; i++) {
         const int64_t l = len[i];
         const int64_t c =
             class_of ? class_of[l - lo_len] : sp_hk_class(cap, l, k);
-        /* The next bin to open starts empty (bins <= i < n: in bounds). */
-        count[bins] = 0;
         int64_t b;
         if (c == 0) {
             /* The last class, next fit: a new bin replaces the old one,
              * which closes. */
             if (l > cap - last_load) {
-                open += last_bin < 0;
+                if (track_open)
+                    open += last_bin < 0;
                 last_bin = bins++;
                 last_load = 0;
+                last_count = 0;
             }
             last_load += l;
             b = last_bin;
+            count[b] = ++last_count;
         } else {
             hk_slot *sl = &slot[c - lo_class];
             /* Masks rather than branches: -1 when true, 0 when false. */
@@ -77,17 +82,21 @@ static int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
             const int32_t full = -(int32_t)(filled == c);
             b = (bins & opening) | (sl->bin & ~opening);
             bins -= opening;
-            open -= opening;
-            most = open > most ? open : most;
+            if (track_open) {
+                open -= opening;
+                most = open > most ? open : most;
+                open += full;
+            }
             sl->bin = (int32_t)b;
             sl->count = filled & ~full;
-            open += full;
+            count[b] = filled;
         }
         bin_of[i] = b;
-        count[b]++;
-        most = open > most ? open : most;
+        if (track_open)
+            most = open > most ? open : most;
     }
-    *max_open = most;
+    if (track_open)
+        *max_open = most;
     return bins;
 }
 
@@ -124,7 +133,8 @@ static void hk_layout(sp_job *job, int64_t bins)
     job->num_bins = bins;
 }
 
-/* Pack job by Harmonic-K and report the most bins open at once. */
+/* Pack job by Harmonic-K; report the most bins open at once when max_open
+ * is not NULL. */
 static int hk_run(sp_job *job, int64_t *max_open)
 {
     const int64_t cap = job->capacity, k = job->options.k, n = job->n;
@@ -147,7 +157,10 @@ static int hk_run(sp_job *job, int64_t *max_open)
         for (int64_t r = 0; r < range; r++)
             class_of[r] = (int32_t)sp_hk_class(cap, job->min_length + r, k);
     }
-    hk_layout(job, hk_assign(job, slot, slots, lo_class, class_of, max_open));
+    int64_t bins = max_open != NULL
+        ? hk_assign(job, slot, slots, lo_class, class_of, 1, max_open)
+        : hk_assign(job, slot, slots, lo_class, class_of, 0, NULL);
+    hk_layout(job, bins);
     free(class_of);
     free(slot);
     return SP_OK;
@@ -155,8 +168,7 @@ static int hk_run(sp_job *job, int64_t *max_open)
 
 int sp_strategy_hk(sp_job *job)
 {
-    int64_t max_open;
-    return hk_run(job, &max_open);
+    return hk_run(job, NULL);
 }
 
 int sp_hk_max_open(const int64_t *lengths, int64_t n, int64_t capacity,

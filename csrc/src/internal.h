@@ -62,6 +62,10 @@ static inline int64_t sp_hk_class(int64_t capacity, int64_t length, int64_t k)
     return i < k ? i : 0;
 }
 
+/* SP_OK when every option is in range, else SP_ERR_INVALID_OPTION (api.c;
+ * sp_pack() and sp_stream_create() accept the same options). */
+int sp_check_options(const sp_options *options);
+
 /* ---- allocation (memory.c) ---------------------------------------------
  * Arrays of count elements; NULL on overflow of count * size or on failure.
  * Release with free(). Large ones are backed by huge pages where possible. */

@@ -294,16 +294,6 @@ static int hk_run(sp_stream *s, const int64_t *lengths, int64_t n,
 
 /* ---- public entry points ------------------------------------------------- */
 
-static int check_stream_options(const sp_options *o)
-{
-    /* The same ranges as sp_pack() accepts. */
-    if (o->k < 2 || o->k > SP_MAX_K)
-        return SP_ERR_INVALID_OPTION;
-    if (o->threads < 0 || o->threads > 1024)
-        return SP_ERR_INVALID_OPTION;
-    return SP_OK;
-}
-
 /* A stream with empty open bins and an empty queue, or NULL. */
 static sp_stream *stream_new(int64_t capacity, int strategy, int64_t k)
 {
@@ -343,7 +333,7 @@ int sp_stream_create(int64_t capacity, int strategy, const sp_options *options,
     sp_options_init(&opts);
     if (options != NULL)
         opts = *options;
-    int status = check_stream_options(&opts);
+    int status = sp_check_options(&opts);
     if (status != SP_OK)
         return status;
     *out = stream_new(capacity, strategy, opts.k);

@@ -8,7 +8,27 @@
 #define SP_TEST_CHECK_H
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
+
+/* xorshift64*: a small PRNG that is the same on every platform, so every
+ * random test input is reproducible. Each test file may reseed it. */
+static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
+
+static uint64_t next_random(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* Uniform in [lo, hi] for lo <= hi (the modulo bias does not matter here). */
+static int64_t random_in(int64_t lo, int64_t hi)
+{
+    uint64_t span = (uint64_t)(hi - lo) + 1;
+    return lo + (int64_t)(span == 0 ? next_random() : next_random() % span);
+}
 
 static int checks_passed = 0;
 static int checks_failed = 0;

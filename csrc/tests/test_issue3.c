@@ -24,13 +24,6 @@ typedef struct packed {
 
 static packed out, out2;
 
-/* A small deterministic generator for test inputs (not the FFS PRNG). */
-static uint64_t rng_state = 12345;
-static int64_t rand_in(int64_t lo, int64_t hi)
-{
-    rng_state = rng_state * UINT64_C(6364136223846793005) + 1442695040888963407u;
-    return lo + (int64_t)((rng_state >> 33) % (uint64_t)(hi - lo + 1));
-}
 
 static int pack(packed *p, const int64_t *len, int64_t n, int64_t cap,
                 int strategy, const sp_options *opts)
@@ -85,7 +78,7 @@ static void test_ffs(void)
 {
     int64_t len[200];
     for (int i = 0; i < 200; i++)
-        len[i] = rand_in(1, 100);
+        len[i] = random_in(1, 100);
     sp_options o;
     sp_options_init(&o);
     CHECK_EQ(o.seed, SP_DEFAULT_SEED);
@@ -151,7 +144,7 @@ static void test_mffd(void)
     /* Uniform random lengths: a valid packing, no worse than the bound. */
     static int64_t many[MAX_N];
     for (int i = 0; i < MAX_N; i++)
-        many[i] = rand_in(1, 1000);
+        many[i] = random_in(1, 1000);
     CHECK_EQ(pack(&out, many, MAX_N, 1000, SP_MFFD, NULL), SP_OK);
     CHECK(valid_packing(&out, many, MAX_N, 1000));
     CHECK_EQ(pack(&out2, many, MAX_N, 1000, SP_FFD, NULL), SP_OK);
@@ -198,7 +191,7 @@ static void test_hk(void)
     const int64_t ks[] = {2, 3, 5, 10, 64, SP_MAX_K};
     for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
         for (int i = 0; i < MAX_N; i++)
-            many[i] = rand_in(1, 2048);
+            many[i] = random_in(1, 2048);
         CHECK_EQ(sp_hk_max_open(many, MAX_N, 2048, ks[t], &most), SP_OK);
         CHECK(most >= 1 && most <= ks[t]);
         o.k = ks[t];

@@ -14,24 +14,6 @@
 #include "check.h"
 #include "seqpacker.h"
 
-static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
-
-/* xorshift64*: small, fast and the same on every platform. */
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * UINT64_C(0x2545F4914F6CDD1D);
-}
-
-/* Uniform in [lo, hi], 1 <= lo <= hi. The modulo bias is irrelevant here. */
-static int64_t random_in(int64_t lo, int64_t hi)
-{
-    uint64_t span = (uint64_t)(hi - lo) + 1;
-    return lo + (int64_t)(span == 0 ? next_random() : next_random() % span);
-}
-
 /* A pack result in malloc'ed buffers sized by sp_pack_bound(). */
 typedef struct result {
     int status;

@@ -15,21 +15,6 @@
 #include "check.h"
 #include "seqpacker.h"
 
-static uint64_t rng_state = UINT64_C(0x243f6a8885a308d3);
-
-static uint64_t next_random(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * UINT64_C(0x2545F4914F6CDD1D);
-}
-
-static int64_t random_in(int64_t lo, int64_t hi)
-{
-    return lo + (int64_t)(next_random() % (uint64_t)(hi - lo + 1));
-}
-
 /* Packs collected from a stream, in the order read. */
 typedef struct packs {
     int64_t num_packs;
@@ -763,6 +748,7 @@ static void test_shared_handle(void)
 
 int main(void)
 {
+    rng_state = UINT64_C(0x243f6a8885a308d3); /* this file's inputs */
     test_create_errors();
     test_nf_example();
     test_hk_example();
