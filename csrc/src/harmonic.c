@@ -31,7 +31,8 @@ typedef struct hk_slot {
 /*
  * Decide the bin of every item, in input order. The caller's buffers serve
  * as scratch, so nothing n-sized is allocated: bin_used[i] receives the
- * bin of item i and bin_offsets[b + 1] the number of items of bin b.
+ * bin b of item i and its position in that bin, as b << 32 | position
+ * (both < 2^31), and bin_offsets[b + 1] the number of items of bin b.
  * Returns the number of bins; with track_open (a constant, so the compiler
  * drops the bookkeeping when it is 0) *max_open gets the most bins open at
  * once.
@@ -73,6 +74,7 @@ static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
             }
             last_load += l;
             b = last_bin;
+            bin_of[i] = b << 32 | last_count;
             count[b] = ++last_count;
         } else {
             hk_slot *sl = &slot[c - lo_class];
@@ -89,9 +91,9 @@ static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
             }
             sl->bin = (int32_t)b;
             sl->count = filled & ~full;
+            bin_of[i] = b << 32 | (filled - 1);
             count[b] = filled;
         }
-        bin_of[i] = b;
         if (track_open)
             most = open > most ? open : most;
     }
@@ -101,12 +103,13 @@ static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
 }
 
 /*
- * Lay the ids out bin by bin, from bin_of (in bin_used) and the counts (in
- * bin_offsets[1..]), and turn bin_used into the loads. Writing the load of
- * bin b over bin_used[b] is safe while reading item i >= b: a bin gets its
- * number when its first item comes, so bin b's items all have ids >= b and
- * bin_of[b] has been read already. Bins first appear in number order, so
- * "b == next" spots a bin's first item, whose load starts from zero.
+ * Lay the ids out bin by bin, from the bin and position of each item (in
+ * bin_used) and the counts (in bin_offsets[1..]), and turn bin_used into
+ * the loads. Writing the load of bin b over bin_used[b] is safe while
+ * reading item i >= b: a bin gets its number when its first item comes, so
+ * bin b's items all have ids >= b and entry b has been read already. Bins
+ * first appear in number order, so "b == next" spots a bin's first item,
+ * whose load starts from zero.
  */
 static void hk_layout(sp_job *job, int64_t bins)
 {
@@ -120,16 +123,12 @@ static void hk_layout(sp_job *job, int64_t bins)
         offsets[b] += offsets[b - 1];
     int64_t next = 0;
     for (int64_t i = 0; i < n; i++) {
-        const int64_t b = used[i];
+        const int64_t b = used[i] >> 32, position = used[i] & INT32_MAX;
         const int64_t first = -(int64_t)(b == next); /* mask, no branch */
         used[b] = (used[b] & ~first) + len[i];
         next -= first;
-        items[offsets[b]++] = i;
+        items[offsets[b] + position] = i;
     }
-    /* Each start has moved to the end of its bin: shift back by one. */
-    for (int64_t b = bins; b > 0; b--)
-        offsets[b] = offsets[b - 1];
-    offsets[0] = 0;
     job->num_bins = bins;
 }
 
