@@ -71,8 +71,9 @@ int sp_check_options(const sp_options *o)
 /* Every length in [1, capacity] and the total within int64. The common
  * case is one branch-free pass (min, max and sum vectorise); only a failure
  * or a possible overflow takes the slower pass that finds the culprit. */
-static int check_lengths(sp_job *job, int64_t *error_index)
+int sp_check_lengths(sp_job *job)
 {
+    int64_t *error_index = job->error_index;
     const int64_t *len = job->lengths;
     const int64_t n = job->n, cap = job->capacity;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -136,14 +137,18 @@ int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
     job.lengths = lengths;
     job.n = n;
     job.capacity = capacity;
-    status = check_lengths(&job, error_index);
-    if (status != SP_OK)
-        return status;
-
+    job.error_index = error_index;
     *num_bins = 0;
     bin_offsets[0] = 0;
     if (n == 0)
         return SP_OK;
+    /* HK reads every length once, in order, anyway: it checks them there,
+     * which saves a pass over the input (about a tenth of its time). */
+    if (strategy != SP_HK) {
+        status = sp_check_lengths(&job);
+        if (status != SP_OK)
+            return status;
+    }
 
     int64_t *scratch_used = NULL;
     if (bin_used == NULL) {

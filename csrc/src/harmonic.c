@@ -18,7 +18,7 @@
 
 #include "internal.h"
 
-/* Classes come from a table when max - min length + 1 <= n / this. */
+/* Classes come from a table of all lengths when capacity <= n / this. */
 #define TABLE_MAX_FRACTION 4
 
 /* The open bin of class i (1 <= i < k, see sp_hk_class); count == 0 when
@@ -29,13 +29,15 @@ typedef struct hk_slot {
 } hk_slot;
 
 /*
- * Decide the bin of every item, in input order. The caller's buffers serve
+ * Check each length and decide its bin, in input order (api.c leaves the
+ * check of HK's lengths to this pass, which reads each length anyway; the
+ * caller has checked the total already when it could overflow). The caller's buffers serve
  * as scratch, so nothing n-sized is allocated: bin_used[i] receives the
  * bin b of item i and its position in that bin, as b << 32 | position
  * (both < 2^31), and bin_offsets[b + 1] the number of items of bin b.
- * Returns the number of bins; with track_open (a constant, so the compiler
- * drops the bookkeeping when it is 0) *max_open gets the most bins open at
- * once.
+ * Returns the status and the number of bins in *bins_out; with track_open
+ * (a constant, so the compiler drops the bookkeeping when it is 0)
+ * *max_open gets the most bins open at once.
  *
  * Classes of random lengths make branches unpredictable, so the class path
  * opens a bin (when the class has none) and closes it (when it holds c
@@ -44,12 +46,11 @@ typedef struct hk_slot {
  * Counts are stored, never incremented in memory: a bin's count is the
  * running count of its slot (or of the next-fit bin) after its last item.
  */
-static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
-                                int64_t lo_class, const int32_t *class_of,
-                                const int track_open, int64_t *max_open)
+static inline int hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
+                             const int32_t *class_of, const int track_open,
+                             int64_t *max_open, int64_t *bins_out)
 {
     const int64_t cap = job->capacity, k = job->options.k, n = job->n;
-    const int64_t lo_len = job->min_length;
     const int64_t *len = job->lengths;
     int64_t *bin_of = job->bin_used, *count = job->bin_offsets + 1;
     for (int64_t s = 0; s < slots; s++)
@@ -59,8 +60,13 @@ static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
     int64_t last_bin = -1, last_load = cap, last_count = 0; /* no next-fit bin yet */
     for (int64_t i = 0; i < n; i++) {
         const int64_t l = len[i];
-        const int64_t c =
-            class_of ? class_of[l - lo_len] : sp_hk_class(cap, l, k);
+        if ((uint64_t)l - 1u >= (uint64_t)cap) { /* l < 1 or l > cap */
+            if (job->error_index != NULL)
+                *job->error_index = i;
+            return l <= 0 ? SP_ERR_LENGTH_NOT_POSITIVE
+                          : SP_ERR_LENGTH_EXCEEDS_CAPACITY;
+        }
+        const int64_t c = class_of ? class_of[l - 1] : sp_hk_class(cap, l, k);
         int64_t b;
         if (c == 0) {
             /* The last class, next fit: a new bin replaces the old one,
@@ -77,7 +83,7 @@ static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
             bin_of[i] = b << 32 | last_count;
             count[b] = ++last_count;
         } else {
-            hk_slot *sl = &slot[c - lo_class];
+            hk_slot *sl = &slot[c - 1];
             /* Masks rather than branches: -1 when true, 0 when false. */
             const int64_t opening = -(int64_t)(sl->count == 0);
             const int32_t filled = sl->count + 1;
@@ -99,7 +105,8 @@ static inline int64_t hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
     }
     if (track_open)
         *max_open = most;
-    return bins;
+    *bins_out = bins;
+    return SP_OK;
 }
 
 /*
@@ -137,32 +144,36 @@ static void hk_layout(sp_job *job, int64_t bins)
 static int hk_run(sp_job *job, int64_t *max_open)
 {
     const int64_t cap = job->capacity, k = job->options.k, n = job->n;
-    /* Only the classes from C/max_length to min(k-1, C/min_length) can
-     * occur, so the slots cover that range rather than all k classes. */
-    const int64_t lo_class = cap / job->max_length;
-    int64_t hi_class = cap / job->min_length;
-    hi_class = hi_class < k - 1 ? hi_class : k - 1;
-    const int64_t slots = hi_class >= lo_class ? hi_class - lo_class + 1 : 1;
+    /* A total beyond int64 needs capacity > INT64_MAX / n: only then does
+     * the total need its own check. */
+    if (cap > INT64_MAX / n) {
+        int status = sp_check_lengths(job);
+        if (status != SP_OK)
+            return status;
+    }
+    /* Slot c - 1 holds the open bin of class c, 1 <= c < min(k, cap + 1). */
+    const int64_t slots = k - 1 < cap ? k - 1 : cap;
     hk_slot *slot = sp_alloc_array(slots, sizeof(hk_slot));
     if (slot == NULL)
         return SP_ERR_OUT_OF_MEMORY;
-    /* When the lengths span a short range next to n, a table of classes
-     * saves a 64-bit division per item (without it, just divide). */
+    /* When the capacity is small next to n, a table of the classes of all
+     * lengths saves a 64-bit division per item (without it, just divide). */
     int32_t *class_of = NULL;
-    const int64_t range = job->max_length - job->min_length + 1;
-    if (range <= n / TABLE_MAX_FRACTION)
-        class_of = sp_alloc_array(range, sizeof(int32_t));
+    if (cap <= n / TABLE_MAX_FRACTION)
+        class_of = sp_alloc_array(cap, sizeof(int32_t));
     if (class_of != NULL) {
-        for (int64_t r = 0; r < range; r++)
-            class_of[r] = (int32_t)sp_hk_class(cap, job->min_length + r, k);
+        for (int64_t l = 1; l <= cap; l++)
+            class_of[l - 1] = (int32_t)sp_hk_class(cap, l, k);
     }
-    int64_t bins = max_open != NULL
-        ? hk_assign(job, slot, slots, lo_class, class_of, 1, max_open)
-        : hk_assign(job, slot, slots, lo_class, class_of, 0, NULL);
-    hk_layout(job, bins);
+    int64_t bins = 0;
+    int status = max_open != NULL
+        ? hk_assign(job, slot, slots, class_of, 1, max_open, &bins)
+        : hk_assign(job, slot, slots, class_of, 0, NULL, &bins);
+    if (status == SP_OK)
+        hk_layout(job, bins);
     free(class_of);
     free(slot);
-    return SP_OK;
+    return status;
 }
 
 int sp_strategy_hk(sp_job *job)
@@ -186,16 +197,7 @@ int sp_hk_max_open(const int64_t *lengths, int64_t n, int64_t capacity,
     job.options.k = k;
     job.lengths = lengths;
     job.n = n;
-    job.capacity = capacity;
-    job.min_length = capacity;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t l = lengths[i];
-        if (l <= 0 || l > capacity)
-            return l <= 0 ? SP_ERR_LENGTH_NOT_POSITIVE
-                          : SP_ERR_LENGTH_EXCEEDS_CAPACITY;
-        job.min_length = l < job.min_length ? l : job.min_length;
-        job.max_length = l > job.max_length ? l : job.max_length;
-    }
+    job.capacity = capacity; /* hk_run checks the lengths */
     job.items = sp_alloc_array(n, sizeof(int64_t));
     job.bin_offsets = sp_alloc_array(n + 1, sizeof(int64_t));
     job.bin_used = sp_alloc_array(n, sizeof(int64_t));

@@ -22,9 +22,12 @@ typedef struct sp_job {
     const int64_t *lengths;
     int64_t n;
     int64_t capacity;
+    /* Set by sp_check_lengths(), which api.c runs before every strategy
+     * except those that check the lengths themselves (see api.c). */
     int64_t min_length;
     int64_t max_length;
     int64_t total;
+    int64_t *error_index; /* where a bad length's index goes; may be NULL */
     sp_options options;   /* validated copy */
     int64_t *items;       /* n */
     int64_t *bin_offsets; /* n + 1 */
@@ -65,6 +68,10 @@ static inline int64_t sp_hk_class(int64_t capacity, int64_t length, int64_t k)
 /* SP_OK when every option is in range, else SP_ERR_INVALID_OPTION (api.c;
  * sp_pack() and sp_stream_create() accept the same options). */
 int sp_check_options(const sp_options *options);
+
+/* Every length in [1, capacity] and the total within int64_t; sets
+ * min_length, max_length and total, or the first bad index (api.c). */
+int sp_check_lengths(sp_job *job);
 
 /* ---- allocation (memory.c) ---------------------------------------------
  * Arrays of count elements; NULL on overflow of count * size or on failure.
