@@ -227,27 +227,28 @@ class StreamHandle:
         if status != lib.SP_OK:
             raise self._status_error(status)
 
-    def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def read(self, ids_only: bool = False):
         """Move the unread packs out: ``(items, lengths, offsets, used)``.
 
         ``offsets`` has ``num_packs + 1`` entries from 0; pack ``p`` holds
         ``items[offsets[p]:offsets[p + 1]]`` with ``lengths`` alongside.
+        With ``ids_only``, ``lengths`` and ``used`` are None (not copied).
         """
         counts = ffi.new("int64_t[2]")
         while True:
             lib.sp_stream_pending(self._handle, counts, counts + 1)
             num_packs, num_items = counts[0], counts[1]
             items = np.empty(num_items, dtype=np.int64)
-            lengths = np.empty(num_items, dtype=np.int64)
             offsets = np.empty(num_packs + 1, dtype=np.int64)
-            used = np.empty(num_packs, dtype=np.int64)
+            lengths = None if ids_only else np.empty(num_items, dtype=np.int64)
+            used = None if ids_only else np.empty(num_packs, dtype=np.int64)
             status = lib.sp_stream_read(
                 self._handle,
                 ffi.from_buffer("int64_t[]", items, require_writable=True),
-                ffi.from_buffer("int64_t[]", lengths, require_writable=True),
+                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", lengths, require_writable=True),
                 num_items,
                 ffi.from_buffer("int64_t[]", offsets, require_writable=True),
-                ffi.from_buffer("int64_t[]", used, require_writable=True),
+                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", used, require_writable=True),
                 num_packs,
                 counts,
             )
@@ -258,6 +259,8 @@ class StreamHandle:
         if status != lib.SP_OK:
             raise self._status_error(status)
         got = counts[0]
+        if ids_only:
+            return items[: offsets[got]], None, offsets[: got + 1], None
         return items[: offsets[got]], lengths[: offsets[got]], offsets[: got + 1], used[:got]
 
     def read_lists(self) -> tuple[list[int], list[int], list[int], list[int]]:

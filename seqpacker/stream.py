@@ -164,7 +164,7 @@ class StreamPacker:
         self._flush()
         self._native.add_many(chunk)
         self._update_room()
-        items, _lengths, offsets, _used = self._native.read()
+        items, _lengths, offsets, _used = self._native.read(ids_only=True)
         return items, offsets[1:-1]
 
     def finish(self) -> list[Pack]:

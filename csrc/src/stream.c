@@ -254,18 +254,19 @@ static inline void hk_append(sp_stream *s, open_bin *bin, int64_t id,
     bin->load += length;
 }
 
-/* HarmonicK over lengths that are already valid. Stops early only when a
- * bin buffer cannot grow, before touching anything for that length; *done
- * is the number of lengths placed. */
+/* HarmonicK over lengths that are already valid. class_of, when not NULL,
+ * holds the class of every length 1..capacity (saves a division per item).
+ * Stops early only when a bin buffer cannot grow, before touching anything
+ * for that length; *done is the number of lengths placed. */
 static int hk_run(sp_stream *s, const int64_t *lengths, int64_t n,
-                  int64_t *done)
+                  const int32_t *class_of, int64_t *done)
 {
     const int64_t cap = s->capacity, k = s->k;
     int status = SP_OK;
     int64_t j = 0;
     for (; j < n; j++) {
         const int64_t l = lengths[j], id = s->next_id;
-        const int64_t slot = sp_hk_class(cap, l, k);
+        const int64_t slot = class_of ? class_of[l - 1] : sp_hk_class(cap, l, k);
         open_bin *bin = &s->bins[slot];
         if (slot > 0 && bin->count + 1 == slot) {
             /* A class-i bin closes with its i-th item, which goes
@@ -377,7 +378,7 @@ static int add_one(sp_stream *s, int64_t length)
             nf_run(s, &length, 1);
         } else {
             int64_t done;
-            status = hk_run(s, &length, 1, &done);
+            status = hk_run(s, &length, 1, NULL, &done);
         }
     }
     return status;
@@ -414,8 +415,16 @@ static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
             /* Only a failed bin allocation stops HK early; the lengths
              * before it stay accepted and error_index names the first
              * length not accepted. */
+            /* A long batch amortises a table of the classes of all
+             * lengths; without one (or without memory) each is divided. */
+            int32_t *class_of = NULL;
+            if (s->capacity <= n / 4)
+                class_of = sp_alloc_array(s->capacity, sizeof(int32_t));
+            for (int64_t l = 1; class_of != NULL && l <= s->capacity; l++)
+                class_of[l - 1] = (int32_t)sp_hk_class(s->capacity, l, s->k);
             int64_t done;
-            status = hk_run(s, lengths, n, &done);
+            status = hk_run(s, lengths, n, class_of, &done);
+            free(class_of);
             if (status != SP_OK && error_index != NULL)
                 *error_index = done;
         }
