@@ -174,8 +174,10 @@ class StreamHandle:
         status = lib.sp_stream_import(ffi.from_buffer("int64_t[]", state), len(state), out)
         if status == lib.SP_ERR_OUT_OF_MEMORY:
             raise MemoryError("seqpacker: out of memory")
-        if status != lib.SP_OK:
+        if status == lib.SP_ERR_INVALID_STATE:
             raise ValueError("the StreamPacker state is corrupted or not a StreamPacker state")
+        if status != lib.SP_OK:
+            raise RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
         # The header that sp_stream_import has just checked: magic, version,
         # capacity, strategy, k, next id, finished, ... (see stream.c).
         capacity, strategy_id, k = int(state[2]), int(state[3]), int(state[4])

@@ -67,10 +67,12 @@ enum sp_status {
     SP_ERR_INVALID_OPTION = 7,         /* an sp_options field is out of range */
     SP_ERR_OVERFLOW = 8,               /* a total does not fit int64_t */
     SP_ERR_OUT_OF_MEMORY = 9,          /* an allocation failed */
-    SP_ERR_THREAD = 10,                /* a thread could not be created */
+    SP_ERR_THREAD = 10,                /* reserved: obfdp runs a part whose
+                                          thread cannot start in the caller */
     SP_ERR_BUFFER_TOO_SMALL = 11,      /* a caller buffer is too small */
     SP_ERR_FINISHED = 12,              /* the stream was already finished */
-    SP_ERR_NOT_STREAMABLE = 13         /* the strategy is offline-only */
+    SP_ERR_NOT_STREAMABLE = 13,        /* the strategy is offline-only */
+    SP_ERR_INVALID_STATE = 14          /* a stream state to import is damaged */
 };
 
 /* Strategy ids. The numbering is part of the ABI and never changes. */
@@ -232,7 +234,7 @@ SP_API int64_t sp_stream_room(const sp_stream *stream);
  * their ids and lengths) as int64 values; sp_stream_state_size() gives how
  * many. sp_stream_import() creates a stream that continues exactly where
  * the exported one was. It checks the buffer in full (ranges, classes,
- * sums, distinct ids) and gives SP_ERR_INVALID_OPTION for anything that
+ * sums, distinct ids) and gives SP_ERR_INVALID_STATE for anything that
  * is not such a state. */
 SP_API int sp_stream_state_size(const sp_stream *stream, int64_t *size);
 SP_API int sp_stream_export(const sp_stream *stream, int64_t *state,

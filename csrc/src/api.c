@@ -27,6 +27,7 @@ const char *sp_status_string(int status)
     case SP_ERR_BUFFER_TOO_SMALL: return "an output buffer is too small";
     case SP_ERR_FINISHED: return "the stream is already finished";
     case SP_ERR_NOT_STREAMABLE: return "the strategy cannot pack a stream";
+    case SP_ERR_INVALID_STATE: return "the stream state is damaged or not a stream state";
     default: return "unknown status code";
     }
 }

@@ -674,11 +674,11 @@ static int check_ids_distinct(const sp_stream *s)
     int status = SP_OK;
     for (int64_t j = 1; j < n && status == SP_OK; j++)
         if (all[j] == all[j - 1])
-            status = SP_ERR_INVALID_OPTION;
+            status = SP_ERR_INVALID_STATE;
     /* NF's open ids are the latest ones: above every queued id. */
     if (s->strategy == SP_NF && s->bins[0].count > 0 &&
         all[n - 1] >= s->next_id - s->bins[0].count)
-        status = SP_ERR_INVALID_OPTION;
+        status = SP_ERR_INVALID_STATE;
     free(all);
     return status;
 }
@@ -690,7 +690,7 @@ static int import_body(sp_stream *s, reader *r, int64_t packs,
     group g;
     for (int64_t p = 0; p < packs; p++) {
         if (!take_group(r, s, INT64_MAX, &g))
-            return SP_ERR_INVALID_OPTION;
+            return SP_ERR_INVALID_STATE;
         int status = queue_reserve(q, 1, g.count);
         if (status != SP_OK)
             return status;
@@ -702,12 +702,12 @@ static int import_body(sp_stream *s, reader *r, int64_t packs,
     for (int64_t b = 0; b < open_bins; b++) {
         int64_t slot;
         if (r->left < 1)
-            return SP_ERR_INVALID_OPTION;
+            return SP_ERR_INVALID_STATE;
         slot = *r->at++;
         r->left--;
         if (slot < 0 || slot >= s->num_slots || s->bins[slot].count > 0 ||
             !take_group(r, s, INT64_MAX, &g) || !is_open_bin(s, slot, &g))
-            return SP_ERR_INVALID_OPTION;
+            return SP_ERR_INVALID_STATE;
         open_bin *bin = &s->bins[slot];
         int64_t *ids, *lengths;
         if (s->strategy == SP_NF) {
@@ -732,7 +732,7 @@ static int import_body(sp_stream *s, reader *r, int64_t packs,
         s->open_items += g.count;
     }
     if (r->left != 0)
-        return SP_ERR_INVALID_OPTION;
+        return SP_ERR_INVALID_STATE;
     return check_ids_distinct(s);
 }
 
@@ -746,19 +746,19 @@ int sp_stream_import(const int64_t *state, int64_t state_size,
         return SP_ERR_NULL_POINTER;
     if (state_size < H_HEADER_SIZE || state[H_MAGIC] != STATE_MAGIC ||
         state[H_VERSION] != STATE_VERSION)
-        return SP_ERR_INVALID_OPTION;
+        return SP_ERR_INVALID_STATE;
     const int64_t strategy = state[H_STRATEGY], next_id = state[H_NEXT_ID];
     const int64_t finished = state[H_FINISHED], packs = state[H_PACKS];
     const int64_t open_bins = state[H_OPEN_BINS];
     if (strategy != SP_NF && strategy != SP_HK)
-        return SP_ERR_INVALID_OPTION;
+        return SP_ERR_INVALID_STATE;
     sp_options opts;
     sp_options_init(&opts);
     opts.k = state[H_K];
     sp_stream *s = NULL;
     int status = sp_stream_create(state[H_CAPACITY], (int)strategy, &opts, &s);
     if (status != SP_OK)
-        return status == SP_ERR_OUT_OF_MEMORY ? status : SP_ERR_INVALID_OPTION;
+        return status == SP_ERR_OUT_OF_MEMORY ? status : SP_ERR_INVALID_STATE;
     /* Each pack and open bin takes at least 3 entries of the buffer, which
      * bounds the counts before anything is allocated for them. */
     const int64_t body = state_size - H_HEADER_SIZE;
@@ -766,7 +766,7 @@ int sp_stream_import(const int64_t *state, int64_t state_size,
         open_bins < 0 || packs > body / 3 || open_bins > body / 3 ||
         open_bins > s->num_slots || (finished && open_bins != 0)) {
         sp_stream_free(s);
-        return SP_ERR_INVALID_OPTION;
+        return SP_ERR_INVALID_STATE;
     }
     s->next_id = next_id;
     s->finished = (int)finished;

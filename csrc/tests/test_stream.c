@@ -499,11 +499,11 @@ static void test_import_corrupted(void)
     CHECK_EQ(sp_stream_import(state, size, NULL), SP_ERR_NULL_POINTER);
     /* Every truncation, and one entry too many. */
     for (int64_t m = 0; m < size; m++) {
-        CHECK_EQ(sp_stream_import(state, m, &t), SP_ERR_INVALID_OPTION);
+        CHECK_EQ(sp_stream_import(state, m, &t), SP_ERR_INVALID_STATE);
         CHECK(t == NULL);
     }
     state[size] = 0;
-    CHECK_EQ(sp_stream_import(state, size + 1, &t), SP_ERR_INVALID_OPTION);
+    CHECK_EQ(sp_stream_import(state, size + 1, &t), SP_ERR_INVALID_STATE);
     /* Every entry set to a range of wrong values: never a crash. */
     const int64_t values[] = {-1, 0, 1, 2, 3, 5, 99, 100, 101, INT64_MAX,
                               INT64_MIN};
@@ -566,7 +566,7 @@ static void test_import_corrupted(void)
         int64_t saved = state[damage[d].at], saved2 = state[damage[d].at2];
         state[damage[d].at] = damage[d].value;
         state[damage[d].at2] = damage[d].value2;
-        CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_OPTION);
+        CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_STATE);
         CHECK(t == NULL);
         state[damage[d].at2] = saved2;
         state[damage[d].at] = saved;
@@ -599,7 +599,7 @@ static void test_import_corrupted_nf(void)
     for (size_t d = 0; d < sizeof damage / sizeof *damage; d++) {
         int64_t saved = state[damage[d].at];
         state[damage[d].at] = damage[d].value;
-        CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_OPTION);
+        CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_STATE);
         CHECK(t == NULL);
         state[damage[d].at] = saved;
     }
