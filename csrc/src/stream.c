@@ -19,46 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-/* One open bin: its load and item count. For NF the items themselves sit
- * at the tail of the queue (see pack_queue), so closing the bin copies
- * nothing. HK bins keep their ids and lengths in buffers of `room`
- * entries, reused by the next bin of the same class. */
-typedef struct open_bin {
-    int64_t load;
-    int64_t count;
-    int64_t room;
-    int64_t *ids;
-    int64_t *lengths;
-} open_bin;
-
-/* Closed packs waiting to be read: pack p holds the ids
- * items[offsets[p] .. offsets[p + 1]) with their lengths, and used[p].
- * For NF, the open bin's items follow the last pack. */
-typedef struct pack_queue {
-    int64_t *items;
-    int64_t *lengths;
-    int64_t items_room; /* entries of items and of lengths */
-    int64_t *offsets;   /* packs_room + 1 entries, offsets[0] == 0 */
-    int64_t *used;
-    int64_t packs_room;
-    int64_t num_packs;
-} pack_queue;
-
-struct sp_stream {
-    int64_t capacity;
-    int strategy;
-    int finished;
-    int64_t k;
-    int64_t next_id;
-    int64_t num_open;   /* open bins holding at least one item */
-    int64_t open_items; /* items in the open bins */
-    int64_t num_slots;  /* NF: 1; HK: slot 0 last class, slot i class i */
-    open_bin *bins;
-    pack_queue queue;
-    atomic_flag busy; /* see "guarded entry points" */
-};
+#include "stream_internal.h"
 
 /* ---- growable arrays ---------------------------------------------------- */
 
@@ -84,7 +45,7 @@ static int64_t grown_room(int64_t room, int64_t need)
 }
 
 /* Make both arrays of a pair hold at least `need` entries. */
-static int reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need)
+int sp_reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need)
 {
     if (need <= *room)
         return SP_OK;
@@ -97,12 +58,12 @@ static int reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need)
 
 /* Room in the queue for `packs` more packs and `items` more items after
  * the last pack. */
-static int queue_reserve(pack_queue *q, int64_t packs, int64_t items)
+int sp_queue_reserve(pack_queue *q, int64_t packs, int64_t items)
 {
     int64_t have = q->offsets[q->num_packs];
     if (items > INT64_MAX - have || packs > INT64_MAX - 1 - q->num_packs)
         return SP_ERR_OVERFLOW;
-    if (reserve_pair(&q->items, &q->lengths, &q->items_room, have + items)
+    if (sp_reserve_pair(&q->items, &q->lengths, &q->items_room, have + items)
         != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
     int64_t need = q->num_packs + packs;
@@ -161,11 +122,6 @@ static void queue_trim(pack_queue *q, int64_t tail)
 
 /* ---- closing bins (the queue has room: see reserve_for) ----------------- */
 
-static inline void push_pack_end(pack_queue *q, int64_t end, int64_t used)
-{
-    q->used[q->num_packs] = used;
-    q->offsets[++q->num_packs] = end;
-}
 
 /* Every open bin may close while n more items arrive, and each of them may
  * close a bin of its own: make room for all of it before a batch, so the
@@ -174,7 +130,7 @@ static int reserve_for(sp_stream *s, int64_t n)
 {
     if (n > INT64_MAX - s->open_items || n > INT64_MAX - s->num_open)
         return SP_ERR_OVERFLOW;
-    return queue_reserve(&s->queue, s->num_open + n, s->open_items + n);
+    return sp_queue_reserve(&s->queue, s->num_open + n, s->open_items + n);
 }
 
 /* ---- the strategies ------------------------------------------------------ */
@@ -276,7 +232,7 @@ static int hk_run(sp_stream *s, const int64_t *lengths, int64_t n,
             /* The last class is next fit: a bin the item does not fit
              * closes first, and the item starts the next one. */
             const int closes = slot == 0 && l > cap - bin->load;
-            if (reserve_pair(&bin->ids, &bin->lengths, &bin->room,
+            if (sp_reserve_pair(&bin->ids, &bin->lengths, &bin->room,
                              closes ? 1 : bin->count + 1) != SP_OK) {
                 status = SP_ERR_OUT_OF_MEMORY;
                 break;
@@ -432,7 +388,7 @@ static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
     return status;
 }
 
-static int compare_int64(const void *a, const void *b)
+int sp_compare_int64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
@@ -465,7 +421,7 @@ static int finish(sp_stream *s)
                 m++;
             }
         }
-        qsort(order, (size_t)m, 2 * sizeof(int64_t), compare_int64);
+        qsort(order, (size_t)m, 2 * sizeof(int64_t), sp_compare_int64);
         for (int64_t j = 0; j < m; j++)
             hk_close(s, &s->bins[order[2 * j + 1]], -1, 0);
         free(order);
@@ -516,267 +472,6 @@ static int read_packs(sp_stream *s, int64_t *items, int64_t *lengths,
     }
     q->num_packs = 0;
     queue_trim(q, tail);
-    return SP_OK;
-}
-
-/* ---- state export / import ------------------------------------------------
- * The state is a header, then each unread pack as (count, ids...,
- * lengths...), then each open bin as (slot, count, ids..., lengths...).
- * Loads and used space are sums of the lengths, so they are not stored. */
-
-#define STATE_MAGIC ((int64_t)0x53505354524d3031) /* "SPSTRM01" */
-#define STATE_VERSION 1
-enum {
-    H_MAGIC, H_VERSION, H_CAPACITY, H_STRATEGY, H_K, H_NEXT_ID, H_FINISHED,
-    H_PACKS, H_OPEN_BINS, H_HEADER_SIZE
-};
-
-static int state_size(const sp_stream *s, int64_t *size)
-{
-    if (s == NULL || size == NULL)
-        return SP_ERR_NULL_POINTER;
-    /* Every term is bounded by memory the stream already holds. */
-    const pack_queue *q = &s->queue;
-    *size = H_HEADER_SIZE + q->num_packs + 2 * q->offsets[q->num_packs] +
-            2 * s->num_open + 2 * s->open_items;
-    return SP_OK;
-}
-
-/* Write count, the ids, then the lengths; returns the next position. */
-static int64_t *write_group(int64_t *w, const int64_t *ids,
-                            const int64_t *lengths, int64_t count)
-{
-    *w++ = count;
-    memcpy(w, ids, (size_t)count * sizeof(int64_t));
-    w += count;
-    memcpy(w, lengths, (size_t)count * sizeof(int64_t));
-    return w + count;
-}
-
-static int export_state(const sp_stream *s, int64_t *state, int64_t size,
-                        int64_t *written)
-{
-    int64_t need;
-    int status = state_size(s, &need);
-    if (status != SP_OK)
-        return status;
-    if (state == NULL || written == NULL)
-        return SP_ERR_NULL_POINTER;
-    if (size < need)
-        return SP_ERR_BUFFER_TOO_SMALL;
-    const pack_queue *q = &s->queue;
-    int64_t *w = state;
-    w[H_MAGIC] = STATE_MAGIC;
-    w[H_VERSION] = STATE_VERSION;
-    w[H_CAPACITY] = s->capacity;
-    w[H_STRATEGY] = s->strategy;
-    w[H_K] = s->k;
-    w[H_NEXT_ID] = s->next_id;
-    w[H_FINISHED] = s->finished;
-    w[H_PACKS] = q->num_packs;
-    w[H_OPEN_BINS] = s->num_open;
-    w += H_HEADER_SIZE;
-    for (int64_t p = 0; p < q->num_packs; p++) {
-        int64_t at = q->offsets[p];
-        w = write_group(w, q->items + at, q->lengths + at, q->offsets[p + 1] - at);
-    }
-    for (int64_t i = 0; i < s->num_slots; i++) {
-        const open_bin *bin = &s->bins[i];
-        if (bin->count == 0)
-            continue;
-        *w++ = i;
-        if (s->strategy == SP_NF) {
-            int64_t at = q->offsets[q->num_packs];
-            w = write_group(w, q->items + at, q->lengths + at, bin->count);
-        } else {
-            w = write_group(w, bin->ids, bin->lengths, bin->count);
-        }
-    }
-    *written = w - state;
-    return SP_OK;
-}
-
-/* Reads a state buffer front to back; every read is bounds-checked. */
-typedef struct reader {
-    const int64_t *at;
-    int64_t left;
-} reader;
-
-/* One group: count (1 .. limit), then count ids that are strictly
- * increasing in [0, next_id), then count lengths in [1, capacity] whose
- * sum is at most `capacity` (written to *sum). */
-typedef struct group {
-    int64_t count;
-    const int64_t *ids;
-    const int64_t *lengths;
-    int64_t sum;
-} group;
-
-static int take_group(reader *r, const sp_stream *s, int64_t limit, group *g)
-{
-    if (r->left < 1)
-        return 0;
-    g->count = r->at[0];
-    if (g->count < 1 || g->count > limit || g->count > (r->left - 1) / 2)
-        return 0;
-    g->ids = r->at + 1;
-    g->lengths = g->ids + g->count;
-    g->sum = 0;
-    for (int64_t j = 0; j < g->count; j++) {
-        int64_t id = g->ids[j], l = g->lengths[j];
-        if (id < 0 || id >= s->next_id || (j > 0 && id <= g->ids[j - 1]))
-            return 0;
-        if (l < 1 || l > s->capacity - g->sum)
-            return 0;
-        g->sum += l;
-    }
-    r->at += 1 + 2 * g->count;
-    r->left -= 1 + 2 * g->count;
-    return 1;
-}
-
-/* Could this group be the open bin of `slot` (not yet closed)? */
-static int is_open_bin(const sp_stream *s, int64_t slot, const group *g)
-{
-    if (g->sum == s->capacity)
-        return 0; /* an exactly full bin closes at once */
-    if (s->strategy == SP_NF)
-        /* NF's open bin holds the latest ids. */
-        return g->ids[0] == s->next_id - g->count;
-    if (slot > 0 && g->count >= slot)
-        return 0; /* a class-i bin closes with its i-th item */
-    for (int64_t j = 0; j < g->count; j++)
-        if (sp_hk_class(s->capacity, g->lengths[j], s->k) != slot)
-            return 0;
-    return 1;
-}
-
-/* No id may be in two places: sort them all and look for repeats. */
-static int check_ids_distinct(const sp_stream *s)
-{
-    const pack_queue *q = &s->queue;
-    const int64_t queued = q->offsets[q->num_packs];
-    const int64_t n = queued + (s->strategy == SP_NF ? 0 : s->open_items);
-    if (n == 0)
-        return SP_OK;
-    int64_t *all = sp_alloc_array(n, sizeof(int64_t));
-    if (all == NULL)
-        return SP_ERR_OUT_OF_MEMORY;
-    memcpy(all, q->items, (size_t)queued * sizeof(int64_t));
-    int64_t m = queued;
-    for (int64_t i = 0; s->strategy == SP_HK && i < s->num_slots; i++) {
-        const open_bin *bin = &s->bins[i];
-        if (bin->count > 0)
-            memcpy(all + m, bin->ids, (size_t)bin->count * sizeof(int64_t));
-        m += bin->count;
-    }
-    qsort(all, (size_t)n, sizeof(int64_t), compare_int64);
-    int status = SP_OK;
-    for (int64_t j = 1; j < n && status == SP_OK; j++)
-        if (all[j] == all[j - 1])
-            status = SP_ERR_INVALID_STATE;
-    /* NF's open ids are the latest ones: above every queued id. */
-    if (s->strategy == SP_NF && s->bins[0].count > 0 &&
-        all[n - 1] >= s->next_id - s->bins[0].count)
-        status = SP_ERR_INVALID_STATE;
-    free(all);
-    return status;
-}
-
-static int import_body(sp_stream *s, reader *r, int64_t packs,
-                       int64_t open_bins)
-{
-    pack_queue *q = &s->queue;
-    group g;
-    for (int64_t p = 0; p < packs; p++) {
-        if (!take_group(r, s, INT64_MAX, &g))
-            return SP_ERR_INVALID_STATE;
-        int status = queue_reserve(q, 1, g.count);
-        if (status != SP_OK)
-            return status;
-        int64_t at = q->offsets[q->num_packs];
-        memcpy(q->items + at, g.ids, (size_t)g.count * sizeof(int64_t));
-        memcpy(q->lengths + at, g.lengths, (size_t)g.count * sizeof(int64_t));
-        push_pack_end(q, at + g.count, g.sum);
-    }
-    for (int64_t b = 0; b < open_bins; b++) {
-        int64_t slot;
-        if (r->left < 1)
-            return SP_ERR_INVALID_STATE;
-        slot = *r->at++;
-        r->left--;
-        if (slot < 0 || slot >= s->num_slots || s->bins[slot].count > 0 ||
-            !take_group(r, s, INT64_MAX, &g) || !is_open_bin(s, slot, &g))
-            return SP_ERR_INVALID_STATE;
-        open_bin *bin = &s->bins[slot];
-        int64_t *ids, *lengths;
-        if (s->strategy == SP_NF) {
-            /* The open NF bin lives at the queue's tail. */
-            int status = queue_reserve(q, 0, g.count);
-            if (status != SP_OK)
-                return status;
-            ids = q->items + q->offsets[q->num_packs];
-            lengths = q->lengths + q->offsets[q->num_packs];
-        } else {
-            if (reserve_pair(&bin->ids, &bin->lengths, &bin->room, g.count)
-                != SP_OK)
-                return SP_ERR_OUT_OF_MEMORY;
-            ids = bin->ids;
-            lengths = bin->lengths;
-        }
-        memcpy(ids, g.ids, (size_t)g.count * sizeof(int64_t));
-        memcpy(lengths, g.lengths, (size_t)g.count * sizeof(int64_t));
-        bin->count = g.count;
-        bin->load = g.sum;
-        s->num_open++;
-        s->open_items += g.count;
-    }
-    if (r->left != 0)
-        return SP_ERR_INVALID_STATE;
-    return check_ids_distinct(s);
-}
-
-int sp_stream_import(const int64_t *state, int64_t state_size,
-                     sp_stream **out)
-{
-    if (out == NULL)
-        return SP_ERR_NULL_POINTER;
-    *out = NULL;
-    if (state == NULL)
-        return SP_ERR_NULL_POINTER;
-    if (state_size < H_HEADER_SIZE || state[H_MAGIC] != STATE_MAGIC ||
-        state[H_VERSION] != STATE_VERSION)
-        return SP_ERR_INVALID_STATE;
-    const int64_t strategy = state[H_STRATEGY], next_id = state[H_NEXT_ID];
-    const int64_t finished = state[H_FINISHED], packs = state[H_PACKS];
-    const int64_t open_bins = state[H_OPEN_BINS];
-    if (strategy != SP_NF && strategy != SP_HK)
-        return SP_ERR_INVALID_STATE;
-    sp_options opts;
-    sp_options_init(&opts);
-    opts.k = state[H_K];
-    sp_stream *s = NULL;
-    int status = sp_stream_create(state[H_CAPACITY], (int)strategy, &opts, &s);
-    if (status != SP_OK)
-        return status == SP_ERR_OUT_OF_MEMORY ? status : SP_ERR_INVALID_STATE;
-    /* Each pack and open bin takes at least 3 entries of the buffer, which
-     * bounds the counts before anything is allocated for them. */
-    const int64_t body = state_size - H_HEADER_SIZE;
-    if (next_id < 0 || (finished != 0 && finished != 1) || packs < 0 ||
-        open_bins < 0 || packs > body / 3 || open_bins > body / 3 ||
-        open_bins > s->num_slots || (finished && open_bins != 0)) {
-        sp_stream_free(s);
-        return SP_ERR_INVALID_STATE;
-    }
-    s->next_id = next_id;
-    s->finished = (int)finished;
-    reader r = {state + H_HEADER_SIZE, body};
-    status = import_body(s, &r, packs, open_bins);
-    if (status != SP_OK) {
-        sp_stream_free(s);
-        return status;
-    }
-    *out = s;
     return SP_OK;
 }
 
@@ -910,7 +605,7 @@ int sp_stream_state_size(const sp_stream *s, int64_t *size)
     if (s == NULL)
         return SP_ERR_NULL_POINTER;
     enter(s);
-    int status = state_size(s, size);
+    int status = sp_stream_measure_state(s, size);
     leave(s);
     return status;
 }
@@ -921,7 +616,7 @@ int sp_stream_export(const sp_stream *s, int64_t *state, int64_t size,
     if (s == NULL)
         return SP_ERR_NULL_POINTER;
     enter(s);
-    int status = export_state(s, state, size, written);
+    int status = sp_stream_write_state(s, state, size, written);
     leave(s);
     return status;
 }
