@@ -179,7 +179,7 @@ class StreamHandle:
         if status != lib.SP_OK:
             raise RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
         # The header that sp_stream_import has just checked: magic, version,
-        # capacity, strategy, k, next id, finished, ... (see stream.c).
+        # capacity, strategy, k, next id, finished, ... (see stream_state.c).
         capacity, strategy_id, k = int(state[2]), int(state[3]), int(state[4])
         finished = bool(state[6])
         return cls(out[0], capacity, strategy_id, k, finished)
