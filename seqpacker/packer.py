@@ -19,6 +19,23 @@ from .registry import available_strategies, get_strategy
 from .result import PackResult
 
 
+class StrategyName(tuple):
+    """A ``(short, long)`` pair from ``Packer.strategies()``.
+
+    It compares, unpacks and prints as the plain pair (as in seqpacker
+    0.1.3), and also says where the strategy comes from: ``plugin`` is True
+    for a strategy that is not built in, and ``origin`` says where a plugin
+    comes from (``"seqpacker-balanced 0.1.0"``; None for the built-ins).
+    """
+
+    def __new__(cls, short: str, long: str, plugin: bool = False,
+                origin: str | None = None):
+        pair = super().__new__(cls, (short, long))
+        pair.plugin = plugin
+        pair.origin = origin
+        return pair
+
+
 class Packer:
     """Packs sequence lengths into bins of a fixed capacity.
 
@@ -66,13 +83,14 @@ class Packer:
         return self._k
 
     @staticmethod
-    def strategies() -> list[tuple[str, str]]:
+    def strategies() -> list[StrategyName]:
         """``(short, long)`` name pairs of every strategy, e.g. ``("OBFD", "OptimizedBestFitDecreasing")``.
 
         The eleven built-ins come first, then the plugins (which
         ``seqpacker.registry.available_strategies()`` marks as such).
         """
-        return [(info.short, info.long) for info in available_strategies()]
+        return [StrategyName(info.short, info.long, info.plugin, info.origin)
+                for info in available_strategies()]
 
     def pack(self, lengths) -> PackResult:
         """Pack ``lengths``; the result builds per-bin objects only when asked."""

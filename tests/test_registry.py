@@ -477,3 +477,16 @@ def test_cli_passes_plugin_options(entry_points, tmp_path, capsys):
     assert seen["ranks"] == 8 and seen["mode"] == "fast"
     assert cli.main(["--strategy", "spy", "--plugin-option", "oops"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_packer_strategies_marks_plugins_and_stays_a_list_of_pairs(entry_points):
+    entry_points()  # no installed plugins: only the one registered here
+    register_strategy("in_process", ffd_plugin)
+    pairs = Packer.strategies()
+    assert pairs[:2] == [("NF", "NextFit"), ("FF", "FirstFit")]
+    assert all(isinstance(pair, tuple) and len(pair) == 2 for pair in pairs)
+    short, long = pairs[-1]
+    assert (short, long) == ("IN_PROCESS", "in_process")
+    assert pairs[-1].plugin and not pairs[0].plugin
+    assert pairs[0].origin is None
+    assert repr(pairs[0]) == "('NF', 'NextFit')"
