@@ -16,7 +16,6 @@ int sp_bins_init(sp_bins *bins, sp_job *job)
     if (bins->count == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     bins->bin_of = bins->count + job->n;
-    bins->slot = NULL;
     return SP_OK;
 }
 

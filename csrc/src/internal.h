@@ -107,7 +107,6 @@ typedef struct sp_bins {
     int64_t *load;     /* aliases job->bin_used */
     int32_t *count;
     int32_t *bin_of;
-    int32_t *slot;     /* optional (NULL): slot[step] = position in its bin */
 } sp_bins;
 
 int sp_bins_init(sp_bins *bins, sp_job *job);
@@ -127,10 +126,6 @@ static inline void sp_bins_place(sp_bins *bins, int32_t b, int64_t length,
                                  int64_t times)
 {
     bins->load[b] += length * times;
-    if (bins->slot != NULL) {
-        for (int64_t t = 0; t < times; t++)
-            bins->slot[bins->steps + t] = bins->count[b] + (int32_t)t;
-    }
     bins->count[b] += (int32_t)times;
     for (int64_t t = 0; t < times; t++)
         bins->bin_of[bins->steps++] = b;

@@ -29,10 +29,9 @@
 #define MEND_FRACTION 8
 
 typedef struct share {
-    sp_job job;           /* this share's items: n, bin_used = own loads */
+    sp_job job;           /* this share's items: n; bin_used = its loads */
     sp_sorted runs;       /* run_length borrowed, run_count own, no order */
-    sp_bins bins;
-    int32_t *slot;        /* per step: position in its bin */
+    sp_bins bins;         /* bins.count: items per bin, then write cursors */
     int32_t *final_bin;   /* per share bin: final number, or -1 if mended */
     int64_t *pool;        /* global sorted positions of the mended items */
     int64_t pool_size;
@@ -62,34 +61,32 @@ static int share_init(share *sh, const sp_job *job, const sp_sorted *sorted,
     sh->runs.run_count = sp_alloc_array(sorted->runs, sizeof(int32_t));
     if (sh->runs.run_count == NULL)
         return SP_ERR_OUT_OF_MEMORY;
-    int64_t n = 0;
+    int64_t n = 0, before = 0; /* this share's items, the earlier shares' */
     for (int64_t k = 0; k < sorted->runs; k++) {
         int32_t c = sorted->run_count[k];
         int32_t mine = c > t ? (c - t + parts - 1) / parts : 0;
         sh->runs.run_count[k] = mine;
         n += mine;
+        before += (int64_t)(c / parts) * t + (c % parts < t ? c % parts : t);
     }
     sh->job = *job;
     sh->job.n = n;
     sh->job.items = NULL;
     sh->job.bin_offsets = NULL;
-    sh->job.bin_used = sp_alloc_array(n, sizeof(int64_t));
-    sh->slot = sp_alloc_array(n, sizeof(int32_t));
+    /* Each share keeps its loads in its own slice of the caller's bin_used
+     * (a share has at most as many bins as items); number_kept_bins then
+     * moves them down in place, never past an unread one. */
+    sh->job.bin_used = job->bin_used + before;
     sh->final_bin = sp_alloc_array(n, sizeof(int32_t));
     sh->pool = sp_alloc_array(n, sizeof(int64_t));
-    if (!sh->job.bin_used || !sh->slot || !sh->final_bin || !sh->pool)
+    if (!sh->final_bin || !sh->pool)
         return SP_ERR_OUT_OF_MEMORY;
-    if (sp_bins_init(&sh->bins, &sh->job) != SP_OK)
-        return SP_ERR_OUT_OF_MEMORY;
-    sh->bins.slot = sh->slot;
-    return SP_OK;
+    return sp_bins_init(&sh->bins, &sh->job);
 }
 
 static void share_free(share *sh)
 {
     free(sh->runs.run_count);
-    free(sh->job.bin_used);
-    free(sh->slot);
     free(sh->final_bin);
     free(sh->pool);
     sp_bins_free(&sh->bins);
@@ -113,15 +110,16 @@ static void lay_out_share(void *arg, int part, int parts)
     share *sh = &c->shares[part];
     const int32_t *order = c->sorted->order;
     const int64_t *offsets = c->job->bin_offsets;
+    int32_t *cursor = sh->bins.count; /* zeroed by number_kept_bins */
     int64_t *items = c->job->items;
     int64_t j = 0, start = 0;
     sh->pool_size = 0;
     for (int64_t k = 0; k < c->sorted->runs; k++) {
         for (int64_t m = 0; m < sh->runs.run_count[k]; m++, j++) {
             int64_t pos = position(start, part, parts, m);
-            int32_t b = sh->final_bin[sh->bins.bin_of[j]];
+            int32_t local = sh->bins.bin_of[j], b = sh->final_bin[local];
             if (b >= 0)
-                items[offsets[b] + sh->slot[j]] = order[pos];
+                items[offsets[b] + cursor[local]++] = order[pos];
             else
                 sh->pool[sh->pool_size++] = pos;
         }
@@ -146,6 +144,7 @@ static int64_t number_kept_bins(obfdp_ctx *c, int parts, int64_t *kept_items)
             c->job->bin_offsets[next] = at;
             c->job->bin_used[next] = load;
             at += sh->bins.count[b];
+            sh->bins.count[b] = 0; /* now the bin's write cursor */
             next++;
         }
     }
