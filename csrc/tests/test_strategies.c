@@ -342,6 +342,35 @@ static void test_options(void)
     free(lengths);
 }
 
+/* obfdp packs shares on threads only from 2^17 lengths per thread: check
+ * that path (and the mending of the least-full bins) on enough lengths,
+ * with both threads and with three, under valgrind too in CI. */
+static void test_parallel_shares(void)
+{
+    const int64_t n = 3 * ((int64_t)1 << 17) + 1234, capacity = 2048;
+    int64_t *lengths = malloc(sizeof(int64_t) * (size_t)n);
+    fill(lengths, n, capacity, UNIFORM);
+    result serial = run_pack(lengths, n, capacity, SP_OBFD, NULL, 1);
+    for (int64_t threads = 2; threads <= 3; threads++) {
+        sp_options opt;
+        sp_options_init(&opt);
+        opt.threads = threads;
+        result r = run_pack(lengths, n, capacity, SP_OBFDP, &opt, 1);
+        CHECK_EQ(r.status, SP_OK);
+        if (r.status == SP_OK && check_layout(lengths, n, capacity, &r)) {
+            /* at most 0.1% (and one) more bins than serial OBFD */
+            CHECK(r.num_bins >= serial.num_bins);
+            CHECK(r.num_bins * 1000 <= serial.num_bins * 1001 + 1000);
+        }
+        result again = run_pack(lengths, n, capacity, SP_OBFDP, &opt, 1);
+        CHECK(same_bins(&r, &again)); /* deterministic for a thread count */
+        free_result(&again);
+        free_result(&r);
+    }
+    free_result(&serial);
+    free(lengths);
+}
+
 int main(void)
 {
     test_example();
@@ -350,5 +379,6 @@ int main(void)
     test_huge_capacity();
     test_seeds();
     test_options();
+    test_parallel_shares();
     return check_summary();
 }
