@@ -52,7 +52,8 @@ def test_example_runs(page, line, code, tmp_path, monkeypatch):
 
 def test_readme_opens_with_the_install_and_test_commands():
     blocks = [code.strip() for _, code in code_blocks(ROOT / "README.md", "bash")]
-    assert blocks[:2] == ['pip install . && seqpacker', 'pip install ".[test]" && pytest']
+    assert blocks[:2] == ['pip install . && seqpacker',
+                          'pip install ".[test]" ./plugins/seqpacker-balanced && pytest']
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.index("pip install . && seqpacker") < readme.index("## ")
 
