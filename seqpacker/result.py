@@ -170,7 +170,7 @@ class PackResult:
     def bins(self) -> list[list[int]]:
         """The sequence ids of each bin (built on first access, then cached)."""
         if self._bins is None:
-            self._bins = _split(self._items.tolist(), self._offsets.tolist())
+            self._bins = split_flat(self._items.tolist(), self._offsets.tolist())
         return self._bins
 
     @property
@@ -178,7 +178,7 @@ class PackResult:
         """One ``Pack`` per bin (built on first access, then cached)."""
         if self._packs is None:
             offsets = self._offsets.tolist()
-            lengths = _split(self._lengths[self._items].tolist(), offsets)
+            lengths = split_flat(self._lengths[self._items].tolist(), offsets)
             self._packs = list(map(Pack, self.bins, lengths, self._used.tolist()))
         return self._packs
 
@@ -196,5 +196,6 @@ class PackResult:
         )
 
 
-def _split(flat: list, offsets: list[int]) -> list[list]:
+def split_flat(flat: list, offsets: list[int]) -> list[list]:
+    """``flat[offsets[b]:offsets[b + 1]]`` for every bin b (PackResult, StreamPacker)."""
     return [flat[start:end] for start, end in zip(offsets, offsets[1:])]

@@ -22,7 +22,7 @@ import numpy as np
 from . import _native
 from ._validation import as_lengths, check_capacity, check_k
 from .registry import available_strategies, get_strategy
-from .result import Pack
+from .result import Pack, split_flat
 
 _STREAMABLE = ("NF", "HK")
 _PICKLE_VERSION = 1
@@ -40,10 +40,7 @@ def _packs(ids: list, lengths: list, offsets: list, used: list) -> list[Pack]:
     """Pack objects from read lists (``offsets`` has one entry more than ``used``)."""
     if len(used) == 1:  # what add() mostly gets
         return [Pack(ids, lengths, used[0])]
-    return [
-        Pack(ids[start:end], lengths[start:end], u)
-        for start, end, u in zip(offsets, offsets[1:], used)
-    ]
+    return list(map(Pack, split_flat(ids, offsets), split_flat(lengths, offsets), used))
 
 
 class StreamPacker:

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import first_fit_decreasing
 from reference_issue3 import modified_first_fit_decreasing
 from seqpacker import Packer, pack_sequences
 

@@ -565,7 +565,6 @@ int sp_stream_read(sp_stream *s, int64_t *items, int64_t *lengths,
     return status;
 }
 
-
 int64_t sp_stream_sequences_added(const sp_stream *s)
 {
     if (s == NULL)
