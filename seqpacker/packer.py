@@ -46,8 +46,10 @@ class Packer:
         seed: shuffle seed of ``ffs``, an int in [0, 2**64 - 1]; ``None``
             means the fixed default seed 0.
         k: number of size classes of ``hk``, 2 to 65536; ``None`` means 10.
-        threads: threads of ``obfdp``, an int >= 1; ``None`` means one per
-            online CPU.
+        threads: threads a call may use, an int >= 1; ``None`` means one
+            per online CPU. ``obfdp`` packs on that many; with two or more,
+            every strategy maps the pages of outputs of 4 MiB or more on a helper
+            thread while it packs. ``1`` keeps each call on its thread.
         options: keyword arguments for a plugin strategy (see
             docs/plugins.md), e.g. ``{"ranks": 8}``; built-ins take none.
 

@@ -330,6 +330,18 @@ def test_options_reach_the_c_library():
         assert result.used.max() <= 1000
 
 
+@pytest.mark.parametrize("strategy", ["nf", "hk", "obfd"])
+def test_page_helper_thread_leaves_the_bins_unchanged(strategy):
+    # 600,000 lengths: outputs over 4 MiB, where a call with threads allowed
+    # maps the output pages on a helper thread (docs/api.md, `threads`).
+    lengths = random_lengths(600_000, 2048, seed=9)
+    alone = Packer(2048, strategy, threads=1).pack(lengths)
+    helped = Packer(2048, strategy, threads=2).pack(lengths)
+    assert np.array_equal(alone.items, helped.items)
+    assert np.array_equal(alone.offsets, helped.offsets)
+    assert np.array_equal(alone.used, helped.used)
+
+
 def test_seed_and_options_are_validated_at_construction():
     with pytest.raises(ValueError, match="k = 1"):
         Packer(100, "hk", k=1)

@@ -19,8 +19,9 @@
  * Thread safety: every function is reentrant. sp_pack() may run in many
  * threads at once on distinct output buffers. A stream handle (sp_stream)
  * must be used by one thread at a time; distinct handles are independent.
- * SP_OBFDP creates and joins its own threads inside each call, so the
- * library holds no thread or pool between calls (safe across fork()).
+ * Threads (SP_OBFDP's, and the page-mapping helper of sp_options.threads)
+ * are created and joined inside each call, so the library holds no thread
+ * or pool between calls (safe across fork()).
  */
 #ifndef SEQPACKER_H
 #define SEQPACKER_H
@@ -100,7 +101,12 @@ enum sp_strategy {
 typedef struct sp_options {
     uint64_t seed;    /* SP_FFS: shuffle seed (default SP_DEFAULT_SEED) */
     int64_t k;        /* SP_HK: number of classes, 2..SP_MAX_K (default 10) */
-    int64_t threads;  /* SP_OBFDP: threads >= 1, or 0 = online CPUs */
+    /* Threads a call may use, >= 1, or 0 = online CPUs (the default).
+     * SP_OBFDP packs on that many; with 2 or more, any sp_pack() call whose
+     * outputs span 4 MiB or more (half a million lengths) also runs a helper that maps the
+     * pages of the output arrays while the strategy works (Linux). 1 keeps
+     * every call on the calling thread. */
+    int64_t threads;
 } sp_options;
 
 /* Runtime version; equal to the macros of the header that built the library. */

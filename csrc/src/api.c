@@ -42,11 +42,19 @@ static const sp_strategy_fn strategy_fns[SP_STRATEGY_COUNT] = {
     sp_strategy_obfd, sp_strategy_obfdp, sp_strategy_hk,
 };
 
-/* Strategies that read every length once, in input order, anyway check
- * the lengths in that pass (as sp_check_lengths would), which saves a pass
- * over the input: about a tenth of HK's time. */
-static const unsigned char checks_own_lengths[SP_STRATEGY_COUNT] = {
-    [SP_HK] = 1,
+/* What sp_pack() must know of a strategy besides its function. */
+typedef struct strategy_traits {
+    /* It reads every length once, in input order, anyway and checks the
+     * lengths in that pass (as sp_check_lengths would), which saves a pass
+     * over the input: about a tenth of HK's time. */
+    unsigned char checks_own_lengths;
+    /* It writes all n entries of bin_used (as scratch), not only the
+     * num_bins entries of the result. */
+    unsigned char fills_bin_used;
+} strategy_traits;
+
+static const strategy_traits traits[SP_STRATEGY_COUNT] = {
+    [SP_HK] = {.checks_own_lengths = 1, .fills_bin_used = 1},
 };
 
 const char *sp_strategy_name(int strategy)
@@ -117,6 +125,27 @@ int sp_check_lengths(sp_job *job)
     return SP_OK;
 }
 
+/* Check the lengths (unless the strategy does) and run the strategy, with
+ * scratch for bin_used when the caller passed none. */
+static int check_and_run(sp_job *job, int strategy)
+{
+    if (!traits[strategy].checks_own_lengths) {
+        int status = sp_check_lengths(job);
+        if (status != SP_OK)
+            return status;
+    }
+    int64_t *scratch_used = NULL;
+    if (job->bin_used == NULL) {
+        scratch_used = sp_alloc_array(job->n, sizeof(int64_t));
+        if (scratch_used == NULL)
+            return SP_ERR_OUT_OF_MEMORY;
+        job->bin_used = scratch_used;
+    }
+    int status = strategy_fns[strategy](job);
+    free(scratch_used);
+    return status;
+}
+
 int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
             const sp_options *options, int64_t *items, int64_t *bin_offsets,
             int64_t *bin_used, int64_t *num_bins, int64_t *error_index)
@@ -150,24 +179,20 @@ int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
     bin_offsets[0] = 0;
     if (n == 0)
         return SP_OK;
-    if (!checks_own_lengths[strategy]) {
-        status = sp_check_lengths(&job);
-        if (status != SP_OK)
-            return status;
-    }
-
-    int64_t *scratch_used = NULL;
-    if (bin_used == NULL) {
-        scratch_used = sp_alloc_array(n, sizeof(int64_t));
-        if (scratch_used == NULL)
-            return SP_ERR_OUT_OF_MEMORY;
-        bin_used = scratch_used;
-    }
+    /* Every strategy writes all of items; meanwhile a helper maps its
+     * pages (and those of bin_used, if the strategy writes all of it). */
+    const size_t bytes = (size_t)n * sizeof(int64_t);
+    sp_prefault prefault = {
+        .start = {items, bin_used},
+        .bytes = {bytes, bin_used && traits[strategy].fills_bin_used ? bytes : 0},
+        .ranges = 2,
+    };
+    sp_prefault_start(&prefault, (int)job.options.threads);
     job.items = items;
     job.bin_offsets = bin_offsets;
     job.bin_used = bin_used;
-    status = strategy_fns[strategy](&job);
-    free(scratch_used);
+    status = check_and_run(&job, strategy);
+    sp_prefault_join(&prefault);
     if (status != SP_OK)
         return status;
     *num_bins = job.num_bins;

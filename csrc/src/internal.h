@@ -10,6 +10,7 @@
 #ifndef SP_INTERNAL_H
 #define SP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -87,6 +88,23 @@ void *sp_alloc_zeroed(int64_t count, size_t size);
 typedef void (*sp_task_fn)(void *ctx, int part, int parts);
 void sp_run_parallel(int parts, sp_task_fn fn, void *ctx);
 int sp_online_cpus(void);
+
+/* ---- prefaulting (prefault.c) -------------------------------------------
+ * Fill start, bytes and ranges, call sp_prefault_start(), and always
+ * sp_prefault_join() before returning: on Linux a helper thread maps the
+ * pages of the ranges (contents untouched) while the caller works, when
+ * `threads` (0 = online CPUs) allows a second thread and the ranges are
+ * large. */
+#define SP_PREFAULT_RANGES 2
+typedef struct sp_prefault {
+    void *start[SP_PREFAULT_RANGES];
+    size_t bytes[SP_PREFAULT_RANGES];
+    int ranges;
+    int started;
+    pthread_t thread;
+} sp_prefault;
+void sp_prefault_start(sp_prefault *pf, int threads);
+void sp_prefault_join(sp_prefault *pf);
 
 /* The half-open range [*begin, *end) of part p of n items split in parts. */
 static inline void sp_part_range(int64_t n, int part, int parts,

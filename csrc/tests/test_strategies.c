@@ -371,6 +371,52 @@ static void test_parallel_shares(void)
     free(lengths);
 }
 
+/* With threads allowed, a large call maps its output pages on a helper
+ * thread while the strategy runs: the bins must be exactly those of a
+ * call on one thread, with and without bin_used, and an error must come
+ * back the same (the helper is joined on that path too). */
+static void test_page_helper(void)
+{
+    const int64_t n = 600000, capacity = 2048; /* outputs over 4 MiB */
+    int64_t *lengths = malloc(sizeof(int64_t) * (size_t)n);
+    fill(lengths, n, capacity, UNIFORM);
+    static const int strategies[] = {SP_NF, SP_HK, SP_OBFD};
+    sp_options one, two;
+    sp_options_init(&one);
+    sp_options_init(&two);
+    one.threads = 1;
+    two.threads = 2;
+    for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++) {
+        result alone = run_pack(lengths, n, capacity, strategies[i], &one, 1);
+        CHECK_EQ(alone.status, SP_OK);
+        for (int with_used = 0; with_used <= 1; with_used++) {
+            result helped = run_pack(lengths, n, capacity, strategies[i], &two,
+                                     with_used);
+            CHECK_EQ(helped.status, SP_OK);
+            CHECK(same_bins(&alone, &helped));
+            if (with_used)
+                CHECK(memcmp(alone.used, helped.used,
+                             sizeof(int64_t) * (size_t)alone.num_bins) == 0);
+            free_result(&helped);
+        }
+        free_result(&alone);
+    }
+    lengths[n - 1] = capacity + 1;
+    for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++) {
+        int64_t items_bound = sp_pack_bound(n);
+        int64_t *items = malloc(sizeof(int64_t) * (size_t)(items_bound + 1));
+        int64_t *offsets = malloc(sizeof(int64_t) * (size_t)(items_bound + 1));
+        int64_t num_bins = -1, error_index = 0;
+        int status = sp_pack(lengths, n, capacity, strategies[i], &two, items,
+                             offsets, NULL, &num_bins, &error_index);
+        CHECK_EQ(status, SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+        CHECK_EQ(error_index, n - 1);
+        free(items);
+        free(offsets);
+    }
+    free(lengths);
+}
+
 int main(void)
 {
     test_example();
@@ -380,5 +426,6 @@ int main(void)
     test_seeds();
     test_options();
     test_parallel_shares();
+    test_page_helper();
     return check_summary();
 }
