@@ -201,16 +201,46 @@ class StreamHandle:
             return MemoryError("seqpacker: out of memory")
         return RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
 
-    def add_many(self, lengths: np.ndarray) -> None:
-        """Add a contiguous int64 array, all of it or (on a bad length) none."""
-        error_index = ffi.new("int64_t *")
-        status = lib.sp_stream_add_many(
-            self._handle, ffi.from_buffer("int64_t[]", lengths), len(lengths), error_index
-        )
+    def pack_many(self, lengths: np.ndarray, ids_only: bool = False):
+        """Add a contiguous int64 array (all of it or, on a bad length, none)
+        and move out the unread packs and every pack it closes, in one C
+        pass (``sp_stream_pack_many``): ``(items, lengths, offsets, used)``
+        as ``read()`` gives them."""
+        n = len(lengths)
+        # items size, packs size, packs written, error index
+        out = ffi.new("int64_t[4]")
+        source = ffi.from_buffer("int64_t[]", lengths)
+        while True:
+            status = lib.sp_stream_pack_many_bound(self._handle, n, out, out + 1)
+            if status != lib.SP_OK:
+                raise self._status_error(status)
+            items_size, packs_size = out[0], out[1]
+            items = np.empty(items_size, dtype=np.int64)
+            offsets = np.empty(packs_size + 1, dtype=np.int64)
+            item_lengths = None if ids_only else np.empty(items_size, dtype=np.int64)
+            used = None if ids_only else np.empty(packs_size, dtype=np.int64)
+            status = lib.sp_stream_pack_many(
+                self._handle, source, n,
+                ffi.from_buffer("int64_t[]", items, require_writable=True),
+                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", item_lengths, require_writable=True),
+                items_size,
+                ffi.from_buffer("int64_t[]", offsets, require_writable=True),
+                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", used, require_writable=True),
+                packs_size, out + 2, out + 3,
+            )
+            # Another thread may have added to the stream since the sizes
+            # were taken; then size again.
+            if status != lib.SP_ERR_BUFFER_TOO_SMALL:
+                break
         if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
-            raise_for_status(status, lengths, self.capacity, error_index[0])
+            raise_for_status(status, lengths, self.capacity, out[3])
         if status != lib.SP_OK:
             raise self._status_error(status)
+        got = out[2]
+        end = offsets[got]
+        if ids_only:
+            return items[:end], None, offsets[: got + 1], None
+        return items[:end], item_lengths[:end], offsets[: got + 1], used[:got]
 
     def add_list(self, lengths: list) -> None:
         """Add a short list of lengths already known to be valid."""
@@ -229,12 +259,11 @@ class StreamHandle:
         if status != lib.SP_OK:
             raise self._status_error(status)
 
-    def read(self, ids_only: bool = False):
+    def read(self):
         """Move the unread packs out: ``(items, lengths, offsets, used)``.
 
         ``offsets`` has ``num_packs + 1`` entries from 0; pack ``p`` holds
         ``items[offsets[p]:offsets[p + 1]]`` with ``lengths`` alongside.
-        With ``ids_only``, ``lengths`` and ``used`` are None (not copied).
         """
         counts = ffi.new("int64_t[2]")
         while True:
@@ -242,15 +271,15 @@ class StreamHandle:
             num_packs, num_items = counts[0], counts[1]
             items = np.empty(num_items, dtype=np.int64)
             offsets = np.empty(num_packs + 1, dtype=np.int64)
-            lengths = None if ids_only else np.empty(num_items, dtype=np.int64)
-            used = None if ids_only else np.empty(num_packs, dtype=np.int64)
+            lengths = np.empty(num_items, dtype=np.int64)
+            used = np.empty(num_packs, dtype=np.int64)
             status = lib.sp_stream_read(
                 self._handle,
                 ffi.from_buffer("int64_t[]", items, require_writable=True),
-                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", lengths, require_writable=True),
+                ffi.from_buffer("int64_t[]", lengths, require_writable=True),
                 num_items,
                 ffi.from_buffer("int64_t[]", offsets, require_writable=True),
-                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", used, require_writable=True),
+                ffi.from_buffer("int64_t[]", used, require_writable=True),
                 num_packs,
                 counts,
             )
@@ -261,8 +290,6 @@ class StreamHandle:
         if status != lib.SP_OK:
             raise self._status_error(status)
         got = counts[0]
-        if ids_only:
-            return items[: offsets[got]], None, offsets[: got + 1], None
         return items[: offsets[got]], lengths[: offsets[got]], offsets[: got + 1], used[:got]
 
     def read_lists(self) -> tuple[list[int], list[int], list[int], list[int]]:

@@ -143,9 +143,8 @@ class StreamPacker:
         """
         chunk = as_lengths(lengths)
         self._flush()
-        self._native.add_many(chunk)
+        items, lengths, offsets, used = self._native.pack_many(chunk)
         self._update_room()
-        items, lengths, offsets, used = self._native.read()
         return _packs(items.tolist(), lengths.tolist(), offsets.tolist(), used.tolist())
 
     def add_many_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
@@ -159,9 +158,8 @@ class StreamPacker:
         """
         chunk = as_lengths(lengths)
         self._flush()
-        self._native.add_many(chunk)
+        items, _lengths, offsets, _used = self._native.pack_many(chunk, ids_only=True)
         self._update_room()
-        items, _lengths, offsets, _used = self._native.read(ids_only=True)
         return items, offsets[1:-1]
 
     def finish(self) -> list[Pack]:

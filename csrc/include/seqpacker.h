@@ -201,6 +201,29 @@ SP_API int64_t sp_stream_push(sp_stream *stream, int64_t length);
 SP_API int sp_stream_add_many(sp_stream *stream, const int64_t *lengths,
                               int64_t n, int64_t *error_index);
 
+/* sp_stream_add_many() and sp_stream_read() in one pass, for large
+ * batches: the unread packs and then every pack that the batch closes go
+ * straight to the caller's buffers (laid out as sp_stream_read() does), so
+ * nothing is queued or copied twice. item_lengths and bin_used may be
+ * NULL. sp_stream_pack_many_bound() gives the sizes needed for n lengths
+ * (items_size >= unread ids + ids in open bins + n, packs_size >= unread
+ * packs + open bins + n; bin_offsets takes packs_size + 1); smaller ones
+ * give SP_ERR_BUFFER_TOO_SMALL and change nothing. Bad lengths are
+ * handled as by sp_stream_add_many(), with *num_packs 0. Only on
+ * SP_ERR_OUT_OF_MEMORY (SP_HK) may a prefix lengths[0 .. *error_index) be
+ * accepted; the packs it closed are in the buffers (*num_packs). With
+ * sp_options.threads other than 1 at creation, a helper thread maps the
+ * pages of a large items buffer meanwhile (see sp_options; the thread
+ * count is not part of an exported state: an imported stream has 0). */
+SP_API int sp_stream_pack_many_bound(const sp_stream *stream, int64_t n,
+                                     int64_t *items_size, int64_t *packs_size);
+SP_API int sp_stream_pack_many(sp_stream *stream, const int64_t *lengths,
+                               int64_t n, int64_t *items,
+                               int64_t *item_lengths, int64_t items_size,
+                               int64_t *bin_offsets, int64_t *bin_used,
+                               int64_t packs_size, int64_t *num_packs,
+                               int64_t *error_index);
+
 /* Close every open bin, in opening order. Later adds and finishes give
  * SP_ERR_FINISHED; the packs closed here are read as usual. */
 SP_API int sp_stream_finish(sp_stream *stream);

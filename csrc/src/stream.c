@@ -144,11 +144,13 @@ static int check_length(const sp_stream *s, int64_t length)
     return SP_OK;
 }
 
-/* NextFit over lengths that are already valid. The open bin's items are
- * written straight to the queue's tail; closing it only ends a pack. */
-static void nf_run(sp_stream *s, const int64_t *lengths, int64_t n)
+/* NextFit over lengths that are already valid, closing packs into q (the
+ * stream's queue, or the caller's buffers in sp_stream_pack_many(), where
+ * lengths and used may be NULL). The open bin's items are written
+ * straight after the last pack; closing it only ends a pack. */
+static void nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
+                   int64_t n)
 {
-    pack_queue *q = &s->queue;
     int64_t *items = q->items, *item_lengths = q->lengths;
     const int64_t cap = s->capacity;
     int64_t load = s->bins[0].load, id = s->next_id;
@@ -160,7 +162,8 @@ static void nf_run(sp_stream *s, const int64_t *lengths, int64_t n)
             load = 0;
         }
         items[at] = id;
-        item_lengths[at] = l;
+        if (item_lengths != NULL)
+            item_lengths[at] = l;
         at++;
         load += l;
         if (load == cap) {
@@ -175,76 +178,110 @@ static void nf_run(sp_stream *s, const int64_t *lengths, int64_t n)
     s->next_id = id;
 }
 
-/* Close an HK bin: queue its items (then `extra_id` of `extra_length`
- * unless extra_id < 0) and empty it, keeping its buffers. */
-static void hk_close(sp_stream *s, open_bin *bin, int64_t extra_id,
-                     int64_t extra_length)
+/* Copy the items of an HK bin to items[at ..] (and their lengths, unless
+ * item_lengths is NULL); returns the position after them. */
+static inline int64_t hk_copy_out(const open_bin *bin, int64_t *items,
+                                  int64_t *item_lengths, int64_t at)
 {
-    pack_queue *q = &s->queue;
-    int64_t at = q->offsets[q->num_packs], count = bin->count;
-    if (count > 0) {
-        memcpy(q->items + at, bin->ids, (size_t)count * sizeof(int64_t));
-        memcpy(q->lengths + at, bin->lengths, (size_t)count * sizeof(int64_t));
-    }
-    at += count;
-    int64_t used = bin->load;
-    if (extra_id >= 0) {
-        q->items[at] = extra_id;
-        q->lengths[at++] = extra_length;
-        used += extra_length;
-    }
-    push_pack_end(q, at, used);
-    s->num_open -= count > 0;
-    s->open_items -= count;
+    for (int64_t i = 0; i < bin->count; i++)
+        items[at + i] = bin->ids[i];
+    if (item_lengths != NULL)
+        for (int64_t i = 0; i < bin->count; i++)
+            item_lengths[at + i] = bin->lengths[i];
+    return at + bin->count;
+}
+
+/* Close an open HK bin into q as one pack, emptying it (finish()). */
+static void hk_close(sp_stream *s, pack_queue *q, open_bin *bin)
+{
+    int64_t at = hk_copy_out(bin, q->items, q->lengths, q->offsets[q->num_packs]);
+    push_pack_end(q, at, bin->load);
+    s->num_open -= bin->count > 0;
+    s->open_items -= bin->count;
     bin->count = 0;
     bin->load = 0;
 }
 
-static inline void hk_append(sp_stream *s, open_bin *bin, int64_t id,
-                             int64_t length)
-{
-    s->num_open += bin->count == 0;
-    s->open_items++;
-    bin->ids[bin->count] = id;
-    bin->lengths[bin->count++] = length;
-    bin->load += length;
-}
-
-/* HarmonicK over lengths that are already valid. class_of, when not NULL,
- * holds the class of every length 1..capacity (saves a division per item).
- * Stops early only when a bin buffer cannot grow, before touching anything
- * for that length; *done is the number of lengths placed. */
-static int hk_run(sp_stream *s, const int64_t *lengths, int64_t n,
-                  const int32_t *class_of, int64_t *done)
+/* HarmonicK over lengths that are already valid, closing packs into q (as
+ * in nf_run). class_of, when not NULL, holds the class of every length
+ * 1..capacity (saves a division per item). Stops early only when a bin
+ * buffer cannot grow, before touching anything for that length; *done is
+ * the number of lengths placed.
+ *
+ * The counters live in locals while the loop runs: stores to the int64
+ * output arrays could alias the stream's int64 fields, which would
+ * otherwise be reloaded and stored for every item. */
+static int hk_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
+                  int64_t n, const int32_t *class_of, int64_t *done)
 {
     const int64_t cap = s->capacity, k = s->k;
+    int64_t *const items = q->items, *const item_lengths = q->lengths;
+    int64_t *const offsets = q->offsets, *const used = q->used;
+    open_bin *const bins = s->bins;
+    int64_t packs = q->num_packs, at = offsets[packs];
+    int64_t id = s->next_id, num_open = s->num_open, open_items = s->open_items;
     int status = SP_OK;
     int64_t j = 0;
-    for (; j < n; j++) {
-        const int64_t l = lengths[j], id = s->next_id;
+    for (; j < n; j++, id++) {
+        const int64_t l = lengths[j];
         const int64_t slot = class_of ? class_of[l - 1] : sp_hk_class(cap, l, k);
-        open_bin *bin = &s->bins[slot];
-        if (slot > 0 && bin->count + 1 == slot) {
+        open_bin *bin = &bins[slot];
+        const int64_t count = bin->count;
+        if (slot > 0 && count + 1 == slot) {
             /* A class-i bin closes with its i-th item, which goes
-             * straight to the queue. */
-            hk_close(s, bin, id, l);
-        } else {
-            /* The last class is next fit: a bin the item does not fit
-             * closes first, and the item starts the next one. */
-            const int closes = slot == 0 && l > cap - bin->load;
-            if (sp_reserve_pair(&bin->ids, &bin->lengths, &bin->room,
-                             closes ? 1 : bin->count + 1) != SP_OK) {
-                status = SP_ERR_OUT_OF_MEMORY;
-                break;
-            }
-            if (closes)
-                hk_close(s, bin, -1, 0);
-            hk_append(s, bin, id, l);
-            if (slot == 0 && bin->load == cap)
-                hk_close(s, bin, -1, 0);
+             * straight out after the others. */
+            at = hk_copy_out(bin, items, item_lengths, at);
+            items[at] = id;
+            if (item_lengths != NULL)
+                item_lengths[at] = l;
+            at++;
+            if (used != NULL)
+                used[packs] = bin->load + l;
+            offsets[++packs] = at;
+            num_open -= count > 0;
+            open_items -= count;
+            bin->count = 0;
+            bin->load = 0;
+            continue;
         }
-        s->next_id = id + 1;
+        /* The last class is next fit: a bin the item does not fit closes
+         * first, and the item starts the next one. */
+        const int closes = slot == 0 && l > cap - bin->load;
+        if (sp_reserve_pair(&bin->ids, &bin->lengths, &bin->room,
+                            closes ? 1 : count + 1) != SP_OK) {
+            status = SP_ERR_OUT_OF_MEMORY;
+            break;
+        }
+        if (closes) {
+            at = hk_copy_out(bin, items, item_lengths, at);
+            if (used != NULL)
+                used[packs] = bin->load;
+            offsets[++packs] = at;
+            num_open--;
+            open_items -= count;
+            bin->count = 0;
+            bin->load = 0;
+        }
+        num_open += bin->count == 0;
+        open_items++;
+        bin->ids[bin->count] = id;
+        bin->lengths[bin->count++] = l;
+        bin->load += l;
+        if (slot == 0 && bin->load == cap) {
+            at = hk_copy_out(bin, items, item_lengths, at);
+            if (used != NULL)
+                used[packs] = cap;
+            offsets[++packs] = at;
+            num_open--;
+            open_items -= bin->count;
+            bin->count = 0;
+            bin->load = 0;
+        }
     }
+    q->num_packs = packs;
+    s->next_id = id;
+    s->num_open = num_open;
+    s->open_items = open_items;
     *done = j;
     return status;
 }
@@ -294,7 +331,10 @@ int sp_stream_create(int64_t capacity, int strategy, const sp_options *options,
     if (status != SP_OK)
         return status;
     *out = stream_new(capacity, strategy, opts.k);
-    return *out == NULL ? SP_ERR_OUT_OF_MEMORY : SP_OK;
+    if (*out == NULL)
+        return SP_ERR_OUT_OF_MEMORY;
+    (*out)->threads = opts.threads;
+    return SP_OK;
 }
 
 static void free_bin_buffers(open_bin *bin)
@@ -331,17 +371,48 @@ static int add_one(sp_stream *s, int64_t length)
         status = reserve_for(s, 1);
     if (status == SP_OK) {
         if (s->strategy == SP_NF) {
-            nf_run(s, &length, 1);
+            nf_run(s, &s->queue, &length, 1);
         } else {
             int64_t done;
-            status = hk_run(s, &length, 1, NULL, &done);
+            status = hk_run(s, &s->queue, &length, 1, NULL, &done);
         }
     }
     return status;
 }
 
-static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
-                    int64_t *error_index)
+/* Lengths are checked in blocks: a block with no bad length passes in one
+ * branch-free (vectorisable) sweep, and only a block with one is searched. */
+#define CHECK_BLOCK 4096
+
+/* SP_OK when every length of the batch is in [1, capacity]; else the
+ * status of the first bad one, whose index goes to *error_index. */
+static int check_batch(const sp_stream *s, const int64_t *lengths, int64_t n,
+                       int64_t *error_index)
+{
+    const uint64_t cap = (uint64_t)s->capacity;
+    for (int64_t start = 0; start < n; start += CHECK_BLOCK) {
+        const int64_t end = n - start < CHECK_BLOCK ? n : start + CHECK_BLOCK;
+        int bad = 0;
+        for (int64_t j = start; j < end; j++)
+            bad |= (uint64_t)lengths[j] - 1u >= cap; /* l < 1 or l > cap */
+        if (!bad)
+            continue;
+        for (int64_t j = start; j < end; j++) {
+            int status = check_length(s, lengths[j]);
+            if (status != SP_OK) {
+                if (error_index != NULL)
+                    *error_index = j;
+                return status;
+            }
+        }
+    }
+    return SP_OK;
+}
+
+/* What every batch call checks before it changes anything: the handle and
+ * buffer, a stream not finished, every length valid, ids left. */
+static int begin_batch(const sp_stream *s, const int64_t *lengths, int64_t n,
+                       int64_t *error_index)
 {
     if (error_index != NULL)
         *error_index = -1;
@@ -351,40 +422,142 @@ static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
         return SP_ERR_NEGATIVE_COUNT;
     if (s->finished)
         return SP_ERR_FINISHED;
-    /* Validate the whole batch first, so a bad length leaves the stream
-     * exactly as it was (no item of the batch accepted). */
-    for (int64_t j = 0; j < n; j++) {
-        int status = check_length(s, lengths[j]);
-        if (status != SP_OK) {
-            if (error_index != NULL)
-                *error_index = j;
-            return status;
-        }
+    /* The whole batch first, so a bad length leaves the stream exactly as
+     * it was (no item of the batch accepted). */
+    int status = check_batch(s, lengths, n, error_index);
+    if (status != SP_OK)
+        return status;
+    return n > INT64_MAX - s->next_id ? SP_ERR_OVERFLOW : SP_OK;
+}
+
+/* Pack a checked batch, closing packs into q. Only a failed bin allocation
+ * stops HK early: the lengths before it stay accepted and *done (always
+ * set) counts them. */
+static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
+                     int64_t n, int64_t *done)
+{
+    if (s->strategy == SP_NF) {
+        nf_run(s, q, lengths, n);
+        *done = n;
+        return SP_OK;
     }
-    if (n > INT64_MAX - s->next_id)
+    /* A long batch amortises a table of the classes of all lengths;
+     * without one (or without memory) each is divided. */
+    int32_t *class_of = NULL;
+    if (s->capacity <= n / 4)
+        class_of = sp_alloc_array(s->capacity, sizeof(int32_t));
+    for (int64_t l = 1; class_of != NULL && l <= s->capacity; l++)
+        class_of[l - 1] = (int32_t)sp_hk_class(s->capacity, l, s->k);
+    int status = hk_run(s, q, lengths, n, class_of, done);
+    free(class_of);
+    return status;
+}
+
+static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
+                    int64_t *error_index)
+{
+    int status = begin_batch(s, lengths, n, error_index);
+    if (status == SP_OK)
+        status = reserve_for(s, n);
+    if (status != SP_OK)
+        return status;
+    int64_t done;
+    status = run_batch(s, &s->queue, lengths, n, &done);
+    if (status != SP_OK && error_index != NULL)
+        *error_index = done;
+    return status;
+}
+
+/* The buffer sizes sp_stream_pack_many() needs for n more lengths: every
+ * unread pack and open bin may close, and every length close a pack. */
+static int pack_many_bound(const sp_stream *s, int64_t n, int64_t *items_size,
+                           int64_t *packs_size)
+{
+    const pack_queue *q = &s->queue;
+    const int64_t queued = q->offsets[q->num_packs];
+    if (n < 0)
+        return SP_ERR_NEGATIVE_COUNT;
+    if (n > INT64_MAX - queued - s->open_items ||
+        n > INT64_MAX - q->num_packs - s->num_open)
         return SP_ERR_OVERFLOW;
-    int status = reserve_for(s, n);
-    if (status == SP_OK) {
-        if (s->strategy == SP_NF) {
-            nf_run(s, lengths, n);
-        } else {
-            /* Only a failed bin allocation stops HK early; the lengths
-             * before it stay accepted and error_index names the first
-             * length not accepted. */
-            /* A long batch amortises a table of the classes of all
-             * lengths; without one (or without memory) each is divided. */
-            int32_t *class_of = NULL;
-            if (s->capacity <= n / 4)
-                class_of = sp_alloc_array(s->capacity, sizeof(int32_t));
-            for (int64_t l = 1; class_of != NULL && l <= s->capacity; l++)
-                class_of[l - 1] = (int32_t)sp_hk_class(s->capacity, l, s->k);
-            int64_t done;
-            status = hk_run(s, lengths, n, class_of, &done);
-            free(class_of);
-            if (status != SP_OK && error_index != NULL)
-                *error_index = done;
-        }
+    *items_size = queued + s->open_items + n;
+    *packs_size = q->num_packs + s->num_open + n;
+    return SP_OK;
+}
+
+/* NF after a batch of n lengths written to the caller's buffers: its open
+ * bin (count items, the latest ids, so consecutive) goes back to the front
+ * of the emptied queue. Its lengths are the last ones of the old open bin
+ * followed by the batch; old_at is where the old bin's lengths begin in
+ * the queue. The queue has room (see pack_many). */
+static void nf_keep_open_bin(sp_stream *s, const int64_t *lengths, int64_t n,
+                             int64_t old_at)
+{
+    pack_queue *q = &s->queue;
+    const int64_t count = s->bins[0].count;
+    const int64_t from_batch = count < n ? count : n, kept = count - from_batch;
+    /* kept > 0 only when no pack closed: the whole old bin stays. */
+    memmove(q->lengths, q->lengths + old_at, (size_t)kept * sizeof(int64_t));
+    memcpy(q->lengths + kept, lengths + n - from_batch,
+           (size_t)from_batch * sizeof(int64_t));
+    for (int64_t j = 0; j < count; j++)
+        q->items[j] = s->next_id - count + j;
+}
+
+/* sp_stream_pack_many() into out, the caller's buffers seen as an empty
+ * queue whose rooms are their sizes. */
+static int pack_many(sp_stream *s, const int64_t *lengths, int64_t n,
+                     pack_queue *out, int64_t *num_packs, int64_t *error_index)
+{
+    int status = begin_batch(s, lengths, n, error_index);
+    if (status != SP_OK)
+        return status;
+    if (num_packs == NULL || out->items == NULL || out->offsets == NULL)
+        return SP_ERR_NULL_POINTER;
+    int64_t need_items, need_packs;
+    status = pack_many_bound(s, n, &need_items, &need_packs);
+    if (status != SP_OK)
+        return status;
+    if (out->items_room < need_items || out->packs_room < need_packs)
+        return SP_ERR_BUFFER_TOO_SMALL;
+    pack_queue *q = &s->queue;
+    const int64_t queued = q->offsets[q->num_packs];
+    const int64_t nf_open = s->strategy == SP_NF ? s->bins[0].count : 0;
+    if (s->strategy == SP_NF) {
+        /* NF's open bin comes back to the front of the queue afterwards:
+         * at most the old one plus the batch, and at most capacity items
+         * (nf_open <= capacity: each length is >= 1). */
+        int64_t most = n < s->capacity - nf_open ? nf_open + n : s->capacity;
+        if (sp_reserve_pair(&q->items, &q->lengths, &q->items_room, most)
+            != SP_OK)
+            return SP_ERR_OUT_OF_MEMORY;
     }
+    sp_prefault prefault = {
+        .start = {out->items},
+        .bytes = {(size_t)need_items * sizeof(int64_t)},
+        .ranges = 1,
+    };
+    sp_prefault_start(&prefault, (int)s->threads);
+    /* The unread packs first (with NF's open bin after them, where nf_run
+     * continues it), then the batch closes its packs behind them. */
+    const int64_t copied = queued + nf_open;
+    memcpy(out->items, q->items, (size_t)copied * sizeof(int64_t));
+    if (out->lengths != NULL)
+        memcpy(out->lengths, q->lengths, (size_t)copied * sizeof(int64_t));
+    memcpy(out->offsets, q->offsets, (size_t)(q->num_packs + 1) * sizeof(int64_t));
+    if (out->used != NULL)
+        memcpy(out->used, q->used, (size_t)q->num_packs * sizeof(int64_t));
+    out->num_packs = q->num_packs;
+    int64_t done;
+    status = run_batch(s, out, lengths, n, &done);
+    if (s->strategy == SP_NF)
+        nf_keep_open_bin(s, lengths, n, queued);
+    q->num_packs = 0;
+    queue_trim(q, s->strategy == SP_NF ? s->bins[0].count : 0);
+    *num_packs = out->num_packs;
+    if (status != SP_OK && error_index != NULL)
+        *error_index = done;
+    sp_prefault_join(&prefault);
     return status;
 }
 
@@ -423,7 +596,7 @@ static int finish(sp_stream *s)
         }
         qsort(order, (size_t)m, 2 * sizeof(int64_t), sp_compare_int64);
         for (int64_t j = 0; j < m; j++)
-            hk_close(s, &s->bins[order[2 * j + 1]], -1, 0);
+            hk_close(s, &s->queue, &s->bins[order[2 * j + 1]]);
         free(order);
     }
     for (int64_t i = 0; i < s->num_slots; i++)
@@ -527,6 +700,44 @@ int sp_stream_add_many(sp_stream *s, const int64_t *lengths, int64_t n,
     }
     enter(s);
     int status = add_many(s, lengths, n, error_index);
+    leave(s);
+    return status;
+}
+
+int sp_stream_pack_many_bound(const sp_stream *s, int64_t n,
+                              int64_t *items_size, int64_t *packs_size)
+{
+    if (s == NULL || items_size == NULL || packs_size == NULL)
+        return SP_ERR_NULL_POINTER;
+    enter(s);
+    int status = pack_many_bound(s, n, items_size, packs_size);
+    leave(s);
+    return status;
+}
+
+int sp_stream_pack_many(sp_stream *s, const int64_t *lengths, int64_t n,
+                        int64_t *items, int64_t *item_lengths,
+                        int64_t items_size, int64_t *bin_offsets,
+                        int64_t *bin_used, int64_t packs_size,
+                        int64_t *num_packs, int64_t *error_index)
+{
+    if (num_packs != NULL)
+        *num_packs = 0;
+    if (s == NULL) {
+        if (error_index != NULL)
+            *error_index = -1;
+        return SP_ERR_NULL_POINTER;
+    }
+    pack_queue out = {
+        .items = items,
+        .lengths = item_lengths,
+        .items_room = items_size,
+        .offsets = bin_offsets,
+        .used = bin_used,
+        .packs_room = packs_size,
+    };
+    enter(s);
+    int status = pack_many(s, lengths, n, &out, num_packs, error_index);
     leave(s);
     return status;
 }

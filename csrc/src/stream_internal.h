@@ -39,6 +39,7 @@ struct sp_stream {
     int strategy;
     int finished;
     int64_t k;
+    int64_t threads;    /* sp_options.threads; not part of the state */
     int64_t next_id;
     int64_t num_open;   /* open bins holding at least one item */
     int64_t open_items; /* items in the open bins */
@@ -54,10 +55,12 @@ int sp_reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need);
 /* Make room in the queue for `packs` more packs of `items` items. */
 int sp_queue_reserve(pack_queue *q, int64_t packs, int64_t items);
 
-/* End the pack that is being written to the queue at `end`. */
+/* End the pack that is being written to the queue at `end`. Only
+ * sp_stream_pack_many()'s view of the caller's buffers has no used. */
 static inline void push_pack_end(pack_queue *q, int64_t end, int64_t used)
 {
-    q->used[q->num_packs] = used;
+    if (q->used != NULL)
+        q->used[q->num_packs] = used;
     q->offsets[++q->num_packs] = end;
 }
 

@@ -267,6 +267,61 @@ static void check_same_as_offline(const packs *p, const int64_t *lengths,
     }
 }
 
+/* sp_stream_pack_many() of a batch, sized by its bound, its packs appended
+ * to p; lengths and used are asked for only with `full` (p then gets the
+ * lengths from the input and used from their sums). */
+static int pack_many_into(sp_stream *s, packs *p, const int64_t *lengths,
+                          int64_t n, int full)
+{
+    static int64_t items[8192], item_lengths[8192], offsets[8193], used[8192];
+    int64_t items_size = -1, packs_size = -1, got = -1, err = -2;
+    int status = sp_stream_pack_many_bound(s, n, &items_size, &packs_size);
+    if (status != SP_OK || items_size > 8192 || packs_size > 8192)
+        return status != SP_OK ? status : -1;
+    /* the bound is exact in what it counts: a size below it is refused */
+    if (items_size > 0 &&
+        sp_stream_pack_many(s, lengths, n, items, NULL, items_size - 1,
+                            offsets, NULL, packs_size, &got, &err)
+            != SP_ERR_BUFFER_TOO_SMALL)
+        return -3;
+    status = sp_stream_pack_many(s, lengths, n, items,
+                                 full ? item_lengths : NULL, items_size,
+                                 offsets, full ? used : NULL, packs_size,
+                                 &got, &err);
+    if (status != SP_OK || err != -1 || offsets[0] != 0)
+        return status != SP_OK ? status : -4;
+    for (int64_t b = 0; b < got; b++) {
+        int64_t sum = 0;
+        for (int64_t j = offsets[b]; j < offsets[b + 1]; j++) {
+            int64_t id = items[j];
+            if (full)
+                sum += item_lengths[j];
+            p->lengths[p->num_items] = full ? item_lengths[j] : -1;
+            p->items[p->num_items++] = id;
+        }
+        if (full && sum != used[b])
+            return -2;
+        p->used[p->num_packs] = full ? used[b] : -1;
+        p->offsets[++p->num_packs] = p->num_items;
+    }
+    return unread(s) == 0 ? SP_OK : -5;
+}
+
+/* Fill in the lengths and used that pack_many_into() left out (-1). */
+static void fill_lengths(packs *p, const int64_t *lengths)
+{
+    for (int64_t b = 0; b < p->num_packs; b++) {
+        int64_t sum = 0;
+        for (int64_t j = p->offsets[b]; j < p->offsets[b + 1]; j++) {
+            if (p->lengths[j] == -1)
+                p->lengths[j] = lengths[p->items[j]];
+            sum += p->lengths[j];
+        }
+        if (p->used[b] == -1)
+            p->used[b] = sum;
+    }
+}
+
 /* Feed lengths in random batches (single adds and add_many of 0..40),
  * reading at random moments; the open-bin count never passes the bound. */
 static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
@@ -274,9 +329,16 @@ static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
 {
     int64_t at = 0, pending = -1, err = -2;
     while (at < n) {
-        if (next_random() % 3 == 0) {
+        uint64_t how = next_random() % 4;
+        if (how == 0) {
             CHECK_EQ(add_counted(s, lengths[at], &pending), SP_OK);
             at++;
+        } else if (how == 1) {
+            int64_t m = random_in(0, 40);
+            m = m > n - at ? n - at : m;
+            CHECK_EQ(pack_many_into(s, p, lengths + at, m, next_random() % 2),
+                     SP_OK);
+            at += m;
         } else {
             int64_t m = random_in(0, 40);
             m = m > n - at ? n - at : m;
@@ -310,10 +372,63 @@ static void test_random_vs_offline(void)
         feed(s, p, lengths, n, strategy == SP_NF ? 1 : k);
         CHECK_EQ(sp_stream_finish(s), SP_OK);
         CHECK_EQ(drain(s, p), SP_OK);
+        fill_lengths(p, lengths);
         check_same_as_offline(p, lengths, n, capacity, strategy, k);
         free(p);
         sp_stream_free(s);
     }
+}
+
+/* sp_stream_pack_many() refuses, changing nothing: NULL arguments, a
+ * negative count, a bad length (naming it), buffers below the bound, a
+ * finished stream. */
+static void test_pack_many_errors(void)
+{
+    sp_stream *s = create(10, SP_NF, 3);
+    int64_t items[16], lengths[16], offsets[17], used[16];
+    int64_t got = -1, err = -2, is = -1, ps = -1;
+    CHECK_EQ(sp_stream_add(s, 4), SP_OK); /* one open bin, one id */
+    CHECK_EQ(sp_stream_pack_many_bound(NULL, 1, &is, &ps), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pack_many_bound(s, 1, NULL, &ps), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pack_many_bound(s, -1, &is, &ps), SP_ERR_NEGATIVE_COUNT);
+    CHECK_EQ(sp_stream_pack_many_bound(s, INT64_MAX, &is, &ps), SP_ERR_OVERFLOW);
+    CHECK_EQ(sp_stream_pack_many_bound(s, 3, &is, &ps), SP_OK);
+    CHECK_EQ(is, 4); /* the open bin's id and three more */
+    CHECK_EQ(ps, 4);
+    int64_t batch[] = {5, 6, 11};
+    CHECK_EQ(sp_stream_pack_many(NULL, batch, 3, items, lengths, 16, offsets,
+                                 used, 16, &got, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(err, -1);
+    CHECK_EQ(sp_stream_pack_many(s, batch, 3, NULL, lengths, 16, offsets,
+                                 used, 16, &got, &err), SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(err, 2); /* lengths first, then the buffers */
+    CHECK_EQ(sp_stream_pack_many(s, batch, 2, NULL, lengths, 16, offsets,
+                                 used, 16, &got, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pack_many(s, batch, 2, items, lengths, 16, NULL,
+                                 used, 16, &got, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pack_many(s, batch, 2, items, lengths, 16, offsets,
+                                 used, 16, NULL, &err), SP_ERR_NULL_POINTER);
+    CHECK_EQ(sp_stream_pack_many(s, batch, -1, items, lengths, 16, offsets,
+                                 used, 16, &got, &err), SP_ERR_NEGATIVE_COUNT);
+    CHECK_EQ(sp_stream_pack_many(s, batch, 2, items, lengths, 2, offsets,
+                                 used, 16, &got, &err), SP_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ(sp_stream_pack_many(s, batch, 2, items, lengths, 16, offsets,
+                                 used, 2, &got, &err), SP_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ(got, 0);
+    CHECK_EQ(sp_stream_sequences_added(s), 1);
+    CHECK_EQ(sp_stream_open_bins(s), 1);
+    CHECK_EQ(unread(s), 0);
+    /* then it works: {4, 5} closes when 6 does not fit; 6 stays open */
+    CHECK_EQ(sp_stream_pack_many(s, batch, 2, items, lengths, 16, offsets,
+                                 used, 16, &got, &err), SP_OK);
+    CHECK_EQ(got, 1);
+    CHECK_EQ(err, -1);
+    CHECK(items[0] == 0 && items[1] == 1 && offsets[1] == 2 && used[0] == 9);
+    CHECK(lengths[0] == 4 && lengths[1] == 5);
+    CHECK_EQ(sp_stream_finish(s), SP_OK);
+    CHECK_EQ(sp_stream_pack_many(s, batch, 0, items, NULL, 16, offsets, NULL,
+                                 16, &got, &err), SP_ERR_FINISHED);
+    sp_stream_free(s);
 }
 
 static void test_errors(void)
@@ -748,6 +863,7 @@ static void test_shared_handle(void)
 
 int main(void)
 {
+    test_pack_many_errors();
     rng_state = UINT64_C(0x243f6a8885a308d3); /* this file's inputs */
     test_create_errors();
     test_nf_example();
