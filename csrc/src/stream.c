@@ -495,11 +495,14 @@ static void nf_keep_open_bin(sp_stream *s, const int64_t *lengths, int64_t n,
 {
     pack_queue *q = &s->queue;
     const int64_t count = s->bins[0].count;
+    if (count == 0)
+        return; /* (the queue may have no buffers at all) */
     const int64_t from_batch = count < n ? count : n, kept = count - from_batch;
     /* kept > 0 only when no pack closed: the whole old bin stays. */
     memmove(q->lengths, q->lengths + old_at, (size_t)kept * sizeof(int64_t));
-    memcpy(q->lengths + kept, lengths + n - from_batch,
-           (size_t)from_batch * sizeof(int64_t));
+    if (from_batch > 0)
+        memcpy(q->lengths + kept, lengths + n - from_batch,
+               (size_t)from_batch * sizeof(int64_t));
     for (int64_t j = 0; j < count; j++)
         q->items[j] = s->next_id - count + j;
 }
@@ -541,11 +544,13 @@ static int pack_many(sp_stream *s, const int64_t *lengths, int64_t n,
     /* The unread packs first (with NF's open bin after them, where nf_run
      * continues it), then the batch closes its packs behind them. */
     const int64_t copied = queued + nf_open;
-    memcpy(out->items, q->items, (size_t)copied * sizeof(int64_t));
-    if (out->lengths != NULL)
-        memcpy(out->lengths, q->lengths, (size_t)copied * sizeof(int64_t));
+    if (copied > 0) { /* else the queue may have no buffers yet */
+        memcpy(out->items, q->items, (size_t)copied * sizeof(int64_t));
+        if (out->lengths != NULL)
+            memcpy(out->lengths, q->lengths, (size_t)copied * sizeof(int64_t));
+    }
     memcpy(out->offsets, q->offsets, (size_t)(q->num_packs + 1) * sizeof(int64_t));
-    if (out->used != NULL)
+    if (out->used != NULL && q->num_packs > 0)
         memcpy(out->used, q->used, (size_t)q->num_packs * sizeof(int64_t));
     out->num_packs = q->num_packs;
     int64_t done;
