@@ -191,15 +191,26 @@ static inline int64_t hk_copy_out(const open_bin *bin, int64_t *items,
     return at + bin->count;
 }
 
-/* Close an open HK bin into q as one pack, emptying it (finish()). */
-static void hk_close(sp_stream *s, pack_queue *q, open_bin *bin)
+/* Write an HK bin to q as pack *packs, its items from *at, and empty it.
+ * The fill counts are the caller's (hk_run keeps them in locals). */
+static inline void hk_emit(open_bin *bin, const pack_queue *q, int64_t *at,
+                           int64_t *packs)
 {
-    int64_t at = hk_copy_out(bin, q->items, q->lengths, q->offsets[q->num_packs]);
-    push_pack_end(q, at, bin->load);
-    s->num_open -= bin->count > 0;
-    s->open_items -= bin->count;
+    *at = hk_copy_out(bin, q->items, q->lengths, *at);
+    if (q->used != NULL)
+        q->used[*packs] = bin->load;
+    q->offsets[++*packs] = *at;
     bin->count = 0;
     bin->load = 0;
+}
+
+/* Close an open HK bin into q as one pack (finish()). */
+static void hk_close(sp_stream *s, pack_queue *q, open_bin *bin)
+{
+    int64_t at = q->offsets[q->num_packs];
+    s->num_open -= bin->count > 0;
+    s->open_items -= bin->count;
+    hk_emit(bin, q, &at, &q->num_packs);
 }
 
 /* HarmonicK over lengths that are already valid, closing packs into q (as
@@ -253,14 +264,9 @@ static int hk_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
             break;
         }
         if (closes) {
-            at = hk_copy_out(bin, items, item_lengths, at);
-            if (used != NULL)
-                used[packs] = bin->load;
-            offsets[++packs] = at;
             num_open--;
             open_items -= count;
-            bin->count = 0;
-            bin->load = 0;
+            hk_emit(bin, q, &at, &packs);
         }
         num_open += bin->count == 0;
         open_items++;
@@ -268,14 +274,9 @@ static int hk_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
         bin->lengths[bin->count++] = l;
         bin->load += l;
         if (slot == 0 && bin->load == cap) {
-            at = hk_copy_out(bin, items, item_lengths, at);
-            if (used != NULL)
-                used[packs] = cap;
-            offsets[++packs] = at;
             num_open--;
             open_items -= bin->count;
-            bin->count = 0;
-            bin->load = 0;
+            hk_emit(bin, q, &at, &packs);
         }
     }
     q->num_packs = packs;
