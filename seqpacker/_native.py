@@ -7,8 +7,6 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
-import functools
-import threading
 
 import numpy as np
 
@@ -123,23 +121,15 @@ def pack(
 
 # ---- streams (used by stream.py) -------------------------------------------
 
-#: Packs and ids that ``StreamHandle.read_lists`` moves through its reusable
-#: buffers; a larger batch goes through NumPy arrays instead.
-_SMALL_READ = 512
-
-
 class StreamHandle:
     """One C stream (``sp_stream``), freed with this object.
 
-    ``push(length)`` calls ``sp_stream_push`` with no Python frame in
-    between (a ``functools.partial`` over the C function): it returns the
-    number of unread packs, or minus the status code. ``add()`` is the hot
-    path of a stream, one C call per length. Concurrent calls on one handle
-    are serialised by the C library.
+    ``StreamPacker.add`` calls the same stream from C (``_stream_add.c``)
+    at ``address``, holding a reference to this object. Concurrent calls
+    on one handle are serialised by the C library.
     """
 
-    __slots__ = ("_handle", "push", "capacity", "strategy_id", "k",
-                 "finished", "_buffers", "_read_small", "_small", "_small_lock")
+    __slots__ = ("_handle", "capacity", "strategy_id", "k", "finished")
 
     def __init__(self, handle, capacity: int, strategy_id: int, k: int, finished: bool):
         self._handle = ffi.gc(handle, lib.sp_stream_free)
@@ -147,18 +137,11 @@ class StreamHandle:
         self.strategy_id = strategy_id
         self.k = k
         self.finished = finished  # as created; StreamPacker tracks it after
-        self.push = functools.partial(lib.sp_stream_push, self._handle)
-        # Reusable read buffers for the few packs one add() completes:
-        # items, lengths, offsets (one more), used, and the pack count.
-        n = _SMALL_READ
-        self._buffers = ffi.new("int64_t[]", 4 * n + 2)
-        items, lengths, offsets = self._buffers, self._buffers + n, self._buffers + 2 * n
-        used, count = offsets + n + 1, offsets + 2 * n + 1
-        self._small = (items, lengths, offsets, used, count)
-        self._read_small = functools.partial(
-            lib.sp_stream_read, self._handle, items, lengths, n, offsets, used, n, count
-        )
-        self._small_lock = threading.Lock()
+
+    @property
+    def address(self) -> int:
+        """The ``sp_stream *`` as an int, for ``_stream_add``."""
+        return int(ffi.cast("uintptr_t", self._handle))
 
     @classmethod
     def create(cls, capacity: int, strategy_id: int, k: int) -> StreamHandle:
@@ -185,7 +168,7 @@ class StreamHandle:
         return cls(out[0], capacity, strategy_id, k, finished)
 
     def add_status_error(self, status: int, length: int) -> Exception:
-        """The exception for a failed ``push(length)`` (status > 0)."""
+        """The exception for a length the stream rejected with ``status``."""
         if status == lib.SP_ERR_LENGTH_NOT_POSITIVE:
             return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
         if status == lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY:
@@ -242,18 +225,6 @@ class StreamHandle:
             return items[:end], None, offsets[: got + 1], None
         return items[:end], item_lengths[:end], offsets[: got + 1], used[:got]
 
-    def add_list(self, lengths: list) -> None:
-        """Add a short list of lengths already known to be valid."""
-        status = lib.sp_stream_add_many(
-            self._handle, ffi.new("int64_t[]", lengths), len(lengths), ffi.NULL
-        )
-        if status != lib.SP_OK:
-            raise self._status_error(status)
-
-    def room(self) -> int:
-        """Space left in the next-fit bin (``sp_stream_room``)."""
-        return lib.sp_stream_room(self._handle)
-
     def finish(self) -> None:
         status = lib.sp_stream_finish(self._handle)
         if status != lib.SP_OK:
@@ -291,29 +262,6 @@ class StreamHandle:
             raise self._status_error(status)
         got = counts[0]
         return items[: offsets[got]], lengths[: offsets[got]], offsets[: got + 1], used[:got]
-
-    def read_lists(self) -> tuple[list[int], list[int], list[int], list[int]]:
-        """``read()`` as lists ``(ids, lengths, offsets, used)``; a few packs
-        (what one ``add`` completes) move through reusable buffers, without
-        NumPy."""
-        # The buffers are shared: a thread that finds them in use (by
-        # another between its read and its unpacking) takes the NumPy path.
-        if self._small_lock.acquire(False):  # positional: faster than blocking=False
-            try:
-                if self._read_small() == lib.SP_OK:
-                    items, lengths, offsets, used, count = self._small
-                    n = count[0]
-                    if n == 1:  # the usual case: [0, total] needs no unpacking
-                        total = offsets[1]
-                        return ffi.unpack(items, total), ffi.unpack(lengths, total), [0, total], [used[0]]
-                    ends = ffi.unpack(offsets, n + 1)
-                    total = ends[n]
-                    return (ffi.unpack(items, total), ffi.unpack(lengths, total), ends,
-                            ffi.unpack(used, n))
-            finally:
-                self._small_lock.release()
-        items, lengths, offsets, used = self.read()
-        return items.tolist(), lengths.tolist(), offsets.tolist(), used.tolist()
 
     def export_state(self) -> np.ndarray:
         """The whole state as an int64 array (see ``sp_stream_export``)."""

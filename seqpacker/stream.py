@@ -6,11 +6,10 @@ holds only the open bins (one for NextFit, at most k for HarmonicK) and the
 packs not yet handed out, so memory never grows with the stream.
 
 All the packing is in C (``sp_stream_*``); this module validates, builds
-``Pack`` objects and pickles. ``add`` is the hot path. A call into C costs
-more than 0.1.3's whole ``add``, so with NextFit a length that surely
-closes no bin (``1 <= length < room`` of the open bin) is only held back
-in a list; the held lengths go to C in one call before anything else
-touches the C stream (``_flush``). Other lengths make one C call each.
+``Pack`` objects and pickles. ``add`` is the hot path: it is the C method of
+the base class ``StreamBase`` (``_stream_add.c``), which calls the C stream
+and builds the packs without a Python frame. What it does not take (other
+integer types, rejected lengths) comes back to ``_add_slow`` here.
 """
 
 from __future__ import annotations
@@ -19,7 +18,10 @@ import operator
 
 import numpy as np
 
+import copyreg
+
 from . import _native
+from ._stream_add import StreamBase
 from ._validation import as_lengths, check_capacity, check_k
 from .registry import available_strategies, get_strategy
 from .result import Pack, split_flat
@@ -36,14 +38,15 @@ def _as_int(length) -> int:
     return operator.index(length)
 
 
-def _packs(ids: list, lengths: list, offsets: list, used: list) -> list[Pack]:
-    """Pack objects from read lists (``offsets`` has one entry more than ``used``)."""
-    if len(used) == 1:  # what add() mostly gets
-        return [Pack(ids, lengths, used[0])]
-    return list(map(Pack, split_flat(ids, offsets), split_flat(lengths, offsets), used))
+def _packs(items: np.ndarray, lengths: np.ndarray, offsets: np.ndarray,
+           used: np.ndarray) -> list[Pack]:
+    """Pack objects from read arrays (``offsets`` has one entry more than ``used``)."""
+    offsets = offsets.tolist()
+    return list(map(Pack, split_flat(items.tolist(), offsets),
+                    split_flat(lengths.tolist(), offsets), used.tolist()))
 
 
-class StreamPacker:
+class StreamPacker(StreamBase):
     """Packs a stream of sequence lengths online, handing out full packs.
 
     Args:
@@ -67,13 +70,13 @@ class StreamPacker:
     Pickling keeps the open bins, so a pipeline can checkpoint and resume.
 
     Give each thread its own StreamPacker. Threads that share one anyway
-    cannot corrupt it (the C library serialises the calls) and every pack
-    still comes out exactly once, but possibly from another thread's call
-    than the one whose length completed it.
+    cannot corrupt it (``add`` holds the GIL and the C library serialises
+    the other calls) and every pack still comes out exactly once, but
+    possibly from another thread's call than the one whose length
+    completed it.
     """
 
-    __slots__ = ("_native", "_push", "_strategy", "_k", "_capacity", "_finished",
-                 "_room", "_held")
+    __slots__ = ("_native", "_strategy", "_k", "_capacity", "_finished")
 
     def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None):
         capacity = check_capacity(capacity)
@@ -90,49 +93,26 @@ class StreamPacker:
 
     def _attach(self, native: _native.StreamHandle, info, k: int, finished: bool) -> None:
         self._native = native
-        self._push = native.push  # C function with the handle bound
         self._strategy = info
         self._k = k
         self._capacity = native.capacity
         self._finished = finished
-        self._held = []  # NextFit lengths accepted but not yet sent to C
-        self._update_room()
-
-    def _update_room(self) -> None:
-        """Lengths below ``_room`` surely close no bin (NextFit only; 0 for
-        HarmonicK, whose class bins close by count)."""
-        self._room = self._native.room() if self._strategy.short == "NF" else 0
-
-    def _flush(self) -> None:
-        """Send the held lengths to C (they all fit the open bin)."""
-        if self._held:
-            held, self._held = self._held, []
-            self._native.add_list(held)
+        self._bind_stream(native.address, native, Pack)  # for add() (C)
 
     # ---- adding -------------------------------------------------------------
 
-    def add(self, length: int) -> list[Pack]:
-        """Add one length; returns the packs it completed (often none)."""
-        if length.__class__ is int and 0 < length < self._room:
-            self._room -= length  # still > 0: the bin stays open
-            self._held.append(length)
-            return []
-        return self._add_through_c(length)
+    # add(length) -> list[Pack] is StreamBase.add, in C: "Add one length;
+    # returns the packs it completed (often none)."
 
-    def _add_through_c(self, length) -> list[Pack]:
+    def _add_slow(self, length, status: int) -> list[Pack]:
+        """What ``add`` does not take in C: a length that is not a plain
+        int (status 0; converted, then added in C), one outside int64
+        (status 0) or one the stream rejected (the C status)."""
         if length.__class__ is not int:
-            length = _as_int(length)
-        self._flush()
-        try:
-            unread = self._push(length)  # unread packs, or -status
-        except OverflowError:  # outside int64
-            raise self._out_of_range(length) from None
-        if unread < 0:
-            raise self._native.add_status_error(-unread, length)
-        self._update_room()
-        if unread == 0:
-            return []
-        return _packs(*self._native.read_lists())
+            return self.add(_as_int(length))
+        if status == 0:
+            raise self._out_of_range(length)
+        raise self._native.add_status_error(status, length)
 
     def add_many(self, lengths) -> list[Pack]:
         """Add a chunk of lengths (a sequence or an integer array), in order.
@@ -141,11 +121,7 @@ class StreamPacker:
         first: if any length is bad, ValueError names its index and none of
         the chunk is accepted.
         """
-        chunk = as_lengths(lengths)
-        self._flush()
-        items, lengths, offsets, used = self._native.pack_many(chunk)
-        self._update_room()
-        return _packs(items.tolist(), lengths.tolist(), offsets.tolist(), used.tolist())
+        return _packs(*self._native.pack_many(as_lengths(lengths)))
 
     def add_many_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
         """``add_many`` returning ``(items, bin_offsets)``, two int64 arrays.
@@ -156,10 +132,7 @@ class StreamPacker:
         gives the packs. When no pack completed ``items`` is empty (and
         ``np.split`` gives a single empty array).
         """
-        chunk = as_lengths(lengths)
-        self._flush()
-        items, _lengths, offsets, _used = self._native.pack_many(chunk, ids_only=True)
-        self._update_room()
+        items, _lengths, offsets, _used = self._native.pack_many(as_lengths(lengths), ids_only=True)
         return items, offsets[1:-1]
 
     def finish(self) -> list[Pack]:
@@ -167,11 +140,9 @@ class StreamPacker:
 
         After this, every call raises ValueError.
         """
-        self._flush()
         self._native.finish()
         self._finished = True
-        self._room = 0
-        return _packs(*self._native.read_lists())
+        return _packs(*self._native.read())
 
     def _out_of_range(self, length: int) -> ValueError:
         if length < 1:
@@ -196,12 +167,11 @@ class StreamPacker:
     @property
     def sequences_added(self) -> int:
         """Lengths accepted so far (the next sequence id)."""
-        return self._native.sequences_added + len(self._held)
+        return self._native.sequences_added
 
     @property
     def open_bins(self) -> int:
         """Bins holding sequences but not handed out yet (at most 1 for nf, k for hk)."""
-        self._flush()
         return self._native.open_bins
 
     @property
@@ -218,8 +188,12 @@ class StreamPacker:
 
     # ---- pickling: the C state as little-endian int64 bytes -------------------
 
+    def __reduce__(self):
+        # Pickle's default for a C base class other than object fails with
+        # protocols 0 and 1; this is what protocol 2 and later do anyway.
+        return copyreg.__newobj__, (type(self),), self.__getstate__()
+
     def __getstate__(self) -> dict:
-        self._flush()
         state = self._native.export_state()
         return {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import seqpacker
-from seqpacker import Packer, StreamPacker
+from seqpacker import Packer, StreamPacker, _native
 
 INT64_MAX = 2**63 - 1
 
@@ -474,50 +474,56 @@ def test_threads_sharing_a_packer_get_every_id_once():
     assert all(p.used <= 64 for p in packs)
 
 
-# ---- NextFit lengths held back in Python (stream.py's fast path) ---------------
+# ---- add() in C (_stream_add.c) ------------------------------------------------
 
 
-@pytest.mark.parametrize("then", ["add_many", "add_many_flat", "finish", "pickle",
-                                  "open_bins", "sequences_added", "numpy_int", "bad"])
-def test_held_lengths_reach_c_before_anything_else(then):
-    """Small NextFit lengths stay in Python until another call needs the C
-    stream; every such call must see them, in order, as if sent one by one."""
-    packer = StreamPacker(100, "nf")
-    assert [packer.add(length) for length in (10, 20, 30)] == [[], [], []]
-    assert packer._held == [10, 20, 30]  # held, not yet in C
-    if then == "add_many":
-        (pack,) = packer.add_many([39, 2])  # 99 then 2 does not fit
-        assert pack.sequence_ids == [0, 1, 2, 3] and pack.used == 99
-    elif then == "add_many_flat":
-        items, offsets = packer.add_many_flat(np.array([40, 1]))
-        assert items.tolist() == [0, 1, 2, 3] and offsets.tolist() == []
-    elif then == "finish":
-        (pack,) = packer.finish()
-        assert pack.sequence_ids == [0, 1, 2] and pack.lengths == [10, 20, 30]
-    elif then == "pickle":
-        resumed = pickle.loads(pickle.dumps(packer))
-        assert resumed.sequences_added == 3
-        (pack,) = resumed.add(50)
-        assert pack.sequence_ids == [0, 1, 2] and pack.used == 60
-    elif then == "open_bins":
-        assert packer.open_bins == 1
-    elif then == "sequences_added":  # counts the held lengths, no C call
-        assert packer.sequences_added == 3
-        assert "added=3" in repr(packer)
-        packer._flush()
-    elif then == "numpy_int":
-        (pack,) = packer.add(np.int16(41))  # not a plain int: goes through C
-        assert pack.sequence_ids == [0, 1, 2]
-    elif then == "bad":
-        with pytest.raises(ValueError, match="exceeds capacity 100"):
-            packer.add(101)
-        (pack,) = packer.add(45)  # the held lengths were kept: 60 + 45 > 100
-        assert pack.sequence_ids == [0, 1, 2]
-    assert packer._held == []
+def test_add_reads_a_pack_larger_than_its_stack_buffers():
+    """More ids than add()'s fixed buffers (256) take its allocated path."""
+    packer = StreamPacker(1000, "nf")
+    assert all(packer.add(1) == [] for _ in range(700))
+    first, second = packer.add(1000)  # does not fit, then is exactly full
+    assert first.sequence_ids == list(range(700)) and first.lengths == [1] * 700
+    assert first.used == 700
+    assert second.sequence_ids == [700] and second.used == 1000
 
 
-def test_a_length_that_exactly_fills_the_bin_is_not_held():
-    packer = StreamPacker(100, "nf")
-    assert packer.add(60) == []
-    (pack,) = packer.add(40)  # exactly full: handed out at once
-    assert pack.sequence_ids == [0, 1] and pack.used == 100
+def test_add_hands_out_every_unread_pack_of_a_resumed_state():
+    """A state may carry unread packs (the C API lets them wait): the next
+    add() hands them all out, more than its fixed buffers (8 packs) hold."""
+    native = _native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
+    lengths = np.full(20, 6, dtype=np.int64)  # each closes the previous bin
+    status = _native.lib.sp_stream_add_many(
+        native._handle, _native.ffi.from_buffer("int64_t[]", lengths), 20, _native.ffi.NULL)
+    assert status == 0
+    state = {"version": 1, "state": native.export_state().astype("<i8").tobytes()}
+    packer = StreamPacker.__new__(StreamPacker)
+    packer.__setstate__(state)
+    packs = packer.add(5)  # 19 unread packs, then 6 + 5 > 10 closes id 19's bin
+    assert [p.sequence_ids for p in packs] == [[i] for i in range(20)]
+    assert [p.used for p in packs] == [6] * 20
+
+
+def test_add_takes_integer_types_through_c():
+    class Length(int):
+        pass
+
+    packer = StreamPacker(10, "nf")
+    assert packer.add(Length(4)) == [] and packer.add(np.int8(5)) == []
+    (pack,) = packer.add(Length(2))
+    assert pack.sequence_ids == [0, 1] and pack.lengths == [4, 5] and pack.used == 9
+    assert all(type(v) is int for v in pack.lengths + pack.sequence_ids + [pack.used])
+
+
+def test_add_on_a_packer_that_was_never_initialised():
+    packer = StreamPacker.__new__(StreamPacker)
+    with pytest.raises(RuntimeError, match="__init__ was not called"):
+        packer.add(1)
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_every_pickle_protocol(protocol):
+    packer = StreamPacker(100, "hk", k=4)
+    packer.add_many([30, 30, 60, 10])
+    resumed = pickle.loads(pickle.dumps(packer, protocol=protocol))
+    assert repr(resumed) == repr(packer)
+    assert as_tuples(resumed.finish()) == as_tuples(packer.finish())
