@@ -527,3 +527,15 @@ def test_every_pickle_protocol(protocol):
     resumed = pickle.loads(pickle.dumps(packer, protocol=protocol))
     assert repr(resumed) == repr(packer)
     assert as_tuples(resumed.finish()) == as_tuples(packer.finish())
+
+
+def test_add_takes_length_by_keyword_as_in_0_1_3():
+    packer = StreamPacker(10, "nf")
+    assert packer.add(length=6) == []
+    (pack,) = packer.add(length=5)
+    assert pack.sequence_ids == [0]
+    for bad_call in (lambda: packer.add(), lambda: packer.add(1, 2),
+                     lambda: packer.add(size=1), lambda: packer.add(1, length=2)):
+        with pytest.raises(TypeError, match="exactly one argument, length"):
+            bad_call()
+    assert packer.sequences_added == 2
