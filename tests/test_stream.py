@@ -474,6 +474,33 @@ def test_threads_sharing_a_packer_get_every_id_once():
     assert all(p.used <= 64 for p in packs)
 
 
+@pytest.mark.parametrize("k", [2, 9, 10, 11, 18, 19])
+@pytest.mark.parametrize("flat", [False, True])
+def test_hk_long_chunks_match_the_reference(k, flat):
+    """Chunks of thousands of lengths take the C stream's block loop
+    (k <= 18), single adds between them the plain one."""
+    rng = np.random.default_rng(k)
+    lengths = rng.integers(1, 257, 8000)  # capacity <= chunk / 4: a class table
+    packer, ref = StreamPacker(256, "hk", k=k), ReferenceStream(256, "hk", k)
+    got, expected = [], []
+    for start in range(0, 8000, 2000):
+        for length in lengths[start:start + 3].tolist():
+            got += [p.sequence_ids for p in packer.add(length)]
+            expected += [ids for ids, _ in ref.add(length)]
+        chunk = lengths[start + 3:start + 2000]
+        if flat:
+            items, offsets = packer.add_many_flat(chunk)
+            got += [part.tolist() for part in np.split(items, offsets) if len(part)]
+        else:
+            packs = packer.add_many(chunk)
+            assert [p.lengths for p in packs] == [lengths[p.sequence_ids].tolist() for p in packs]
+            got += [p.sequence_ids for p in packs]
+        for length in chunk.tolist():
+            expected += [ids for ids, _ in ref.add(length)]
+        assert got == expected
+    assert as_tuples(packer.finish()) == ref_tuples(ref.finish())
+
+
 # ---- add() in C (_stream_add.c) ------------------------------------------------
 
 

@@ -89,6 +89,14 @@ typedef void (*sp_task_fn)(void *ctx, int part, int parts);
 void sp_run_parallel(int parts, sp_task_fn fn, void *ctx);
 int sp_online_cpus(void);
 
+/* Inline even where the compiler finds a function large: a hot loop that
+ * constant arguments specialise (stream.c's HK blocks). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define SP_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#  define SP_ALWAYS_INLINE inline
+#endif
+
 /* ---- prefaulting (prefault.c) -------------------------------------------
  * Fill start, bytes and ranges, call sp_prefault_start(), and always
  * sp_prefault_join() before returning: on Linux a helper thread maps the

@@ -213,76 +213,238 @@ static void hk_close(sp_stream *s, pack_queue *q, open_bin *bin)
     hk_emit(bin, q, &at, &q->num_packs);
 }
 
+/* hk_run's counters, kept in locals while it runs: stores to the int64
+ * output arrays could alias the stream's int64 fields, which would
+ * otherwise be reloaded and stored for every item. */
+typedef struct hk_cursor {
+    int64_t packs, at, id, num_open, open_items;
+} hk_cursor;
+
+/* Place one length of class `slot` by the plain rules: a class-i bin
+ * closes with its i-th item, which goes straight out after the others; the
+ * last class (slot 0) is next fit. SP_ERR_OUT_OF_MEMORY when a bin buffer
+ * cannot grow, before anything changes. */
+static inline int hk_place(open_bin *bin, pack_queue *q, hk_cursor *c,
+                           int64_t slot, int64_t l, int64_t cap)
+{
+    int64_t *const items = q->items, *const item_lengths = q->lengths;
+    const int64_t count = bin->count;
+    if (slot > 0 && count + 1 == slot) {
+        c->at = hk_copy_out(bin, items, item_lengths, c->at);
+        items[c->at] = c->id;
+        if (item_lengths != NULL)
+            item_lengths[c->at] = l;
+        c->at++;
+        if (q->used != NULL)
+            q->used[c->packs] = bin->load + l;
+        q->offsets[++c->packs] = c->at;
+        c->num_open -= count > 0;
+        c->open_items -= count;
+        bin->count = 0;
+        bin->load = 0;
+        return SP_OK;
+    }
+    /* A next-fit bin the item does not fit closes first, and the item
+     * starts the next one. */
+    const int closes = slot == 0 && l > cap - bin->load;
+    if (sp_reserve_pair(&bin->ids, &bin->lengths, &bin->room,
+                        closes ? 1 : count + 1) != SP_OK)
+        return SP_ERR_OUT_OF_MEMORY;
+    if (closes) {
+        c->num_open--;
+        c->open_items -= count;
+        hk_emit(bin, q, &c->at, &c->packs);
+    }
+    c->num_open += bin->count == 0;
+    c->open_items++;
+    bin->ids[bin->count] = c->id;
+    bin->lengths[bin->count++] = l;
+    bin->load += l;
+    if (slot == 0 && bin->load == cap) {
+        c->num_open--;
+        c->open_items -= bin->count;
+        hk_emit(bin, q, &c->at, &c->packs);
+    }
+    return SP_OK;
+}
+
+/* A class-i bin holds at most i - 1 items before its last one comes, so
+ * with few classes hk_run_blocks() can write a class bin out as a fixed
+ * block of entries whether it closes or not, and advance the output by
+ * its count or by 0. Whether a bin closes is a coin toss for random
+ * lengths, and the mispredicted branch on it was most of the plain loop's
+ * time. HK_BLOCK_SMALL serves k <= 10 (the default), HK_BLOCK k <= 18. */
+#define HK_BLOCK_SMALL 8
+#define HK_BLOCK 16
+/* Shorter batches take the plain loop: setting the blocks up costs more. */
+#define HK_BLOCKS_MIN_BATCH 256
+
+/* The class bins while hk_run_blocks() runs, in one small array each
+ * (no pointer to follow per item): bin `slot` holds counts[slot] items,
+ * ids[slot][..] and lengths[slot][..], with a spare entry past the block
+ * (see hk_run_blocks). Slot 0, the next-fit bin, stays in the stream. */
+typedef struct hk_blocks {
+    int64_t counts[HK_BLOCK + 2];
+    int64_t loads[HK_BLOCK + 2];
+    int64_t ids[HK_BLOCK + 2][HK_BLOCK + 1];
+    int64_t lengths[HK_BLOCK + 2][HK_BLOCK + 1];
+} hk_blocks;
+
+/* The block size hk_run_blocks() can use, or 0. It needs a long batch
+ * with a class table, a largest class whose items but the last fit in a
+ * block, output lengths and used both present or both absent, and room
+ * for a block in every class bin (so that hk_blocks_store() cannot
+ * fail). Fills b when it returns a size. */
+static int64_t hk_blocks_load(sp_stream *s, const pack_queue *q, int64_t n,
+                              const int32_t *class_of, hk_blocks *b)
+{
+    const int64_t most_held = s->num_slots - 2; /* by the largest class */
+    const int64_t block = most_held <= HK_BLOCK_SMALL ? HK_BLOCK_SMALL
+                          : most_held <= HK_BLOCK     ? HK_BLOCK
+                                                      : 0;
+    if (block == 0 || n < HK_BLOCKS_MIN_BATCH || class_of == NULL ||
+        (q->lengths == NULL) != (q->used == NULL))
+        return 0;
+    memset(b, 0, sizeof *b); /* blocks copy whole rows: no garbage */
+    for (int64_t slot = 1; slot < s->num_slots; slot++) {
+        open_bin *bin = &s->bins[slot];
+        if (sp_reserve_pair(&bin->ids, &bin->lengths, &bin->room, block)
+            != SP_OK)
+            return 0;
+        b->counts[slot] = bin->count;
+        b->loads[slot] = bin->load;
+        memcpy(b->ids[slot], bin->ids, (size_t)bin->count * sizeof(int64_t));
+        memcpy(b->lengths[slot], bin->lengths,
+               (size_t)bin->count * sizeof(int64_t));
+    }
+    return block;
+}
+
+/* Back into the stream's bins, with its open-bin counts. Without output
+ * lengths, hk_run_blocks() keeps no lengths in b: a held id from the batch
+ * (first_id on) takes its length from there, and an older one still has
+ * its own in the bin, at the same place (its bin never closed). */
+static void hk_blocks_store(sp_stream *s, const hk_blocks *b, hk_cursor *c,
+                            const int64_t *lengths, int64_t first_id,
+                            int with_lengths)
+{
+    c->num_open = s->bins[0].count > 0;
+    c->open_items = s->bins[0].count;
+    for (int64_t slot = 1; slot < s->num_slots; slot++) {
+        open_bin *bin = &s->bins[slot];
+        bin->count = b->counts[slot];
+        bin->load = 0;
+        for (int64_t i = 0; i < bin->count; i++) {
+            const int64_t id = b->ids[slot][i];
+            bin->ids[i] = id;
+            if (with_lengths)
+                bin->lengths[i] = b->lengths[slot][i];
+            else if (id >= first_id)
+                bin->lengths[i] = lengths[id - first_id];
+            bin->load += bin->lengths[i];
+        }
+        c->num_open += bin->count > 0;
+        c->open_items += bin->count;
+    }
+}
+
+/* HK over lengths[0 .. n - block), class bins without a branch on closing
+ * (see HK_BLOCK). A class bin's held items go out as a block and the new
+ * item after them, in the output and in the bin; in the bin past the
+ * block when it closes, so a class-1 bin, which closes at every item,
+ * never has its block written and the next block read from it never
+ * waits for a store (a wide load over a recent narrow store stalls).
+ * Without output lengths the bins keep only ids (see hk_blocks_store). A
+ * block lands past the written output when its bin stays open; `block`
+ * items before the end of the batch the buffers surely have room for it
+ * (each item adds at most one id and one pack). The open-bin counts of
+ * the cursor are left to hk_blocks_store(). Returns the number of lengths
+ * placed; stops early only where the next-fit bin cannot grow (*status).
+ * block and with_lengths are constants at each call, so the compiler
+ * writes a loop for each. */
+static SP_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
+                                             hk_blocks *b,
+                                             const int64_t *lengths, int64_t n,
+                                             const int32_t *class_of, hk_cursor *c,
+                                             const int64_t block,
+                                             const int with_lengths, int *status)
+{
+    int64_t *const items = q->items, *const item_lengths = q->lengths;
+    int64_t *const offsets = q->offsets, *const used = q->used;
+    int64_t at = c->at, packs = c->packs, id = c->id;
+    int64_t j = 0;
+    for (; j < n - block; j++, id++) {
+        const int64_t l = lengths[j];
+        const int64_t slot = class_of[l - 1];
+        if (slot == 0) {
+            c->at = at, c->packs = packs, c->id = id;
+            *status = hk_place(&s->bins[0], q, c, 0, l, s->capacity);
+            at = c->at, packs = c->packs;
+            if (*status != SP_OK)
+                break;
+            continue;
+        }
+        const int64_t count = b->counts[slot];
+        const int64_t closes = count + 1 == slot;
+        /* Kept after the held ones, or past the block when it closes. */
+        const int64_t keep_at = count + ((block - count) & -closes);
+        memcpy(items + at, b->ids[slot], (size_t)block * sizeof(int64_t));
+        items[at + count] = id;
+        b->ids[slot][keep_at] = id;
+        if (with_lengths) {
+            b->lengths[slot][keep_at] = l;
+            const int64_t load = b->loads[slot] + l;
+            memcpy(item_lengths + at, b->lengths[slot], (size_t)block * sizeof(int64_t));
+            item_lengths[at + count] = l;
+            used[packs] = load;
+            b->loads[slot] = load & (closes - 1);
+        }
+        at += slot & -closes;
+        packs += closes;
+        offsets[packs] = at;
+        b->counts[slot] = (count + 1) & (closes - 1);
+    }
+    c->at = at, c->packs = packs, c->id = id;
+    return j;
+}
+
 /* HarmonicK over lengths that are already valid, closing packs into q (as
  * in nf_run). class_of, when not NULL, holds the class of every length
  * 1..capacity (saves a division per item). Stops early only when a bin
  * buffer cannot grow, before touching anything for that length; *done is
- * the number of lengths placed.
- *
- * The counters live in locals while the loop runs: stores to the int64
- * output arrays could alias the stream's int64 fields, which would
- * otherwise be reloaded and stored for every item. */
+ * the number of lengths placed. */
 static int hk_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
                   int64_t n, const int32_t *class_of, int64_t *done)
 {
     const int64_t cap = s->capacity, k = s->k;
-    int64_t *const items = q->items, *const item_lengths = q->lengths;
-    int64_t *const offsets = q->offsets, *const used = q->used;
-    open_bin *const bins = s->bins;
-    int64_t packs = q->num_packs, at = offsets[packs];
-    int64_t id = s->next_id, num_open = s->num_open, open_items = s->open_items;
+    hk_cursor c = {q->num_packs, q->offsets[q->num_packs], s->next_id,
+                   s->num_open, s->open_items};
     int status = SP_OK;
     int64_t j = 0;
-    for (; j < n; j++, id++) {
+    hk_blocks blocks;
+    const int64_t block = hk_blocks_load(s, q, n, class_of, &blocks);
+    const int with_lengths = q->lengths != NULL;
+    if (block == HK_BLOCK_SMALL)
+        j = with_lengths
+                ? hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK_SMALL, 1, &status)
+                : hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK_SMALL, 0, &status);
+    else if (block == HK_BLOCK)
+        j = with_lengths
+                ? hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK, 1, &status)
+                : hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK, 0, &status);
+    if (block != 0)
+        hk_blocks_store(s, &blocks, &c, lengths, s->next_id, with_lengths);
+    for (; j < n && status == SP_OK; j++, c.id++) {
         const int64_t l = lengths[j];
         const int64_t slot = class_of ? class_of[l - 1] : sp_hk_class(cap, l, k);
-        open_bin *bin = &bins[slot];
-        const int64_t count = bin->count;
-        if (slot > 0 && count + 1 == slot) {
-            /* A class-i bin closes with its i-th item, which goes
-             * straight out after the others. */
-            at = hk_copy_out(bin, items, item_lengths, at);
-            items[at] = id;
-            if (item_lengths != NULL)
-                item_lengths[at] = l;
-            at++;
-            if (used != NULL)
-                used[packs] = bin->load + l;
-            offsets[++packs] = at;
-            num_open -= count > 0;
-            open_items -= count;
-            bin->count = 0;
-            bin->load = 0;
-            continue;
-        }
-        /* The last class is next fit: a bin the item does not fit closes
-         * first, and the item starts the next one. */
-        const int closes = slot == 0 && l > cap - bin->load;
-        if (sp_reserve_pair(&bin->ids, &bin->lengths, &bin->room,
-                            closes ? 1 : count + 1) != SP_OK) {
-            status = SP_ERR_OUT_OF_MEMORY;
+        status = hk_place(&s->bins[slot], q, &c, slot, l, cap);
+        if (status != SP_OK)
             break;
-        }
-        if (closes) {
-            num_open--;
-            open_items -= count;
-            hk_emit(bin, q, &at, &packs);
-        }
-        num_open += bin->count == 0;
-        open_items++;
-        bin->ids[bin->count] = id;
-        bin->lengths[bin->count++] = l;
-        bin->load += l;
-        if (slot == 0 && bin->load == cap) {
-            num_open--;
-            open_items -= bin->count;
-            hk_emit(bin, q, &at, &packs);
-        }
     }
-    q->num_packs = packs;
-    s->next_id = id;
-    s->num_open = num_open;
-    s->open_items = open_items;
+    q->num_packs = c.packs;
+    s->next_id = c.id;
+    s->num_open = c.num_open;
+    s->open_items = c.open_items;
     *done = j;
     return status;
 }

@@ -322,10 +322,11 @@ static void fill_lengths(packs *p, const int64_t *lengths)
     }
 }
 
-/* Feed lengths in random batches (single adds and add_many of 0..40),
- * reading at random moments; the open-bin count never passes the bound. */
+/* Feed lengths in random batches (single adds and add_many of
+ * 0..max_batch), reading at random moments; the open-bin count never
+ * passes the bound. */
 static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
-                 int64_t max_open)
+                 int64_t max_open, int64_t max_batch)
 {
     int64_t at = 0, pending = -1, err = -2;
     while (at < n) {
@@ -334,13 +335,13 @@ static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
             CHECK_EQ(add_counted(s, lengths[at], &pending), SP_OK);
             at++;
         } else if (how == 1) {
-            int64_t m = random_in(0, 40);
+            int64_t m = random_in(0, max_batch);
             m = m > n - at ? n - at : m;
             CHECK_EQ(pack_many_into(s, p, lengths + at, m, next_random() % 2),
                      SP_OK);
             at += m;
         } else {
-            int64_t m = random_in(0, 40);
+            int64_t m = random_in(0, max_batch);
             m = m > n - at ? n - at : m;
             CHECK_EQ(add_many_counted(s, lengths + at, m, &err, &pending),
                      SP_OK);
@@ -369,11 +370,38 @@ static void test_random_vs_offline(void)
         sp_stream *s = create(capacity, strategy, k);
         packs *p = malloc(sizeof *p);
         packs_init(p);
-        feed(s, p, lengths, n, strategy == SP_NF ? 1 : k);
+        feed(s, p, lengths, n, strategy == SP_NF ? 1 : k, 40);
         CHECK_EQ(sp_stream_finish(s), SP_OK);
         CHECK_EQ(drain(s, p), SP_OK);
         fill_lengths(p, lengths);
         check_same_as_offline(p, lengths, n, capacity, strategy, k);
+        free(p);
+        sp_stream_free(s);
+    }
+}
+
+/* HK batches of hundreds of lengths take stream.c's block loop (k <= 18,
+ * a class table: capacity <= batch / 4) and every other batch the plain
+ * one, into the stream's queue and into pack_many's buffers with and
+ * without lengths; all must give sp_pack()'s bins. */
+static void test_hk_long_batches_vs_offline(void)
+{
+    static int64_t lengths[4096];
+    for (int round = 0; round < 200; round++) {
+        int64_t capacity = random_in(1, 150);
+        int64_t k = random_in(2, 20); /* blocks of 8, of 16, and none */
+        int64_t n = random_in(1000, 4000);
+        int64_t hi = random_in(1, capacity);
+        for (int64_t i = 0; i < n; i++)
+            lengths[i] = random_in(1, hi);
+        sp_stream *s = create(capacity, SP_HK, k);
+        packs *p = malloc(sizeof *p);
+        packs_init(p);
+        feed(s, p, lengths, n, k, 700);
+        CHECK_EQ(sp_stream_finish(s), SP_OK);
+        CHECK_EQ(drain(s, p), SP_OK);
+        fill_lengths(p, lengths);
+        check_same_as_offline(p, lengths, n, capacity, SP_HK, k);
         free(p);
         sp_stream_free(s);
     }
@@ -869,6 +897,7 @@ int main(void)
     test_nf_example();
     test_hk_example();
     test_random_vs_offline();
+    test_hk_long_batches_vs_offline();
     test_errors();
     test_export_import_resume();
     test_import_corrupted();
