@@ -124,7 +124,7 @@ def pack(
 class StreamHandle:
     """One C stream (``sp_stream``), freed with this object.
 
-    ``StreamPacker.add`` calls the same stream from C (``_stream_add.c``)
+    ``StreamPacker.add`` calls the same stream from C (``_stream_fast.c``)
     at ``address``, holding a reference to this object. Concurrent calls
     on one handle are serialised by the C library.
     """
@@ -140,7 +140,7 @@ class StreamHandle:
 
     @property
     def address(self) -> int:
-        """The ``sp_stream *`` as an int, for ``_stream_add``."""
+        """The ``sp_stream *`` as an int, for ``_stream_fast``."""
         return int(ffi.cast("uintptr_t", self._handle))
 
     @classmethod

@@ -9,9 +9,46 @@ Python objects per bin are the slowest part of any result, so ``bins`` and
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import threading
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._stream_fast import packs_from_arrays
+
+#: Fewer bins than this are built without pausing the garbage collector.
+_PAUSE_GC_FROM = 1000
+_gc_pause_lock = threading.Lock()
+_gc_pauses = 0  # calls inside _gc_paused() now, in all threads
+_gc_resume = False  # whether the last of them enables the collector again
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while many lists are built.
+
+    The collector runs after every few hundred new containers and walks
+    the survivors again and again: it took 2-3x the time of building a
+    million bins' lists. (Packs are built in C and left untracked, see
+    ``_stream_fast.c``; lists handed to the user stay tracked.) Threads
+    that pause at once share one pause; the last to leave resumes the
+    collector if it was running when the first came.
+    """
+    global _gc_pauses, _gc_resume
+    with _gc_pause_lock:
+        if _gc_pauses == 0:
+            _gc_resume = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_pause_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_resume:
+                gc.enable()
 
 
 class Pack:
@@ -170,16 +207,18 @@ class PackResult:
     def bins(self) -> list[list[int]]:
         """The sequence ids of each bin (built on first access, then cached)."""
         if self._bins is None:
-            self._bins = split_flat(self._items.tolist(), self._offsets.tolist())
+            with _gc_paused() if self.num_bins >= _PAUSE_GC_FROM else contextlib.nullcontext():
+                self._bins = split_flat(self._items.tolist(), self._offsets.tolist())
         return self._bins
 
     @property
     def packs(self) -> list[Pack]:
-        """One ``Pack`` per bin (built on first access, then cached)."""
+        """One ``Pack`` per bin (built on first access, then cached, in C)."""
         if self._packs is None:
-            offsets = self._offsets.tolist()
-            lengths = split_flat(self._lengths[self._items].tolist(), offsets)
-            self._packs = list(map(Pack, self.bins, lengths, self._used.tolist()))
+            items, offsets, used, item_lengths = (
+                np.ascontiguousarray(a, dtype=np.int64)
+                for a in (self._items, self._offsets, self._used, self._lengths[self._items]))
+            self._packs = packs_from_arrays(Pack, items, item_lengths, offsets, used)
         return self._packs
 
     @property

@@ -7,7 +7,7 @@ packs not yet handed out, so memory never grows with the stream.
 
 All the packing is in C (``sp_stream_*``); this module validates, builds
 ``Pack`` objects and pickles. ``add`` is the hot path: it is the C method of
-the base class ``StreamBase`` (``_stream_add.c``), which calls the C stream
+the base class ``StreamBase`` (``_stream_fast.c``), which calls the C stream
 and builds the packs without a Python frame. What it does not take (other
 integer types, rejected lengths) comes back to ``_add_slow`` here.
 """
@@ -21,10 +21,10 @@ import numpy as np
 import copyreg
 
 from . import _native
-from ._stream_add import StreamBase
+from ._stream_fast import StreamBase, packs_from_arrays
 from ._validation import as_lengths, check_capacity, check_k
 from .registry import available_strategies, get_strategy
-from .result import Pack, split_flat
+from .result import Pack
 
 _STREAMABLE = ("NF", "HK")
 _PICKLE_VERSION = 1
@@ -41,9 +41,7 @@ def _as_int(length) -> int:
 def _packs(items: np.ndarray, lengths: np.ndarray, offsets: np.ndarray,
            used: np.ndarray) -> list[Pack]:
     """Pack objects from read arrays (``offsets`` has one entry more than ``used``)."""
-    offsets = offsets.tolist()
-    return list(map(Pack, split_flat(items.tolist(), offsets),
-                    split_flat(lengths.tolist(), offsets), used.tolist()))
+    return packs_from_arrays(Pack, items, lengths, offsets, used)
 
 
 class StreamPacker(StreamBase):

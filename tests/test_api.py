@@ -201,6 +201,49 @@ def test_packs_agree_with_bins_and_lengths():
         assert pack.used == sum(pack.lengths) <= 64
 
 
+def test_many_bins_and_packs_leave_the_garbage_collector_as_it_was():
+    """Large results pause the collector while their lists are built (and
+    build packs untracked, in C); neither may change its state."""
+    import gc
+
+    lengths = random_lengths(20_000, 64, seed=5)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            result = Packer(64, "nf").pack(lengths)
+            assert result.num_bins >= 1000  # the pausing path
+            assert [p.sequence_ids for p in result.packs] == result.bins
+            assert gc.isenabled() is enabled
+            pack = result.packs[0]
+            assert not gc.is_tracked(pack) and not gc.is_tracked(pack._sequence_ids)
+            assert gc.is_tracked(result.bins[0])  # handed out: may hold anything
+        finally:
+            gc.enable()
+
+
+def test_packs_from_arrays_refuses_arrays_that_do_not_fit():
+    from seqpacker._stream_fast import packs_from_arrays
+
+    items = np.array([4, 5, 6], dtype=np.int64)
+    good = (items, items * 2, np.array([0, 1, 3]), np.array([8, 22]))
+    packs = packs_from_arrays(Pack, *good)
+    assert [(p.sequence_ids, p.lengths, p.used) for p in packs] == [([4], [8], 8), ([5, 6], [10, 12], 22)]
+    bad_offsets = ([0, 2, 1], [1, 1, 3], [0, 1, 4], [1, 3], [0, 1, 2, 3])
+    for offsets in bad_offsets:
+        with pytest.raises(ValueError, match="offsets do not split items"):
+            packs_from_arrays(Pack, items, items, np.array(offsets), np.array([1, 2]))
+    with pytest.raises(ValueError, match="offsets do not split items"):
+        packs_from_arrays(Pack, items, items[:2], *good[2:])
+    with pytest.raises(TypeError, match="items must be a 1-d int64 array"):
+        packs_from_arrays(Pack, items.astype(np.float64), *good[1:])
+    with pytest.raises(TypeError, match="used must be a 1-d int64 array"):
+        packs_from_arrays(Pack, *good[:3], np.array([[8, 22]]))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        packs_from_arrays(Pack, np.arange(6)[::2], *good[1:])
+    with pytest.raises(TypeError, match="takes 5 arguments"):
+        packs_from_arrays(Pack, *good[:3])
+
+
 # -- metrics ------------------------------------------------------------------
 
 @pytest.mark.parametrize("strategy", ALL)

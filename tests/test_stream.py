@@ -501,7 +501,7 @@ def test_hk_long_chunks_match_the_reference(k, flat):
     assert as_tuples(packer.finish()) == ref_tuples(ref.finish())
 
 
-# ---- add() in C (_stream_add.c) ------------------------------------------------
+# ---- add() in C (_stream_fast.c) ------------------------------------------------
 
 
 def test_add_reads_a_pack_larger_than_its_stack_buffers():

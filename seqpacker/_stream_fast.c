@@ -1,5 +1,6 @@
 /*
- * _stream_add.c - StreamPacker.add() on its hot path, in the CPython API.
+ * _stream_fast.c - the hot paths of StreamPacker in the CPython API:
+ * add(), and the Pack objects of a batch (packs_from_arrays()).
  *
  * Everything else of the Python package reaches the C library through
  * cffi (_native.py). add() cannot: one cffi call releases and retakes the
@@ -8,8 +9,12 @@
  * add(). Here one method call does the add and builds the packs while
  * holding the GIL, so it also needs no lock of its own.
  *
- * This module has one job: StreamBase.add() for a plain int that the
- * stream accepts. Anything else goes to the Python method _add_slow(),
+ * The same goes for many packs at once (add_many(), PackResult.packs):
+ * NumPy's tolist(), list slicing and a Python call per Pack cost about
+ * four times what packs_from_arrays() does in one pass.
+ *
+ * StreamBase.add() handles a plain int that the stream accepts. Anything
+ * else goes to the Python method _add_slow(),
  * which converts other integer types (and calls add() again) or raises
  * the documented error. It uses only the public C API on the handle that
  * the cffi binding created (_bind_stream() passes its address and an
@@ -17,6 +22,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include <string.h>
 
 #include "seqpacker.h"
 
@@ -33,6 +40,9 @@ typedef struct {
 
 static PyObject *add_slow_name; /* "_add_slow", interned */
 
+/* A list of ints, untracked by the cyclic garbage collector: holding only
+ * ints it can never be part of a cycle. Tracked, the collector's passes
+ * over a million packs' lists took ten times as long as building them. */
 static PyObject *int64_list(const int64_t *values, int64_t n)
 {
     PyObject *list = PyList_New((Py_ssize_t)n);
@@ -44,6 +54,8 @@ static PyObject *int64_list(const int64_t *values, int64_t n)
         }
         PyList_SET_ITEM(list, (Py_ssize_t)j, value);
     }
+    if (list != NULL)
+        PyObject_GC_UnTrack(list);
     return list;
 }
 
@@ -67,6 +79,10 @@ static PyObject *make_packs(PyObject *pack_type, const int64_t *items,
             Py_CLEAR(packs);
             break;
         }
+        /* It holds two lists of ints that only it sees, and an int: no
+         * cycle can pass through it (see int64_list). */
+        if (PyObject_IS_GC(pack))
+            PyObject_GC_UnTrack(pack);
         PyList_SET_ITEM(packs, (Py_ssize_t)p, pack);
     }
     return packs;
@@ -208,9 +224,73 @@ static PyMethodDef stream_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* One int64 array argument: C-contiguous, 8-byte integers. */
+static int get_int64_buffer(PyObject *obj, Py_buffer *view, const char *name)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    const char *f = view->format;
+    if (f[0] == '<' || f[0] == '=' || f[0] == '@')
+        f++;
+    if (view->itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0) ||
+        view->ndim != 1) {
+        PyErr_Format(PyExc_TypeError, "%s must be a 1-d int64 array", name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* packs_from_arrays(pack_type, items, lengths, offsets, used): the Pack of
+ * every bin, bin b holding items[offsets[b]:offsets[b + 1]]. */
+static PyObject *packs_from_arrays(PyObject *module, PyObject *const *args,
+                                   Py_ssize_t nargs)
+{
+    static const char *names[4] = {"items", "lengths", "offsets", "used"};
+    Py_buffer views[4];
+    int got = 0;
+    PyObject *packs = NULL;
+    (void)module;
+    if (nargs != 5)
+        return PyErr_Format(PyExc_TypeError,
+                            "packs_from_arrays() takes 5 arguments");
+    for (; got < 4; got++)
+        if (get_int64_buffer(args[got + 1], &views[got], names[got]) < 0)
+            goto done;
+    const int64_t *items = views[0].buf, *lengths = views[1].buf;
+    const int64_t *offsets = views[2].buf, *used = views[3].buf;
+    const Py_ssize_t num_items = views[0].shape[0];
+    const Py_ssize_t num_packs = views[3].shape[0];
+    /* Every bin inside items: checked first, so nothing is read out of
+     * bounds whatever the caller passes. */
+    int valid = views[1].shape[0] == num_items &&
+                views[2].shape[0] == num_packs + 1 && offsets[0] == 0;
+    for (Py_ssize_t b = 0; valid && b < num_packs; b++)
+        valid = offsets[b] <= offsets[b + 1] && offsets[b + 1] <= num_items;
+    if (!valid) {
+        PyErr_SetString(PyExc_ValueError,
+                        "packs_from_arrays(): offsets do not split items");
+        goto done;
+    }
+    packs = make_packs(args[0], items, lengths, offsets, used, num_packs);
+done:
+    while (got-- > 0)
+        PyBuffer_Release(&views[got]);
+    return packs;
+}
+
+static PyMethodDef module_functions[] = {
+    {"packs_from_arrays", (PyCFunction)(void (*)(void))packs_from_arrays,
+     METH_FASTCALL,
+     "packs_from_arrays(pack_type, items, lengths, offsets, used) -> list\n\n"
+     "pack_type(ids, lengths, used) for every bin b, whose ids are\n"
+     "items[offsets[b]:offsets[b + 1]] (int64 arrays; lists in the packs)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyTypeObject StreamBaseType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "seqpacker._stream_add.StreamBase",
+    .tp_name = "seqpacker._stream_fast.StreamBase",
     .tp_doc = "StreamPacker's base: add() in C.",
     .tp_basicsize = sizeof(StreamBase),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
@@ -223,12 +303,13 @@ static PyTypeObject StreamBaseType = {
 
 static struct PyModuleDef stream_add_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "seqpacker._stream_add",
-    .m_doc = "StreamPacker.add() through the CPython API (see _stream_add.c).",
+    .m_name = "seqpacker._stream_fast",
+    .m_doc = "StreamPacker's hot paths through the CPython API (see _stream_fast.c).",
     .m_size = -1,
+    .m_methods = module_functions,
 };
 
-PyMODINIT_FUNC PyInit__stream_add(void)
+PyMODINIT_FUNC PyInit__stream_fast(void)
 {
     add_slow_name = PyUnicode_InternFromString("_add_slow");
     if (add_slow_name == NULL || PyType_Ready(&StreamBaseType) < 0)
