@@ -355,6 +355,24 @@ static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
     }
 }
 
+/* One stream over lengths fed in random batches of up to max_batch, then
+ * finished, against sp_pack(). */
+static void check_stream_vs_offline(const int64_t *lengths, int64_t n,
+                                    int64_t capacity, int strategy, int64_t k,
+                                    int64_t max_batch)
+{
+    sp_stream *s = create(capacity, strategy, k);
+    packs *p = malloc(sizeof *p);
+    packs_init(p);
+    feed(s, p, lengths, n, strategy == SP_NF ? 1 : k, max_batch);
+    CHECK_EQ(sp_stream_finish(s), SP_OK);
+    CHECK_EQ(drain(s, p), SP_OK);
+    fill_lengths(p, lengths);
+    check_same_as_offline(p, lengths, n, capacity, strategy, k);
+    free(p);
+    sp_stream_free(s);
+}
+
 static void test_random_vs_offline(void)
 {
     static int64_t lengths[4096];
@@ -367,16 +385,7 @@ static void test_random_vs_offline(void)
         int64_t hi = random_in(1, capacity);
         for (int64_t i = 0; i < n; i++)
             lengths[i] = random_in(1, hi);
-        sp_stream *s = create(capacity, strategy, k);
-        packs *p = malloc(sizeof *p);
-        packs_init(p);
-        feed(s, p, lengths, n, strategy == SP_NF ? 1 : k, 40);
-        CHECK_EQ(sp_stream_finish(s), SP_OK);
-        CHECK_EQ(drain(s, p), SP_OK);
-        fill_lengths(p, lengths);
-        check_same_as_offline(p, lengths, n, capacity, strategy, k);
-        free(p);
-        sp_stream_free(s);
+        check_stream_vs_offline(lengths, n, capacity, strategy, k, 40);
     }
 }
 
@@ -394,16 +403,7 @@ static void test_hk_long_batches_vs_offline(void)
         int64_t hi = random_in(1, capacity);
         for (int64_t i = 0; i < n; i++)
             lengths[i] = random_in(1, hi);
-        sp_stream *s = create(capacity, SP_HK, k);
-        packs *p = malloc(sizeof *p);
-        packs_init(p);
-        feed(s, p, lengths, n, k, 700);
-        CHECK_EQ(sp_stream_finish(s), SP_OK);
-        CHECK_EQ(drain(s, p), SP_OK);
-        fill_lengths(p, lengths);
-        check_same_as_offline(p, lengths, n, capacity, SP_HK, k);
-        free(p);
-        sp_stream_free(s);
+        check_stream_vs_offline(lengths, n, capacity, SP_HK, k, 700);
     }
 }
 
