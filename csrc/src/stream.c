@@ -291,10 +291,11 @@ typedef struct hk_blocks {
 } hk_blocks;
 
 /* The block size hk_run_blocks() can use, or 0. It needs a long batch
- * with a class table, a largest class whose items but the last fit in a
- * block, output lengths and used both present or both absent, and room
- * for a block in every class bin (so that hk_blocks_store() cannot
- * fail). Fills b when it returns a size. */
+ * with a class table (so capacity <= n / 4), a largest class whose items
+ * but the last fit in a block, output lengths and used both present or
+ * both absent, room for a block in every class bin and for capacity + 1
+ * items in the next-fit bin (so that nothing grows during the loop).
+ * Fills b when it returns a size. */
 static int64_t hk_blocks_load(sp_stream *s, const pack_queue *q, int64_t n,
                               const int32_t *class_of, hk_blocks *b)
 {
@@ -304,6 +305,10 @@ static int64_t hk_blocks_load(sp_stream *s, const pack_queue *q, int64_t n,
                                                       : 0;
     if (block == 0 || n < HK_BLOCKS_MIN_BATCH || class_of == NULL ||
         (q->lengths == NULL) != (q->used == NULL))
+        return 0;
+    open_bin *next_fit = &s->bins[0];
+    if (sp_reserve_pair(&next_fit->ids, &next_fit->lengths, &next_fit->room,
+                        s->capacity + 1) != SP_OK)
         return 0;
     memset(b, 0, sizeof *b); /* blocks copy whole rows: no garbage */
     for (int64_t slot = 1; slot < s->num_slots; slot++) {
@@ -320,10 +325,11 @@ static int64_t hk_blocks_load(sp_stream *s, const pack_queue *q, int64_t n,
     return block;
 }
 
-/* Back into the stream's bins, with its open-bin counts. Without output
- * lengths, hk_run_blocks() keeps no lengths in b: a held id from the batch
- * (first_id on) takes its length from there, and an older one still has
- * its own in the bin, at the same place (its bin never closed). */
+/* Back into the stream's class bins, with its open-bin counts. Without
+ * output lengths, hk_run_blocks() keeps no lengths in b: a held id from
+ * the batch (first_id on) takes its length from there, and an older one
+ * still has its own in the bin, at the same place (its bin never
+ * closed). */
 static void hk_blocks_store(sp_stream *s, const hk_blocks *b, hk_cursor *c,
                             const int64_t *lengths, int64_t first_id,
                             int with_lengths)
@@ -348,27 +354,48 @@ static void hk_blocks_store(sp_stream *s, const hk_blocks *b, hk_cursor *c,
     }
 }
 
-/* HK over lengths[0 .. n - block), class bins without a branch on closing
- * (see HK_BLOCK). A class bin's held items go out as a block and the new
- * item after them, in the output and in the bin; in the bin past the
- * block when it closes, so a class-1 bin, which closes at every item,
+/* Write the next-fit bin (count items of ids and lengths, with load) out
+ * as a pack at *at (hk_run_blocks). */
+static inline void hk_emit_next_fit(const int64_t *ids, const int64_t *lengths,
+                                    int64_t count, int64_t load, pack_queue *q,
+                                    int64_t *at, int64_t *packs,
+                                    int with_lengths)
+{
+    memcpy(q->items + *at, ids, (size_t)count * sizeof(int64_t));
+    if (with_lengths) {
+        memcpy(q->lengths + *at, lengths, (size_t)count * sizeof(int64_t));
+        q->used[*packs] = load;
+    }
+    *at += count;
+    q->offsets[++*packs] = *at;
+}
+
+/* HK over lengths[0 .. n - block), with no branch on whether a class bin
+ * closes (see HK_BLOCK). A class bin's held items go out as a block and
+ * the new item after them, in the output and in the bin; in the bin past
+ * the block when it closes, so a class-1 bin, which closes at every item,
  * never has its block written and the next block read from it never
  * waits for a store (a wide load over a recent narrow store stalls).
- * Without output lengths the bins keep only ids (see hk_blocks_store). A
- * block lands past the written output when its bin stays open; `block`
- * items before the end of the batch the buffers surely have room for it
- * (each item adds at most one id and one pack). The open-bin counts of
- * the cursor are left to hk_blocks_store(). Returns the number of lengths
- * placed; stops early only where the next-fit bin cannot grow (*status).
- * block and with_lengths are constants at each call, so the compiler
- * writes a loop for each. */
+ * Lengths of the last class go to the next-fit bin, whose buffer already
+ * has room for a whole bin. A block lands past the written output when
+ * its bin stays open; `block` items before the end of the batch the
+ * buffers surely have room for it (each item adds at most one id and one
+ * pack). Without output lengths the class bins keep only ids (see
+ * hk_blocks_store), which also sets the open-bin counts of the cursor.
+ * Returns the number of lengths placed. block and with_lengths are
+ * constants at each call, so the compiler writes a loop for each. */
 static SP_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
                                              hk_blocks *b,
                                              const int64_t *lengths, int64_t n,
                                              const int32_t *class_of, hk_cursor *c,
                                              const int64_t block,
-                                             const int with_lengths, int *status)
+                                             const int with_lengths)
 {
+    const int64_t cap = s->capacity;
+    /* The next-fit bin's counters in locals, as in hk_cursor. */
+    open_bin *const next_fit = &s->bins[0];
+    int64_t *const fit_ids = next_fit->ids, *const fit_lengths = next_fit->lengths;
+    int64_t fit_count = next_fit->count, fit_load = next_fit->load;
     int64_t *const items = q->items, *const item_lengths = q->lengths;
     int64_t *const offsets = q->offsets, *const used = q->used;
     int64_t at = c->at, packs = c->packs, id = c->id;
@@ -376,16 +403,25 @@ static SP_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
     for (; j < n - block; j++, id++) {
         const int64_t l = lengths[j];
         const int64_t slot = class_of[l - 1];
-        if (slot == 0) {
-            c->at = at, c->packs = packs, c->id = id;
-            *status = hk_place(&s->bins[0], q, c, 0, l, s->capacity);
-            at = c->at, packs = c->packs;
-            if (*status != SP_OK)
-                break;
+        if (slot == 0) { /* the next-fit bin */
+            if (l > cap - fit_load) {
+                hk_emit_next_fit(fit_ids, fit_lengths, fit_count, fit_load, q,
+                                 &at, &packs, with_lengths);
+                fit_count = fit_load = 0;
+            }
+            fit_ids[fit_count] = id;
+            fit_lengths[fit_count++] = l;
+            fit_load += l;
+            if (fit_load == cap) {
+                hk_emit_next_fit(fit_ids, fit_lengths, fit_count, fit_load, q,
+                                 &at, &packs, with_lengths);
+                fit_count = fit_load = 0;
+            }
             continue;
         }
         const int64_t count = b->counts[slot];
         const int64_t closes = count + 1 == slot;
+        const int64_t stays = 1 - closes;
         /* Kept after the held ones, or past the block when it closes. */
         const int64_t keep_at = count + ((block - count) & -closes);
         memcpy(items + at, b->ids[slot], (size_t)block * sizeof(int64_t));
@@ -397,13 +433,15 @@ static SP_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
             memcpy(item_lengths + at, b->lengths[slot], (size_t)block * sizeof(int64_t));
             item_lengths[at + count] = l;
             used[packs] = load;
-            b->loads[slot] = load & (closes - 1);
+            b->loads[slot] = load & -stays;
         }
         at += slot & -closes;
         packs += closes;
         offsets[packs] = at;
-        b->counts[slot] = (count + 1) & (closes - 1);
+        b->counts[slot] = (count + 1) & -stays;
     }
+    next_fit->count = fit_count;
+    next_fit->load = fit_load;
     c->at = at, c->packs = packs, c->id = id;
     return j;
 }
@@ -426,12 +464,12 @@ static int hk_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
     const int with_lengths = q->lengths != NULL;
     if (block == HK_BLOCK_SMALL)
         j = with_lengths
-                ? hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK_SMALL, 1, &status)
-                : hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK_SMALL, 0, &status);
+                ? hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK_SMALL, 1)
+                : hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK_SMALL, 0);
     else if (block == HK_BLOCK)
         j = with_lengths
-                ? hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK, 1, &status)
-                : hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK, 0, &status);
+                ? hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK, 1)
+                : hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK, 0);
     if (block != 0)
         hk_blocks_store(s, &blocks, &c, lengths, s->next_id, with_lengths);
     for (; j < n && status == SP_OK; j++, c.id++) {
