@@ -593,10 +593,14 @@ static int check_batch(const sp_stream *s, const int64_t *lengths, int64_t n,
     const uint64_t cap = (uint64_t)s->capacity;
     for (int64_t start = 0; start < n; start += CHECK_BLOCK) {
         const int64_t end = n - start < CHECK_BLOCK ? n : start + CHECK_BLOCK;
-        int bad = 0;
+        /* l - 1 and cap - l are both in [0, cap) for a good length; for a
+         * bad one (l < 1, or l > cap) either has its top bit set. Only
+         * subtractions and ors, which SSE2 does two at a time (a 64-bit
+         * compare needs SSE4.2). */
+        uint64_t bad = 0;
         for (int64_t j = start; j < end; j++)
-            bad |= (uint64_t)lengths[j] - 1u >= cap; /* l < 1 or l > cap */
-        if (!bad)
+            bad |= ((uint64_t)lengths[j] - 1u) | (cap - (uint64_t)lengths[j]);
+        if (bad >> 63 == 0)
             continue;
         for (int64_t j = start; j < end; j++) {
             int status = check_length(s, lengths[j]);

@@ -407,6 +407,38 @@ static void test_hk_long_batches_vs_offline(void)
     }
 }
 
+/* A batch is checked in blocks, by sign bits (stream.c's check_batch):
+ * every extreme value, at any place of a long batch, gives the error of
+ * sp_stream_add() and its index, and changes nothing. */
+static void test_batch_check_extremes(void)
+{
+    static int64_t batch[10000];
+    const int64_t capacities[] = {1, 7, 4096, INT64_MAX - 1, INT64_MAX};
+    for (int c = 0; c < 5; c++) {
+        const int64_t cap = capacities[c];
+        const int64_t values[] = {INT64_MIN, INT64_MIN + 1, -1, 0, 1, cap,
+                                  cap < INT64_MAX ? cap + 1 : cap, INT64_MAX};
+        sp_stream *s = create(cap, c % 2 == 0 ? SP_NF : SP_HK, 10);
+        sp_stream *one = create(cap, SP_NF, 10);
+        for (int v = 0; v < 8; v++) {
+            const int64_t n = random_in(1, 10000), at = random_in(0, n - 1);
+            for (int64_t i = 0; i < n; i++)
+                batch[i] = 1;
+            batch[at] = values[v];
+            const int expected = sp_stream_add(one, values[v]);
+            int64_t err = -2;
+            CHECK_EQ(sp_stream_add_many(s, batch, n, &err), expected);
+            CHECK_EQ(err, expected == SP_OK ? -1 : at);
+            if (expected != SP_OK)
+                CHECK_EQ(sp_stream_sequences_added(s), 0);
+            sp_stream_free(s);
+            s = create(cap, c % 2 == 0 ? SP_NF : SP_HK, 10);
+        }
+        sp_stream_free(s);
+        sp_stream_free(one);
+    }
+}
+
 /* sp_stream_pack_many() refuses, changing nothing: NULL arguments, a
  * negative count, a bad length (naming it), buffers below the bound, a
  * finished stream. */
@@ -898,6 +930,7 @@ int main(void)
     test_hk_example();
     test_random_vs_offline();
     test_hk_long_batches_vs_offline();
+    test_batch_check_extremes();
     test_errors();
     test_export_import_resume();
     test_import_corrupted();
