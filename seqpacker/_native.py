@@ -7,7 +7,6 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ._seqpacker_ffi import ffi, lib

@@ -14,11 +14,10 @@ integer types, rejected lengths) comes back to ``_add_slow`` here.
 
 from __future__ import annotations
 
+import copyreg
 import operator
 
 import numpy as np
-
-import copyreg
 
 from . import _native
 from ._stream_fast import StreamBase, packs_from_arrays
