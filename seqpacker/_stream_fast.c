@@ -14,11 +14,11 @@
  * four times what packs_from_arrays() does in one pass.
  *
  * StreamBase.add() handles a plain int that the stream accepts. Anything
- * else goes to the Python method _add_slow(),
- * which converts other integer types (and calls add() again) or raises
- * the documented error. It uses only the public C API on the handle that
- * the cffi binding created (_bind_stream() passes its address and an
- * object that keeps it alive).
+ * else goes to the Python method _add_slow(), which converts other
+ * integer types (and calls add() again) or raises the documented error.
+ * It uses only the public C API, on the handle that the cffi binding
+ * created (_bind_stream() passes its address and an object that keeps it
+ * alive).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
