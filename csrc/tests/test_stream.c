@@ -439,6 +439,69 @@ static void test_batch_check_extremes(void)
     }
 }
 
+/* Export the state of s into a malloc'ed buffer. */
+static int64_t *export_state(const sp_stream *s, int64_t *size)
+{
+    *size = -1;
+    CHECK_EQ(sp_stream_state_size(s, size), SP_OK);
+    int64_t *state = malloc((size_t)(*size + 1) * sizeof *state);
+    int64_t written = -1;
+    CHECK_EQ(sp_stream_export(s, state, *size - 1, &written),
+             SP_ERR_BUFFER_TOO_SMALL);
+    CHECK_EQ(sp_stream_export(s, state, *size + 1, &written), SP_OK);
+    CHECK_EQ(written, *size);
+    return state;
+}
+
+/* A bad length anywhere in a long HK batch (one that takes the block
+ * loop), with bins open before it, gives its status and index through
+ * add_many and pack_many, and leaves the state exactly as it was; with
+ * two bad lengths, the first is named. */
+static void test_hk_bad_length_in_long_batch_changes_nothing(void)
+{
+    static int64_t batch[3000], items[8192], item_lengths[8192];
+    static int64_t offsets[8193], used[8192];
+    for (int round = 0; round < 120; round++) {
+        const int64_t cap = random_in(2, 100), k = random_in(2, 19);
+        sp_stream *s = create(cap, SP_HK, k);
+        for (int64_t i = 0; i < 50; i++) /* open bins, small lengths too */
+            CHECK_EQ(sp_stream_add(s, random_in(1, cap)), SP_OK);
+        const int64_t n = random_in(400, 3000);
+        for (int64_t i = 0; i < n; i++)
+            batch[i] = random_in(1, cap);
+        const int64_t bad_values[] = {0, -5, cap + 1, INT64_MIN, INT64_MAX};
+        const int64_t bad = bad_values[round % 5];
+        const int64_t at = round % 3 == 0 ? n - random_in(1, 20)
+                                          : random_in(0, n - 1);
+        batch[at] = bad;
+        /* Sometimes a second bad length before it: that one is named. */
+        const int64_t first = round % 6 == 0 ? random_in(0, at - 1) : at;
+        batch[first] = first == at ? bad : cap + 7;
+        const int expected = batch[first] < 1 ? SP_ERR_LENGTH_NOT_POSITIVE
+                                              : SP_ERR_LENGTH_EXCEEDS_CAPACITY;
+        int64_t before_size, after_size, err = -2, got = -2;
+        int64_t *before = export_state(s, &before_size);
+        const int how = round % 3; /* add_many, pack_many ids, pack_many full */
+        if (how == 0) {
+            CHECK_EQ(sp_stream_add_many(s, batch, n, &err), expected);
+        } else {
+            CHECK_EQ(sp_stream_pack_many(s, batch, n, items,
+                                         how == 2 ? item_lengths : NULL, 8192,
+                                         offsets, how == 2 ? used : NULL, 8192,
+                                         &got, &err), expected);
+            CHECK_EQ(got, 0);
+        }
+        CHECK_EQ(err, first);
+        int64_t *after = export_state(s, &after_size);
+        CHECK_EQ(after_size, before_size);
+        CHECK(after_size == before_size &&
+              memcmp(before, after, (size_t)before_size * sizeof *before) == 0);
+        free(before);
+        free(after);
+        sp_stream_free(s);
+    }
+}
+
 /* sp_stream_pack_many() refuses, changing nothing: NULL arguments, a
  * negative count, a bad length (naming it), buffers below the bound, a
  * finished stream. */
@@ -579,20 +642,6 @@ static void test_errors(void)
     CHECK_EQ(used[0], 4);
     CHECK_EQ(used[1], 3);
     sp_stream_free(s);
-}
-
-/* Export the state of s into a malloc'ed buffer. */
-static int64_t *export_state(const sp_stream *s, int64_t *size)
-{
-    *size = -1;
-    CHECK_EQ(sp_stream_state_size(s, size), SP_OK);
-    int64_t *state = malloc((size_t)(*size + 1) * sizeof *state);
-    int64_t written = -1;
-    CHECK_EQ(sp_stream_export(s, state, *size - 1, &written),
-             SP_ERR_BUFFER_TOO_SMALL);
-    CHECK_EQ(sp_stream_export(s, state, *size + 1, &written), SP_OK);
-    CHECK_EQ(written, *size);
-    return state;
 }
 
 /* Stopping mid-stream, exporting (with packs left unread) and going on
@@ -931,6 +980,7 @@ int main(void)
     test_random_vs_offline();
     test_hk_long_batches_vs_offline();
     test_batch_check_extremes();
+    test_hk_bad_length_in_long_batch_changes_nothing();
     test_errors();
     test_export_import_resume();
     test_import_corrupted();
