@@ -43,23 +43,23 @@ def status_string(status: int) -> str:
     return ffi.string(lib.sp_status_string(status)).decode()
 
 
+def length_error(value: int, capacity: int, index: int | None = None) -> ValueError:
+    """The ValueError for a length outside ``[1, capacity]``: element
+    ``index`` of a batch (``lengths[i] = v ...``), or a single length."""
+    name = "length" if index is None else f"lengths[{index}]"
+    if value < 1:
+        return ValueError(f"{name} = {value} is not a valid length: every length must be >= 1")
+    return ValueError(f"{name} = {value} exceeds capacity {capacity}")
+
+
 def raise_for_status(
     status: int, lengths: np.ndarray | None, capacity: int, error_index: int
 ) -> None:
     """Turn a C status code into the matching Python exception."""
     if status == lib.SP_OK:
         return
-    if status == lib.SP_ERR_LENGTH_NOT_POSITIVE:
-        value = int(lengths[error_index])
-        raise ValueError(
-            f"lengths[{error_index}] = {value} is not a valid length: "
-            f"every length must be >= 1"
-        )
-    if status == lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY:
-        value = int(lengths[error_index])
-        raise ValueError(
-            f"lengths[{error_index}] = {value} exceeds capacity {capacity}"
-        )
+    if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+        raise length_error(int(lengths[error_index]), capacity, error_index)
     if status == lib.SP_ERR_INVALID_CAPACITY:
         raise ValueError(f"capacity must be >= 1, got {capacity}")
     if status == lib.SP_ERR_OVERFLOW:
@@ -168,10 +168,8 @@ class StreamHandle:
 
     def add_status_error(self, status: int, length: int) -> Exception:
         """The exception for a length the stream rejected with ``status``."""
-        if status == lib.SP_ERR_LENGTH_NOT_POSITIVE:
-            return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
-        if status == lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY:
-            return ValueError(f"length = {length} exceeds capacity {self.capacity}")
+        if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+            return length_error(length, self.capacity)
         return self._status_error(status)
 
     def _status_error(self, status: int) -> Exception:

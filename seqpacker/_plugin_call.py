@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._native import INT64_MAX
+from ._native import INT64_MAX, length_error
 from .registry import PluginError, StrategyInfo
 
 
@@ -34,11 +34,7 @@ def check_lengths(lengths: np.ndarray, capacity: int) -> None:
     bad = np.flatnonzero((lengths < 1) | (lengths > capacity))
     if bad.size:
         index = int(bad[0])
-        value = int(lengths[index])
-        if value < 1:
-            raise ValueError(f"lengths[{index}] = {value} is not a valid length: "
-                             f"every length must be >= 1")
-        raise ValueError(f"lengths[{index}] = {value} exceeds capacity {capacity}")
+        raise length_error(int(lengths[index]), capacity, index)
     if lengths.size * capacity > INT64_MAX:  # only then can the total overflow
         # Exact total without Python ints per item: high and low 32 bits apart.
         high = int((lengths >> 32).sum())

@@ -108,7 +108,7 @@ class StreamPacker(StreamBase):
         if length.__class__ is not int:
             return self.add(_as_int(length))
         if status == 0:
-            raise self._out_of_range(length)
+            raise _native.length_error(length, self._capacity)
         raise self._native.add_status_error(status, length)
 
     def add_many(self, lengths) -> list[Pack]:
@@ -140,11 +140,6 @@ class StreamPacker(StreamBase):
         self._native.finish()
         self._finished = True
         return _packs(*self._native.read())
-
-    def _out_of_range(self, length: int) -> ValueError:
-        if length < 1:
-            return ValueError(f"length = {length} is not a valid length: every length must be >= 1")
-        return ValueError(f"length = {length} exceeds capacity {self._capacity}")
 
     # ---- state --------------------------------------------------------------
 
