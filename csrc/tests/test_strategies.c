@@ -312,6 +312,18 @@ static void test_seeds(void)
     free(lengths);
 }
 
+/* Pack with opt: it must succeed with a valid layout. */
+static void check_packs_with(const int64_t *lengths, int64_t n,
+                             int64_t capacity, int strategy,
+                             const sp_options *opt)
+{
+    result r = run_pack(lengths, n, capacity, strategy, opt, 1);
+    CHECK_EQ(r.status, SP_OK);
+    if (r.status == SP_OK)
+        check_layout(lengths, n, capacity, &r);
+    free_result(&r);
+}
+
 /* HarmonicK and ParallelOBFD with their options at the limits. */
 static void test_options(void)
 {
@@ -323,21 +335,13 @@ static void test_options(void)
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         sp_options_init(&opt);
         opt.k = ks[i];
-        result r = run_pack(lengths, n, capacity, SP_HK, &opt, 1);
-        CHECK_EQ(r.status, SP_OK);
-        if (r.status == SP_OK)
-            check_layout(lengths, n, capacity, &r);
-        free_result(&r);
+        check_packs_with(lengths, n, capacity, SP_HK, &opt);
     }
     static const int64_t threads[] = {0, 1, 2, 3, 8};
     for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
         sp_options_init(&opt);
         opt.threads = threads[i];
-        result r = run_pack(lengths, n, capacity, SP_OBFDP, &opt, 1);
-        CHECK_EQ(r.status, SP_OK);
-        if (r.status == SP_OK)
-            check_layout(lengths, n, capacity, &r);
-        free_result(&r);
+        check_packs_with(lengths, n, capacity, SP_OBFDP, &opt);
     }
     free(lengths);
 }
