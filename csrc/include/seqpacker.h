@@ -73,7 +73,10 @@ enum sp_status {
     SP_ERR_BUFFER_TOO_SMALL = 11,      /* a caller buffer is too small */
     SP_ERR_FINISHED = 12,              /* the stream was already finished */
     SP_ERR_NOT_STREAMABLE = 13,        /* the strategy is offline-only */
-    SP_ERR_INVALID_STATE = 14          /* a stream state to import is damaged */
+    SP_ERR_INVALID_STATE = 14,         /* a stream state to import is damaged */
+    SP_ERR_OUT_OF_BOUNDS = 15,         /* a run lies outside its buffer
+                                          (see error_index) */
+    SP_ERR_INVALID_ELEMENT_SIZE = 16   /* an element size is not supported */
 };
 
 /* Strategy ids. The numbering is part of the ABI and never changes. */
@@ -271,8 +274,35 @@ SP_API int sp_stream_export(const sp_stream *stream, int64_t *state,
 SP_API int sp_stream_import(const int64_t *state, int64_t state_size,
                             sp_stream **out);
 
-/* SP_CDEF_END */
+/* ---- Laying packed sequences out as rows ---------------------------------
+ * After packing, a trainer copies the tokens of each bin's sequences into
+ * one row and numbers their positions. These two calls do that in one pass
+ * over the output, for elements of 1, 2, 4 or 8 bytes (token ids of any
+ * integer type). Each run is read once and checked against its buffer
+ * before it is copied; on an error, earlier runs have been written. */
 
+/* Copies run r (0 <= r < n): length[r] elements from element src_start[r]
+ * of src to element dst_start[r] of dst. src holds src_size elements and
+ * dst dst_size, each of elem_size bytes (1, 2, 4 or 8); the runs must fit
+ * their buffers (else SP_ERR_OUT_OF_BOUNDS, with the first bad run in
+ * *error_index) and dst must not overlap src. Runs may overlap each other
+ * in dst; later runs win. */
+SP_API int sp_copy_runs(void *dst, int64_t dst_size, const void *src,
+                        int64_t src_size, int64_t elem_size,
+                        const int64_t *src_start, const int64_t *dst_start,
+                        const int64_t *length, int64_t n, int64_t *error_index);
+
+/* Writes positions 0, 1, ..., lengths[r] - 1 for segment r = 0, 1, ...,
+ * n - 1, one segment after another from positions[0]. positions holds size
+ * elements of elem_size bytes (2, 4 or 8, signed); the lengths must be
+ * >= 0, fit the element (at most 2^15 with 2 bytes, 2^31 with 4) and add
+ * up to at most size (else SP_ERR_OUT_OF_BOUNDS, with the first bad
+ * segment in *error_index). Elements past the sum are left as they are. */
+SP_API int sp_fill_positions(void *positions, int64_t size, int64_t elem_size,
+                             const int64_t *lengths, int64_t n,
+                             int64_t *error_index);
+
+/* SP_CDEF_END */
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,8 @@ const char *sp_status_string(int status)
     case SP_ERR_FINISHED: return "the stream is already finished";
     case SP_ERR_NOT_STREAMABLE: return "the strategy cannot pack a stream";
     case SP_ERR_INVALID_STATE: return "the stream state is damaged or not a stream state";
+    case SP_ERR_OUT_OF_BOUNDS: return "a run lies outside its buffer";
+    case SP_ERR_INVALID_ELEMENT_SIZE: return "the element size is not supported";
     default: return "unknown status code";
     }
 }

@@ -55,12 +55,12 @@ static void test_status_strings(void)
 {
     const char *unknown = sp_status_string(-12345);
     CHECK(unknown != NULL && unknown[0] != '\0');
-    CHECK(sp_status_string(SP_ERR_INVALID_STATE + 1) != NULL);
+    CHECK(sp_status_string(SP_ERR_INVALID_ELEMENT_SIZE + 1) != NULL);
     CHECK(sp_status_string(INT32_MAX) != NULL);
     CHECK(sp_status_string(INT32_MIN) != NULL);
     /* Every defined code has its own non-empty text, distinct from the
      * text of an unknown code and from every other code's text. */
-    for (int s = SP_OK; s <= SP_ERR_INVALID_STATE; s++) {
+    for (int s = SP_OK; s <= SP_ERR_INVALID_ELEMENT_SIZE; s++) {
         const char *text = sp_status_string(s);
         CHECK(text != NULL && text[0] != '\0');
         if (text == NULL)
