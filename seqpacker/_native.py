@@ -118,6 +118,41 @@ def pack(
     return items, offsets[: nb + 1], used[:nb]
 
 
+# ---- row layout (used by _packed_layout.py) ---------------------------------
+
+def _raise_for_layout_status(status: int, what: str, error_index: int) -> None:
+    if status == lib.SP_ERR_OUT_OF_BOUNDS:
+        raise ValueError(f"{what} {error_index} lies outside its buffer")
+    raise_for_status(status, None, 0, error_index)
+
+
+def copy_runs(dst: np.ndarray, src: np.ndarray, src_start: np.ndarray, dst_start: np.ndarray,
+              length: np.ndarray) -> None:
+    """``dst[dst_start[r]:][:length[r]] = src[src_start[r]:][:length[r]]`` for
+    every run r: contiguous 1-D arrays of one dtype, int64 run arrays."""
+    if dst.dtype != src.dtype:
+        raise TypeError(f"copy_runs: dst is {dst.dtype}, src {src.dtype}")
+    error_index = ffi.new("int64_t *")
+    status = lib.sp_copy_runs(
+        ffi.from_buffer(dst, require_writable=True), dst.size, ffi.from_buffer(src), src.size,
+        dst.itemsize, ffi.from_buffer("int64_t[]", src_start),
+        ffi.from_buffer("int64_t[]", dst_start), ffi.from_buffer("int64_t[]", length),
+        length.size, error_index)
+    if status != lib.SP_OK:
+        _raise_for_layout_status(status, "run", error_index[0])
+
+
+def fill_positions(positions: np.ndarray, lengths: np.ndarray) -> None:
+    """Positions 0..lengths[r] - 1 of each segment, one after another
+    (``positions``: contiguous int32 or int64; ``lengths``: int64)."""
+    error_index = ffi.new("int64_t *")
+    status = lib.sp_fill_positions(
+        ffi.from_buffer(positions, require_writable=True), positions.size, positions.itemsize,
+        ffi.from_buffer("int64_t[]", lengths), lengths.size, error_index)
+    if status != lib.SP_OK:
+        _raise_for_layout_status(status, "segment", error_index[0])
+
+
 # ---- streams (used by stream.py) -------------------------------------------
 
 class StreamHandle:

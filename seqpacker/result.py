@@ -140,8 +140,8 @@ class PackResult:
 
     Arrays (read-only): ``items`` holds the sequence ids bin by bin,
     ``offsets`` the ``num_bins + 1`` boundaries (bin ``b`` is
-    ``items[offsets[b]:offsets[b + 1]]``) and ``used`` the total length of
-    each bin.
+    ``items[offsets[b]:offsets[b + 1]]``), ``used`` the total length of
+    each bin and ``lengths`` the packed lengths by sequence id.
     """
 
     __slots__ = ("_items", "_offsets", "_used", "_lengths", "_capacity", "_time_ms",
@@ -179,6 +179,11 @@ class PackResult:
     @property
     def used(self) -> np.ndarray:
         return self._used
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """The packed lengths, by sequence id (read-only int64)."""
+        return self._lengths
 
     @property
     def capacity(self) -> int:
