@@ -116,8 +116,8 @@ def _check_labels(tokens, labels, cu, segments, row_length, convention, ignore) 
         wrong = np.flatnonzero(active & (labels != tokens))
         if wrong.size:
             t = int(wrong[0])
-            after = t + 1 < total and segments[min(t + 1, total - 1)] == segments[t]
-            if after and np.array_equal(labels[active][:-1], tokens[1:][active[:-1]]):
+            nxt = t + 1
+            if nxt < total and segments[nxt] == segments[t] and labels[t] == tokens[nxt]:
                 raise ValueError(f"labels are shifted (labels{_where(t, row_length)} = "
                                  f"{int(labels[t])} is the next token): a model that shifts "
                                  "labels shifts them again and learns the token after next; "

@@ -24,7 +24,8 @@
  * seqs: a list or tuple of lists or tuples of ints. values: a bytearray of
  * sum(len) native int64 tokens; offsets: a bytearray of len(seqs) + 1
  * native int64 boundaries. None when any sequence is not a list or tuple,
- * any token is not an int (subclasses included) or does not fit int64. */
+ * any token is not an int (subclasses included, bools excluded) or does not
+ * fit int64. */
 static PyObject *flatten_int_lists(PyObject *module, PyObject *seqs)
 {
     (void)module;
@@ -59,7 +60,7 @@ static PyObject *flatten_int_lists(PyObject *module, PyObject *seqs)
         for (Py_ssize_t j = 0; j < size; j++) {
             PyObject *token = tokens[j];
             int overflow = 0;
-            if (!PyLong_Check(token))
+            if (!PyLong_Check(token) || PyBool_Check(token))
                 goto unusual;
             long long value = PyLong_AsLongLongAndOverflow(token, &overflow);
             if (overflow != 0)

@@ -163,6 +163,11 @@ def _flatten(sequences: Sequence, name: str) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(sequence, (str, bytes, Mapping)) or sequence is None:
             raise TypeError(f"{name}[{index}] must be a list or array of token ids, "
                             f"not {type(sequence).__name__}")
+        if isinstance(sequence, (list, tuple)):
+            bad = next((j for j, v in enumerate(sequence) if not _is_token_id(v)), None)
+            if bad is not None:
+                raise TypeError(f"{name}[{index}] must hold integer token ids that fit int64: "
+                                f"{name}[{index}][{bad}] = {sequence[bad]!r}")
         try:
             array = np.asarray(sequence)
         except (TypeError, ValueError, OverflowError) as error:
@@ -170,18 +175,21 @@ def _flatten(sequences: Sequence, name: str) -> tuple[np.ndarray, np.ndarray]:
         if array.ndim != 1:
             raise TypeError(f"{name}[{index}] must be 1-D, got shape {array.shape}")
         if array.size and (array.dtype.kind not in "iu" or array.dtype == np.uint64):
-            bad = next((j for j, v in enumerate(array.tolist())
-                        if not isinstance(v, int) or isinstance(v, bool) or not
-                        -(2**63) <= v < 2**63), None)
-            where = f" ({name}[{index}][{bad}] = {array.tolist()[bad]!r})" if bad is not None else ""
             raise TypeError(f"{name}[{index}] must hold integer token ids that fit int64, "
-                            f"got dtype {array.dtype}{where}")
+                            f"got dtype {array.dtype}")
         parts.append(array.astype(np.int64, copy=False))
     lengths = np.fromiter((part.size for part in parts), dtype=np.int64, count=len(parts))
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     tokens = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
     return tokens, offsets
+
+
+def _is_token_id(value) -> bool:
+    """An int (or NumPy integer) that fits int64; bools are not token ids."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        return False
+    return -(2**63) <= int(value) < 2**63
 
 
 class Pieces:

@@ -399,9 +399,10 @@ def test_import_is_light(tmp_path):
     import subprocess
     import sys
 
-    # No torch, and no entry-point scanning (which needs importlib.metadata).
-    code = ("import sys, seqpacker; "
-            "print([m for m in ('torch', 'importlib.metadata') if m in sys.modules])")
+    # No torch, datasets or engine, and no entry-point scanning (which needs
+    # importlib.metadata).
+    code = ("import sys, seqpacker; print([m for m in ('torch', 'datasets', 'pyarrow', "
+            "'transformers', 'ray', 'pyspark', 'importlib.metadata') if m in sys.modules])")
     # Run outside the repository, so that the installed package is imported.
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from optional import optional_import
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -36,8 +38,16 @@ def test_there_are_examples_to_run():
     assert {"README.md", "api.md", "strategies.md", "index.md"} <= pages
 
 
+#: Modules an example may import only when they are installed (see optional.py).
+OPTIONAL = {"torch": "torch", "seqpacker.torch_utils": "torch", "transformers": "transformers",
+            "datasets": "datasets", "seqpacker.hf_utils": "datasets"}
+
+
 @pytest.mark.parametrize("page, line, code", EXAMPLES)
 def test_example_runs(page, line, code, tmp_path, monkeypatch):
+    for module, needs in OPTIONAL.items():
+        if re.search(rf"^\s*(>>> )?(from|import) {re.escape(module)}\b", code, re.MULTILINE):
+            optional_import(needs)
     monkeypatch.chdir(tmp_path)
     name = f"{page.relative_to(ROOT)}:{line}"
     if re.search(r"^\s*>>> ", code, re.MULTILINE):

@@ -1,0 +1,29 @@
+"""Optional dependencies of the tests: skip without them, unless required.
+
+``optional_import("torch")`` returns the module, or skips the calling test
+module with the reason. CI sets ``SEQPACKER_REQUIRE_OPTIONAL`` to a
+comma-separated list (``torch,transformers,datasets``); a listed module
+that cannot be imported then fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+REQUIRED = {name.strip() for name in os.environ.get("SEQPACKER_REQUIRE_OPTIONAL", "").split(",")
+            if name.strip()}
+EXTRA = {"torch": "torch", "transformers": "hf", "datasets": "hf", "pyarrow": "hf"}
+
+
+def optional_import(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        if name in REQUIRED:
+            pytest.fail(f"{name} is required by SEQPACKER_REQUIRE_OPTIONAL but cannot be "
+                        f"imported: {error}", pytrace=False)
+        pytest.skip(f"{name} is not installed (pip install 'seqpacker[{EXTRA.get(name, name)}]')",
+                    allow_module_level=True)

@@ -1,0 +1,213 @@
+"""seqpacker.hf_utils: pack_dataset packs the whole dataset in one call (the
+same packing as Packer.pack, for any num_proc), builds rows from Arrow
+buffers exactly as the torch helpers lay them out, and names bad input.
+Needs datasets."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from optional import optional_import
+
+datasets = optional_import("datasets")
+pa = optional_import("pyarrow")
+
+from layout_reference import reference_layout  # noqa: E402
+from seqpacker import Packer, pack_sequences  # noqa: E402
+from seqpacker.hf_utils import FlatTokens, pack_dataset, pack_dataset_from_result  # noqa: E402
+
+SEQS = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
+I = -100
+
+
+@pytest.fixture(autouse=True, scope="module")
+def quiet():
+    datasets.disable_progress_bars()
+    yield
+    datasets.enable_progress_bars()
+
+
+def random_dataset(n=300, max_len=40, seed=0, labels=False, chunks=1):
+    rng = np.random.default_rng(seed)
+    seqs = [rng.integers(0, 50_000, rng.integers(1, max_len + 1)).tolist() for _ in range(n)]
+    columns = {"input_ids": seqs, "score": list(range(n))}
+    if labels:
+        columns["labels"] = [[I] * (len(s) // 3) + s[len(s) // 3:] for s in seqs]
+    table = pa.Table.from_pydict(columns, schema=pa.schema(
+        [("input_ids", pa.list_(pa.int32())), ("score", pa.int64())]
+        + ([("labels", pa.list_(pa.int32()))] if labels else [])))
+    if chunks > 1:
+        table = pa.concat_tables([table.slice(i, n // chunks + 1)
+                                  for i in range(0, n, n // chunks + 1)])
+    return datasets.Dataset(table), seqs, columns.get("labels")
+
+
+def test_small_dataset_by_hand():
+    ds = pack_dataset(SEQS, 6)
+    assert ds.column_names == ["input_ids", "labels", "position_ids", "seq_lengths"]
+    assert ds[:] == {"input_ids": [[6, 7, 8, 9, 4, 5], [1, 2, 3, 10]],
+                     "labels": [[I, 7, 8, 9, I, 5], [I, 2, 3, I]],
+                     "position_ids": [[0, 1, 2, 3, 0, 1], [0, 1, 2, 0]],
+                     "seq_lengths": [[4, 2], [3, 1]]}
+    padded = pack_dataset(SEQS, 6, layout="padded", padding_value=-1)
+    assert padded["input_ids"] == [[6, 7, 8, 9, 4, 5], [1, 2, 3, 10, -1, -1]]
+    assert padded["position_ids"] == [[0, 1, 2, 3, 0, 1], [0, 1, 2, 0, 0, 1]]
+    assert padded["labels"][1] == [I, 2, 3, I, I, I]
+    shifted = pack_dataset(SEQS, 6, label_convention="shifted")
+    assert shifted["labels"] == [[7, 8, 9, I, 5, I], [2, 3, I, I]]
+
+
+@pytest.mark.parametrize("layout", ["flat", "padded"])
+@pytest.mark.parametrize("with_labels", [False, True])
+@pytest.mark.parametrize("chunks", [1, 7])
+def test_rows_match_the_reference_layout(layout, with_labels, chunks):
+    data, seqs, labels = random_dataset(labels=with_labels, chunks=chunks)
+    assert data.data.table.column("input_ids").num_chunks == chunks
+    capacity = 64
+    ds = pack_dataset(data, capacity, layout=layout, num_proc=1)
+    result = Packer(capacity).pack([len(s) for s in seqs])
+    want = reference_layout(seqs, labels, result.bins, capacity, layout=layout)
+    if layout == "flat":  # one row per bin
+        cuts = np.cumsum([0] + [sum(len(seqs[i]) for i in b) for b in result.bins])
+        want = {k: [want[k][0][a:b] for a, b in zip(cuts, cuts[1:])]
+                for k in ("input_ids", "labels", "position_ids")}
+    assert ds["input_ids"] == want["input_ids"]
+    assert ds["labels"] == want["labels"]
+    assert ds["position_ids"] == want["position_ids"]
+    assert ds["seq_lengths"] == [[len(seqs[i]) for i in b] for b in result.bins]
+
+
+def test_packing_is_global_and_the_same_for_any_num_proc(monkeypatch):
+    import seqpacker.hf_utils as hf_utils
+    monkeypatch.setattr(hf_utils, "RANGE_TOKENS", 256)  # many ranges, so workers share them
+    data, seqs, _ = random_dataset(n=2000, max_len=60, seed=3)
+    one = pack_dataset(data, 128, num_proc=1)
+    two = pack_dataset(data, 128, num_proc=2)
+    default = pack_dataset(data, 128)
+    assert one[:] == two[:] == default[:]
+    # The whole dataset is packed in one call: Packer.pack's bins, in order.
+    result = Packer(128).pack([len(s) for s in seqs])
+    assert one.num_rows == result.num_bins
+    assert one["seq_lengths"] == [[len(seqs[i]) for i in b] for b in result.bins]
+
+
+def test_indices_mapping_of_select_and_shuffle():
+    data, seqs, _ = random_dataset(n=50)
+    picked = data.shuffle(seed=1).select(range(20))
+    rows = picked["input_ids"]
+    assert pack_dataset(picked, 64)[:] == pack_dataset(rows, 64)[:]
+
+
+def test_overlong_modes():
+    seqs = [[1, 2, 3, 4, 5, 6, 7], [8, 9]]
+    with pytest.raises(ValueError, match="sequence 0 has 7 tokens, more than the capacity 3"):
+        pack_dataset(seqs, 3)
+    cut = pack_dataset(seqs, 3, on_overlong="truncate", strategy="nf")
+    assert cut["input_ids"] == [[1, 2, 3], [8, 9]]
+    split = pack_dataset(seqs, 3, on_overlong="split", strategy="nf")
+    assert split["input_ids"] == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert split["position_ids"] == [[0, 1, 2], [0, 1, 2], [0, 0, 1]]
+    assert split["labels"] == [[I, 2, 3], [I, 5, 6], [I, I, 9]]
+    assert split["seq_lengths"] == [[3], [3], [1, 2]]
+
+
+def test_input_forms_agree():
+    want = pack_dataset(SEQS, 6)[:]
+    tokens = np.array([t for s in SEQS for t in s])
+    for form in ([np.array(s) for s in SEQS], [{"input_ids": s} for s in SEQS],
+                 FlatTokens(tokens, [0, 3, 5, 9, 10]),
+                 datasets.Dataset.from_dict({"input_ids": SEQS})):
+        assert pack_dataset(form, 6)[:] == want
+
+
+def test_dtypes_follow_the_source():
+    ds = pack_dataset(random_dataset(n=20)[0], 64)
+    features = ds.features
+    assert features["input_ids"].feature.dtype == "int32"
+    assert features["labels"].feature.dtype == "int32"
+    assert features["position_ids"].feature.dtype == "int16"
+    assert features["seq_lengths"].feature.dtype == "int32"
+    wide = pack_dataset(SEQS, 2**16, on_overlong="error")
+    assert wide.features["position_ids"].feature.dtype == "int32"
+    unsigned = datasets.Dataset(pa.table({"input_ids": pa.array(SEQS, pa.list_(pa.uint16()))}))
+    out = pack_dataset(unsigned, 6)
+    assert out.features["labels"].feature.dtype == "int64" and out["labels"][0][0] == I
+
+
+def test_pack_dataset_from_result_is_0_1_3s_padded_rows():
+    result = pack_sequences([3, 2, 4, 1], 6)
+    ds = pack_dataset_from_result(result, SEQS)
+    assert ds["input_ids"] == [[6, 7, 8, 9, 4, 5], [1, 2, 3, 10, 0, 0]]
+    assert ds["labels"] == [[I, 7, 8, 9, I, 5], [I, 2, 3, I, I, I]]
+    with pytest.raises(ValueError, match="sequence 0 has 2 tokens, but the result packed it "
+                                         "with length 3"):
+        pack_dataset_from_result(result, [[1, 2], [4, 5], [6, 7, 8, 9], [10]])
+    with pytest.raises(ValueError, match="token_ids has 1 sequences; the result packed 4"):
+        pack_dataset_from_result(result, [[1]])
+    with pytest.raises(TypeError, match="result must be a PackResult"):
+        pack_dataset_from_result(result.bins, SEQS)
+
+
+def test_cache_file_name(tmp_path, monkeypatch):
+    path = tmp_path / "packed.arrow"
+    ds = pack_dataset(SEQS, 6, cache_file_name=str(path), num_proc=1)
+    assert path.exists() and ds.cache_files[0]["filename"] == str(path)
+    import seqpacker.hf_utils as hf_utils
+    monkeypatch.setattr(hf_utils, "RANGE_TOKENS", 4)  # a range per bin: both workers write
+    two = pack_dataset(SEQS, 4, cache_file_name=str(tmp_path / "p.arrow"), num_proc=2)
+    assert sorted(p.name for p in tmp_path.glob("p_*")) == ["p_00000_of_00002.arrow",
+                                                            "p_00001_of_00002.arrow"]
+    assert two.num_rows == len(two["seq_lengths"])
+
+
+def test_empty_dataset():
+    ds = pack_dataset(datasets.Dataset.from_dict({"input_ids": []},
+                                                 features=datasets.Features(
+                                                     {"input_ids": datasets.List(
+                                                         datasets.Value("int32"))})), 8)
+    assert ds.num_rows == 0
+    assert ds.column_names == ["input_ids", "labels", "position_ids", "seq_lengths"]
+
+
+@pytest.mark.parametrize("data, error, message", [
+    (datasets.Dataset.from_dict({"text": ["a"]}), ValueError, "no 'input_ids' column"),
+    (datasets.Dataset.from_dict({"input_ids": ["ab"]}), TypeError,
+     "column 'input_ids' must hold lists of integers"),
+    (datasets.Dataset.from_dict({"input_ids": [[1.5]]}), TypeError,
+     "column 'input_ids' must hold lists of integers"),
+    (datasets.Dataset.from_dict({"input_ids": [[1], None]}), ValueError,
+     "input_ids\\[1\\] is null"),
+    (datasets.Dataset.from_dict({"input_ids": [[1], []]}), ValueError,
+     "row 1 has no input_ids"),
+    (datasets.Dataset.from_dict({"input_ids": [[1, 2]], "labels": [[1]]}), ValueError,
+     "row 0 has 2 input_ids but 1 labels"),
+    (datasets.DatasetDict({"train": datasets.Dataset.from_dict({"input_ids": [[1]]})}),
+     TypeError, "pick a split"),
+    ([[1], []], ValueError, "sequence 1 is empty"),
+])
+def test_bad_datasets(data, error, message):
+    with pytest.raises(error, match=message):
+        pack_dataset(data, 8)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"layout": "rows"}, "layout must be one of"),
+    ({"label_convention": "x"}, "label_convention must be one of"),
+    ({"num_proc": 0}, "num_proc must be an int >= 1 or None, not 0"),
+    ({"on_overlong": "wrap"}, "on_overlong must be one of"),
+    ({"strategy": "nope"}, "unknown strategy"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises((ValueError, KeyError), match=message):
+        pack_dataset(SEQS, 6, **kwargs)
+
+
+def test_importing_without_datasets_names_the_extra(tmp_path):
+    code = ("import sys; sys.modules['datasets'] = None\n"
+            "try:\n    import seqpacker.hf_utils\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, check=True)
+    assert "pip install 'seqpacker[hf]'" in out.stdout
