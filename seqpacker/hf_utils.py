@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import _native
 from ._optional import import_optional
 from ._packed_layout import (INT32_MAX, LABEL_CONVENTIONS, LAYOUTS, PackedArrays,
                              check_choice, pack_arrays)
@@ -187,7 +188,6 @@ class _ArrowColumn:
         self.lengths = lengths if rows is None else lengths[rows]
 
     def copy_runs(self, dst, origin, skip, dst_start, count) -> None:
-        from . import _native
         rows = origin if self.rows is None else self.rows[origin]
         if len(self.values) == 1:
             _native.copy_runs(dst, self.values[0], self.offsets[0][rows] + skip, dst_start, count)

@@ -58,7 +58,8 @@ class FlatTokens:
         if steps.size and steps.min() < 0:
             index = int(np.flatnonzero(steps < 0)[0])
             raise ValueError(f"offsets must not decrease: offsets[{index + 1}] = "
-                             f"{int(offsets[index + 1])} < offsets[{index}] = {int(offsets[index])}")
+                             f"{int(offsets[index + 1])} < offsets[{index}] = "
+                             f"{int(offsets[index])}")
         if self.labels is not None and self.labels.shape != self.tokens.shape:
             raise ValueError(f"labels has {self.labels.size} values, tokens {self.tokens.size}")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -27,3 +29,13 @@ def optional_import(name: str):
                         f"imported: {error}", pytrace=False)
         pytest.skip(f"{name} is not installed (pip install 'seqpacker[{EXTRA.get(name, name)}]')",
                     allow_module_level=True)
+
+
+def import_error_without(missing: str, module: str, cwd) -> str:
+    """What importing ``module`` says when ``missing`` cannot be imported
+    (run in a fresh interpreter, in ``cwd``, so the installed package loads)."""
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"
+            f"try:\n    import {module}\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=cwd, check=True)
+    return out.stdout

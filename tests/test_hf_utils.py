@@ -3,13 +3,11 @@ same packing as Packer.pack, for any num_proc), builds rows from Arrow
 buffers exactly as the torch helpers lay them out, and names bad input.
 Needs datasets."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from optional import optional_import
+from optional import import_error_without, optional_import
 
 datasets = optional_import("datasets")
 pa = optional_import("pyarrow")
@@ -19,7 +17,7 @@ from seqpacker import Packer, pack_sequences  # noqa: E402
 from seqpacker.hf_utils import FlatTokens, pack_dataset, pack_dataset_from_result  # noqa: E402
 
 SEQS = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
-I = -100
+IG = -100
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -34,7 +32,7 @@ def random_dataset(n=300, max_len=40, seed=0, labels=False, chunks=1):
     seqs = [rng.integers(0, 50_000, rng.integers(1, max_len + 1)).tolist() for _ in range(n)]
     columns = {"input_ids": seqs, "score": list(range(n))}
     if labels:
-        columns["labels"] = [[I] * (len(s) // 3) + s[len(s) // 3:] for s in seqs]
+        columns["labels"] = [[IG] * (len(s) // 3) + s[len(s) // 3:] for s in seqs]
     table = pa.Table.from_pydict(columns, schema=pa.schema(
         [("input_ids", pa.list_(pa.int32())), ("score", pa.int64())]
         + ([("labels", pa.list_(pa.int32()))] if labels else [])))
@@ -48,15 +46,15 @@ def test_small_dataset_by_hand():
     ds = pack_dataset(SEQS, 6)
     assert ds.column_names == ["input_ids", "labels", "position_ids", "seq_lengths"]
     assert ds[:] == {"input_ids": [[6, 7, 8, 9, 4, 5], [1, 2, 3, 10]],
-                     "labels": [[I, 7, 8, 9, I, 5], [I, 2, 3, I]],
+                     "labels": [[IG, 7, 8, 9, IG, 5], [IG, 2, 3, IG]],
                      "position_ids": [[0, 1, 2, 3, 0, 1], [0, 1, 2, 0]],
                      "seq_lengths": [[4, 2], [3, 1]]}
     padded = pack_dataset(SEQS, 6, layout="padded", padding_value=-1)
     assert padded["input_ids"] == [[6, 7, 8, 9, 4, 5], [1, 2, 3, 10, -1, -1]]
     assert padded["position_ids"] == [[0, 1, 2, 3, 0, 1], [0, 1, 2, 0, 0, 1]]
-    assert padded["labels"][1] == [I, 2, 3, I, I, I]
+    assert padded["labels"][1] == [IG, 2, 3, IG, IG, IG]
     shifted = pack_dataset(SEQS, 6, label_convention="shifted")
-    assert shifted["labels"] == [[7, 8, 9, I, 5, I], [2, 3, I, I]]
+    assert shifted["labels"] == [[7, 8, 9, IG, 5, IG], [2, 3, IG, IG]]
 
 
 @pytest.mark.parametrize("layout", ["flat", "padded"])
@@ -109,7 +107,7 @@ def test_overlong_modes():
     split = pack_dataset(seqs, 3, on_overlong="split", strategy="nf")
     assert split["input_ids"] == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
     assert split["position_ids"] == [[0, 1, 2], [0, 1, 2], [0, 0, 1]]
-    assert split["labels"] == [[I, 2, 3], [I, 5, 6], [I, I, 9]]
+    assert split["labels"] == [[IG, 2, 3], [IG, 5, 6], [IG, IG, 9]]
     assert split["seq_lengths"] == [[3], [3], [1, 2]]
 
 
@@ -133,14 +131,14 @@ def test_dtypes_follow_the_source():
     assert wide.features["position_ids"].feature.dtype == "int32"
     unsigned = datasets.Dataset(pa.table({"input_ids": pa.array(SEQS, pa.list_(pa.uint16()))}))
     out = pack_dataset(unsigned, 6)
-    assert out.features["labels"].feature.dtype == "int64" and out["labels"][0][0] == I
+    assert out.features["labels"].feature.dtype == "int64" and out["labels"][0][0] == IG
 
 
 def test_pack_dataset_from_result_is_0_1_3s_padded_rows():
     result = pack_sequences([3, 2, 4, 1], 6)
     ds = pack_dataset_from_result(result, SEQS)
     assert ds["input_ids"] == [[6, 7, 8, 9, 4, 5], [1, 2, 3, 10, 0, 0]]
-    assert ds["labels"] == [[I, 7, 8, 9, I, 5], [I, 2, 3, I, I, I]]
+    assert ds["labels"] == [[IG, 7, 8, 9, IG, 5], [IG, 2, 3, IG, IG, IG]]
     with pytest.raises(ValueError, match="sequence 0 has 2 tokens, but the result packed it "
                                          "with length 3"):
         pack_dataset_from_result(result, [[1, 2], [4, 5], [6, 7, 8, 9], [10]])
@@ -205,9 +203,5 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_importing_without_datasets_names_the_extra(tmp_path):
-    code = ("import sys; sys.modules['datasets'] = None\n"
-            "try:\n    import seqpacker.hf_utils\n"
-            "except ImportError as e:\n    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, check=True)
-    assert "pip install 'seqpacker[hf]'" in out.stdout
+    message = import_error_without("datasets", "seqpacker.hf_utils", tmp_path)
+    assert "pip install 'seqpacker[hf]'" in message

@@ -35,7 +35,7 @@ def packings(draw):
 @given(packings(), st.sampled_from(["padded", "flat"]), st.sampled_from(["hf", "shifted"]))
 def test_layout_matches_reference(packing, layout, convention):
     sequences, labels, multiple, capacity, strategy = packing
-    rows_in = [{"input_ids": s, "labels": l} for s, l in zip(sequences, labels)] \
+    rows_in = [{"input_ids": s, "labels": x} for s, x in zip(sequences, labels)] \
         if labels else sequences
     flat = as_flat_tokens(rows_in)
     pieces = cut_overlong(flat.lengths, capacity, "split")

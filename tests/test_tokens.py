@@ -48,7 +48,8 @@ def test_dict_rows_carry_labels():
 def test_c_flattener_matches_numpy(seqs):
     values, offsets = flatten_int_lists(seqs)
     assert np.frombuffer(values, np.int64).tolist() == [t for s in seqs for t in s]
-    assert np.frombuffer(offsets, np.int64).tolist() == np.cumsum([0] + [len(s) for s in seqs]).tolist()
+    bounds = np.cumsum([0] + [len(s) for s in seqs])
+    assert np.frombuffer(offsets, np.int64).tolist() == bounds.tolist()
 
 
 @pytest.mark.parametrize("seqs", [[[1, 2**63]], [[1, 2.0]], [[1], "ab"], [np.array([1])], "ab",

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from optional import optional_import
+from optional import import_error_without, optional_import
 
 torch = optional_import("torch")
 
@@ -18,7 +18,7 @@ from seqpacker.torch_utils import (FlatTokens, PackedBatch, block_causal_mask,  
                                    pack_result_to_tensors, packed_collate_fn, validate_batch)
 
 SEQS = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10]]
-I = -100  # the ignored label
+IG = -100  # an ignored label
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_padded_batch_by_hand(result):
     b = pack_result_to_tensors(result, SEQS)
     assert isinstance(b, PackedBatch) and b.layout == "padded" and b.capacity == 6
     assert values(b.input_ids) == [[6, 7, 8, 9, 4, 5], [1, 2, 3, 10, 0, 0]]
-    assert values(b.labels) == [[I, 7, 8, 9, I, 5], [I, 2, 3, I, I, I]]
+    assert values(b.labels) == [[IG, 7, 8, 9, IG, 5], [IG, 2, 3, IG, IG, IG]]
     assert values(b.position_ids) == [[0, 1, 2, 3, 0, 1], [0, 1, 2, 0, 0, 1]]
     assert values(b.cu_seqlens) == [0, 4, 6, 9, 10, 12]
     assert values(b.seq_idx) == [[0, 0, 0, 0, 1, 1], [2, 2, 2, 3, -1, -1]]
@@ -53,7 +53,7 @@ def test_padded_batch_by_hand(result):
 def test_flat_batch_by_hand(result):
     b = pack_result_to_tensors(result, SEQS, layout="flat")
     assert values(b.input_ids) == [[6, 7, 8, 9, 4, 5, 1, 2, 3, 10]]
-    assert values(b.labels) == [[I, 7, 8, 9, I, 5, I, 2, 3, I]]
+    assert values(b.labels) == [[IG, 7, 8, 9, IG, 5, IG, 2, 3, IG]]
     assert values(b.position_ids) == [[0, 1, 2, 3, 0, 1, 0, 1, 2, 0]]
     assert values(b.cu_seqlens) == [0, 4, 6, 9, 10]
     assert values(b.seq_idx) == [[0, 0, 0, 0, 1, 1, 2, 2, 2, 3]]
@@ -62,18 +62,18 @@ def test_flat_batch_by_hand(result):
 
 def test_shifted_labels_by_hand(result):
     b = pack_result_to_tensors(result, SEQS, label_convention="shifted")
-    assert values(b.labels) == [[7, 8, 9, I, 5, I], [2, 3, I, I, I, I]]
+    assert values(b.labels) == [[7, 8, 9, IG, 5, IG], [2, 3, IG, IG, IG, IG]]
     assert b.num_loss_tokens == 6
     validate_batch(b)
 
 
 def test_user_labels_keep_their_mask_and_get_the_boundary_rule(result):
-    rows = [{"input_ids": s, "labels": [I] + s[1:] if len(s) > 2 else s} for s in SEQS]
-    rows[2]["labels"] = [I, I, 8, 9]  # a masked prompt
+    rows = [{"input_ids": s, "labels": [IG] + s[1:] if len(s) > 2 else s} for s in SEQS]
+    rows[2]["labels"] = [IG, IG, 8, 9]  # a masked prompt
     b = pack_result_to_tensors(result, rows)
-    assert values(b.labels) == [[I, I, 8, 9, I, 5], [I, 2, 3, I, I, I]]
+    assert values(b.labels) == [[IG, IG, 8, 9, IG, 5], [IG, 2, 3, IG, IG, IG]]
     s = pack_result_to_tensors(result, rows, label_convention="shifted")
-    assert values(s.labels) == [[I, 8, 9, I, 5, I], [2, 3, I, I, I, I]]
+    assert values(s.labels) == [[IG, 8, 9, IG, 5, IG], [2, 3, IG, IG, IG, IG]]
     assert b.num_loss_tokens == 5
 
 
@@ -152,7 +152,8 @@ def test_pad_to_multiple_of_for_context_parallelism():
     assert values(mg["cu_seqlens_q"]) == np.cumsum([0] + values(b.seq_lengths)).tolist()
     assert values(mg["cu_seqlens_q_padded"]) == cu
     validate_batch(b)
-    with pytest.raises(ValueError, match="capacity 10 must be a multiple of pad_to_multiple_of = 4"):
+    with pytest.raises(ValueError, match="capacity 10 must be a multiple of "
+                                         "pad_to_multiple_of = 4"):
         packed_collate_fn(10, pad_to_multiple_of=4)
 
 
@@ -209,7 +210,7 @@ def test_collate_packs_each_batch_and_handles_overlong():
     split = packed_collate_fn(4, on_overlong="split", layout="flat")([[1, 2, 3, 4, 5, 6]])
     assert values(split.input_ids) == [[1, 2, 3, 4, 5, 6]]
     assert values(split.position_ids) == [[0, 1, 2, 3, 0, 1]]
-    assert values(split.labels) == [[I, 2, 3, 4, I, 6]]  # each chunk is a sequence
+    assert values(split.labels) == [[IG, 2, 3, 4, IG, 6]]  # each chunk is a sequence
     cut = packed_collate_fn(4, on_overlong="truncate", layout="flat")([[1, 2, 3, 4, 5, 6]])
     assert values(cut.input_ids) == [[1, 2, 3, 4]]
     with pytest.raises(ValueError, match="on_overlong must be one of"):
@@ -221,7 +222,8 @@ def test_collate_packs_each_batch_and_handles_overlong():
 
 
 def test_collate_pickles_by_its_settings():
-    collate = packed_collate_fn(8, strategy="ffs", seed=3, layout="flat", label_convention="shifted")
+    collate = packed_collate_fn(8, strategy="ffs", seed=3, layout="flat",
+                                label_convention="shifted")
     clone = pickle.loads(pickle.dumps(collate))
     batch = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10]]
     a, b = collate(batch), clone(batch)
@@ -263,13 +265,13 @@ def test_validate_names_a_double_shift(result):
         validate_batch(shifted, label_convention="hf")
     # 0.1.3's batches: pre-shifted labels, with -100 at each first token too.
     labels = shifted.labels.clone()
-    labels[shifted.position_ids == 0] = I
+    labels[shifted.position_ids == 0] = IG
     with pytest.raises(ValueError, match="labels are shifted .* shifts them again"):
         validate_batch({"input_ids": shifted.input_ids, "labels": labels,
                         "position_ids": shifted.position_ids})
     hf = pack_result_to_tensors(result, SEQS, layout="flat")
     labels = hf.labels.clone()
-    labels[0, hf.cu_seqlens[1:].long() - 1] = I  # so that no label crosses a boundary
+    labels[0, hf.cu_seqlens[1:].long() - 1] = IG  # so that no label crosses a boundary
     with pytest.raises(ValueError, match="labels are not shifted \\(labels\\[0, 1\\] = 7 is "
                                          "the token itself\\)"):
         validate_batch({**hf.to_hf(), "labels": labels}, label_convention="shifted")
@@ -350,9 +352,5 @@ def test_validate_names_overlong_rows(result):
 
 
 def test_importing_without_torch_names_the_extra(tmp_path):
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "try:\n    import seqpacker.torch_utils\n"
-            "except ImportError as e:\n    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, check=True)
-    assert "pip install 'seqpacker[torch]'" in out.stdout
+    message = import_error_without("torch", "seqpacker.torch_utils", tmp_path)
+    assert "pip install 'seqpacker[torch]'" in message
