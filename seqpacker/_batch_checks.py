@@ -16,6 +16,10 @@ import numpy as np
 
 def check_batch(fields: dict, *, label_convention: str, capacity: int | None,
                 ignore: int) -> None:
+    """Raise ValueError for the first mistake in ``fields`` (NumPy arrays:
+    ``input_ids``, ``labels``, ``position_ids`` and optionally
+    ``cu_seqlens``, ``max_seqlen``, ``seq_idx``, ``seq_lengths`` (real tokens
+    per sequence, to find slot padding) and ``attention_mask``)."""
     input_ids, labels, positions = (fields[name] for name in ("input_ids", "labels",
                                                               "position_ids"))
     for name, value in (("input_ids", input_ids), ("labels", labels),
@@ -42,10 +46,13 @@ def check_batch(fields: dict, *, label_convention: str, capacity: int | None,
         raise ValueError(f"max_seqlen = {int(max_seqlen)} is less than the longest segment "
                          f"({longest} tokens)")
     segments = np.repeat(np.arange(segment_lengths.size), segment_lengths)
+    if fields.get("seq_idx") is not None:
+        seq_idx = fields["seq_idx"].reshape(-1)
+        _check_seq_idx(seq_idx, cu, row_length)
+        _check_padding_labels(labels.reshape(-1), seq_idx, cu, fields.get("seq_lengths"),
+                              row_length, ignore)
     _check_labels(input_ids.reshape(-1), labels.reshape(-1), cu, segments, row_length,
                   label_convention, ignore)
-    if fields.get("seq_idx") is not None:
-        _check_seq_idx(fields["seq_idx"].reshape(-1), cu, row_length)
     if fields.get("attention_mask") is not None:
         _check_mask(fields["attention_mask"], segments.reshape(rows, row_length), cu, row_length)
 
@@ -163,31 +170,55 @@ def _check_seq_idx(seq_idx, cu, row_length) -> None:
         raise ValueError("seq_idx must number the sequences in increasing order")
 
 
+def _check_padding_labels(labels, seq_idx, cu, seq_lengths, row_length, ignore) -> None:
+    """Padding (row padding: seq_idx -1; slot padding: past a sequence's
+    ``seq_lengths`` within its segment) must have ignored labels."""
+    padding = seq_idx < 0
+    if seq_lengths is not None:
+        starts, lengths = _nonempty(cu)
+        is_sequence = seq_idx[starts] >= 0
+        real = np.zeros(starts.size, dtype=np.int64)
+        if is_sequence.sum() != np.asarray(seq_lengths).size:
+            raise ValueError(f"seq_lengths has {np.asarray(seq_lengths).size} entries for "
+                             f"{int(is_sequence.sum())} sequences")
+        real[is_sequence] = seq_lengths
+        offset = np.arange(labels.size) - np.repeat(starts, lengths)
+        padding |= offset >= np.repeat(real, lengths)
+    trained = np.flatnonzero(padding & (labels != ignore))
+    if trained.size:
+        t = int(trained[0])
+        raise ValueError(f"labels{_where(t, row_length)} = {int(labels[t])} on padding: "
+                         f"padding must be ignored ({ignore})")
+
+
 def _check_mask(mask: np.ndarray, segments: np.ndarray, cu: np.ndarray, row_length: int) -> None:
     rows = segments.shape[0]
     if mask.ndim == 2:
         if mask.shape != segments.shape:
             raise ValueError(f"attention_mask has shape {mask.shape}, the tokens "
                              f"{segments.shape}")
-        per_row = [np.unique(segments[r]).size for r in range(rows)]
-        values = np.unique(mask)
-        if np.isin(values, (0, 1)).all() and max(per_row, default=0) > 1:
-            raise ValueError("a 0/1 attention_mask over a packed row lets sequences attend to "
-                             "each other (FlashAttention unpads by it as one sequence): pass no "
-                             "mask, or an indexed one")
         flat_mask = mask.reshape(-1)
         starts, lengths = _nonempty(cu)
         constant = flat_mask == np.repeat(flat_mask[starts], lengths)
         if not constant.all():
             t = int(np.flatnonzero(~constant)[0])
             raise ValueError(f"attention_mask{_where(t, row_length)} changes inside a sequence")
-        same_row = (starts[1:] % row_length) != 0 if row_length else np.zeros(0, bool)
-        repeated = same_row & (flat_mask[starts[1:]] == flat_mask[starts[:-1]]) \
-            & (flat_mask[starts[1:]] != 0)
-        if repeated.any():
-            t = int(starts[1:][repeated][0])
-            raise ValueError(f"attention_mask{_where(t, row_length)} gives two neighbouring "
-                             "sequences the same index, so they attend to each other")
+        # Per row, the values of its attended (non-zero) segments, in order.
+        rows_of = starts // row_length if row_length else np.zeros(starts.size, np.int64)
+        values = flat_mask[starts]
+        attended = values != 0
+        binary = np.isin(np.unique(flat_mask), (0, 1)).all()
+        for r in range(rows):
+            row_values = values[(rows_of == r) & attended]
+            if binary and row_values.size > 1:
+                raise ValueError("a 0/1 attention_mask over a packed row lets sequences attend "
+                                 "to each other (FlashAttention unpads by it as one sequence): "
+                                 "pass no mask, or a 4-D block-causal one")
+            if row_values.size > 1 and np.diff(row_values).min() <= 0:
+                t = int(starts[(rows_of == r) & attended][1:][np.diff(row_values) <= 0][0])
+                raise ValueError(f"attention_mask{_where(t, row_length)} does not number the "
+                                 "sequences of its row in increasing order, so two of them "
+                                 "share an index and attend to each other")
         return
     if mask.ndim != 4 or mask.shape[0] != rows or mask.shape[-2:] != (row_length, row_length):
         raise ValueError(f"a 4-D attention_mask must have shape (rows, 1, T, T) = "

@@ -126,12 +126,27 @@ def _raise_for_layout_status(status: int, what: str, error_index: int) -> None:
     raise_for_status(status, None, 0, error_index)
 
 
+def _check_runs(**arrays: np.ndarray) -> None:
+    """The run arrays of a layout call: 1-D contiguous int64, all as long as
+    each other (C reads as many entries of each as the last one has)."""
+    sizes = set()
+    for name, array in arrays.items():
+        if not (isinstance(array, np.ndarray) and array.dtype == np.int64 and array.ndim == 1
+                and array.flags.c_contiguous):
+            raise TypeError(f"{name} must be a 1-D contiguous int64 array")
+        sizes.add(array.size)
+    if len(sizes) > 1:
+        raise ValueError(f"the run arrays differ in length: "
+                         f"{', '.join(f'{n}={a.size}' for n, a in arrays.items())}")
+
+
 def copy_runs(dst: np.ndarray, src: np.ndarray, src_start: np.ndarray, dst_start: np.ndarray,
               length: np.ndarray) -> None:
     """``dst[dst_start[r]:][:length[r]] = src[src_start[r]:][:length[r]]`` for
     every run r: contiguous 1-D arrays of one dtype, int64 run arrays."""
     if dst.dtype != src.dtype:
         raise TypeError(f"copy_runs: dst is {dst.dtype}, src {src.dtype}")
+    _check_runs(src_start=src_start, dst_start=dst_start, length=length)
     error_index = ffi.new("int64_t *")
     status = lib.sp_copy_runs(
         ffi.from_buffer(dst, require_writable=True), dst.size, ffi.from_buffer(src), src.size,
@@ -145,6 +160,7 @@ def copy_runs(dst: np.ndarray, src: np.ndarray, src_start: np.ndarray, dst_start
 def fill_positions(positions: np.ndarray, lengths: np.ndarray) -> None:
     """Positions 0..lengths[r] - 1 of each segment, one after another
     (``positions``: contiguous int32 or int64; ``lengths``: int64)."""
+    _check_runs(lengths=lengths)
     error_index = ffi.new("int64_t *")
     status = lib.sp_fill_positions(
         ffi.from_buffer(positions, require_writable=True), positions.size, positions.itemsize,

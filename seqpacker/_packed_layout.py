@@ -100,6 +100,7 @@ def pack_arrays(
     label_padding_value: int = -100,
     multiple: int = 1,
     position_dtype=np.int64,
+    max_slots: int | None = None,
 ) -> PackedArrays:
     """Lay the ``pieces`` of ``source`` out as packed rows.
 
@@ -109,7 +110,8 @@ def pack_arrays(
     ``order`` lists piece numbers bin by bin and ``bin_offsets`` holds the
     ``num_bins + 1`` boundaries of the bins in it (a ``PackResult``'s
     ``items`` and ``offsets``, or a part of them). Each bin's slots must fit
-    ``capacity``.
+    ``capacity``, and all of them ``max_slots`` when given (checked before
+    anything is allocated).
     """
     lengths = pieces.length[order]
     slots = slot_lengths(lengths, multiple)
@@ -148,6 +150,9 @@ def pack_arrays(
     cu_seqlens = np.zeros(segment_slots.size + 1, dtype=np.int64)
     np.cumsum(segment_slots, out=cu_seqlens[1:])
     total = int(cu_seqlens[-1])
+    if max_slots is not None and total > max_slots:
+        raise ValueError(f"the batch would hold {total} token slots, more than {max_slots} "
+                         "(cu_seqlens is int32)")
 
     # Each sequence is one run: from its place in the source to its segment.
     origin, skip = pieces.origin[order], pieces.skip[order]

@@ -160,15 +160,15 @@ class _ArrowColumn:
     """One list column of a dataset: zero-copy NumPy views of each chunk."""
 
     def __init__(self, name: str, chunked, rows: np.ndarray | None):
-        value_type = chunked.type.value_type if hasattr(chunked.type, "value_type") else None
-        if value_type is None or not pa.types.is_integer(value_type):
-            raise TypeError(f"column {name!r} must hold lists of integers, got {chunked.type}")
+        kind = chunked.type
+        if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) \
+                or not pa.types.is_integer(kind.value_type):
+            raise TypeError(f"column {name!r} must hold lists of integers (list or large_list), "
+                            f"got {kind}")
+        value_type = kind.value_type
         if pa.types.is_unsigned_integer(value_type):  # room for -100 in labels
-            chunked = chunked.cast(pa.list_(pa.int64()) if pa.types.is_list(chunked.type)
+            chunked = chunked.cast(pa.list_(pa.int64()) if pa.types.is_list(kind)
                                    else pa.large_list(pa.int64()))
-        if chunked.null_count:
-            index = int(np.flatnonzero(chunked.is_null().to_numpy(zero_copy_only=False))[0])
-            raise ValueError(f"{name}[{index}] is null: every row needs its tokens")
         self.values, self.offsets = [], []
         for chunk in chunked.chunks:
             offsets = np.asarray(chunk.offsets).astype(np.int64)
@@ -186,6 +186,12 @@ class _ArrowColumn:
         lengths = np.concatenate([np.diff(o) for o in self.offsets]) if self.offsets \
             else np.empty(0, np.int64)
         self.lengths = lengths if rows is None else lengths[rows]
+        if chunked.null_count:  # only the rows the dataset shows count
+            nulls = chunked.is_null().to_numpy(zero_copy_only=False)
+            nulls = nulls if rows is None else nulls[rows]
+            if nulls.any():
+                raise ValueError(f"{name}[{int(np.argmax(nulls))}] is null: every row needs "
+                                 "its tokens")
 
     def copy_runs(self, dst, origin, skip, dst_start, count) -> None:
         rows = origin if self.rows is None else self.rows[origin]
@@ -268,10 +274,19 @@ def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, labe
     schema = _record_batch(_empty_arrays(source, position_dtype)).schema
 
     def write(shard: int) -> None:
-        with pa.ipc.new_stream(paths[shard], schema) as writer:
-            for r in shards[shard]:
-                writer.write_batch(build(ranges[r]))
-                bar.update(ranges[r][1] - ranges[r][0])
+        # A new file replaces the old one only when complete: a dataset
+        # returned earlier may still map the old one, which truncating it
+        # in place would break.
+        partial = f"{paths[shard]}.{uuid.uuid4().hex}.partial"
+        try:
+            with pa.ipc.new_stream(partial, schema) as writer:
+                for r in shards[shard]:
+                    writer.write_batch(build(ranges[r]))
+                    bar.update(ranges[r][1] - ranges[r][0])
+            os.replace(partial, paths[shard])
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
 
     with hf_tqdm(total=result.num_bins, unit=" bins", desc="Packing rows") as bar:
         with ThreadPoolExecutor(len(shards)) as pool:

@@ -90,7 +90,11 @@ class PackedBatch:
         return_flash_attn_kwargs=True, return_seq_idx=True)``: ``input_ids``,
         ``labels``, ``position_ids`` (int64), ``seq_idx`` and
         ``cu_seq_lens_q/k`` (int32), ``max_length_q/k`` (ints), plus
-        ``attention_mask`` when the batch has one. Call the model with
+        a block-causal ``attention_mask`` when the batch has one (boolean, as
+        SDPA attention takes it; eager attention needs
+        ``block_causal_mask(batch, torch.float32)`` instead). An indexed mask
+        is left out: a stock model reads a 2-D mask as 0/1 padding and would
+        let the sequences of a row attend to each other. Call the model with
         ``use_cache=False``: transformers finds the sequences of a row from
         ``position_ids`` only without a cache.
         """
@@ -99,7 +103,7 @@ class PackedBatch:
                   "position_ids": self.position_ids, "seq_idx": self.seq_idx,
                   "cu_seq_lens_q": cu, "cu_seq_lens_k": cu,
                   "max_length_q": self.max_seqlen, "max_length_k": self.max_seqlen}
-        if self.attention_mask is not None:
+        if self.attention_mask is not None and self.attention_mask.dim() == 4:
             kwargs["attention_mask"] = self.attention_mask
         return kwargs
 
@@ -228,13 +232,10 @@ class _Options:
         return pack_arrays(flat, pieces, order, bin_offsets, capacity, layout=self.layout,
                            label_convention=self.label_convention,
                            padding_value=self.padding_value, label_padding_value=self.ignore,
-                           multiple=self.multiple)
+                           multiple=self.multiple, max_slots=INT32_MAX)
 
     def batch(self, arrays: PackedArrays) -> PackedBatch:
         total = int(arrays.cu_seqlens[-1])
-        if total > INT32_MAX:
-            raise ValueError(f"the batch holds {total} token slots; cu_seqlens is int32 "
-                             f"(at most {INT32_MAX})")
         rows = arrays.row_starts.size - 1 if self.layout == "padded" else 1
         shape = (rows, arrays.capacity if self.layout == "padded" else total)
 
@@ -383,26 +384,27 @@ def packed_collate_fn(capacity: int, *, strategy: str = "obfd", seed: int | None
 
 
 def validate_batch(batch, *, label_convention: str | None = None,
-                   capacity: int | None = None) -> None:
+                   capacity: int | None = None, ignore_index: int | None = None) -> None:
     """Raise ValueError if ``batch`` would train differently from its sequences alone.
 
     ``batch`` is a ``PackedBatch`` or a dict of tensors (``to_hf()``'s, or
     a collator's). It checks that ``cu_seqlens`` (``cu_seq_lens_q``)
     agrees with ``position_ids``, that no segment or row is longer than
     ``capacity``, that labels follow the label convention (no double
-    shift, ignored at sequence boundaries), that an attention mask keeps
-    every sequence to itself, and that ``seq_idx`` and ``max_seqlen`` agree
-    with the segments. ``label_convention`` and ``capacity`` default to
-    the batch's own (``"hf"`` and unchecked for a dict).
+    shift, ignored at sequence boundaries), that padding is not trained,
+    that an attention mask keeps every sequence to itself, and that
+    ``seq_idx`` and ``max_seqlen`` agree with the segments.
+    ``label_convention``, ``capacity`` and ``ignore_index`` default to the
+    batch's own (``"hf"``, unchecked and -100 for a dict).
     """
     if isinstance(batch, PackedBatch):
         fields = {"input_ids": batch.input_ids, "labels": batch.labels,
                   "position_ids": batch.position_ids, "cu_seqlens": batch.cu_seqlens,
                   "max_seqlen": batch.max_seqlen, "seq_idx": batch.seq_idx,
-                  "attention_mask": batch.attention_mask}
+                  "seq_lengths": batch.seq_lengths, "attention_mask": batch.attention_mask}
         label_convention = label_convention or batch.label_convention
         capacity = capacity if capacity is not None else batch.capacity
-        ignore = batch.ignore_index
+        ignore = batch.ignore_index if ignore_index is None else ignore_index
     elif isinstance(batch, dict):
         fields = {"input_ids": batch.get("input_ids"), "labels": batch.get("labels"),
                   "position_ids": batch.get("position_ids"),
@@ -410,7 +412,7 @@ def validate_batch(batch, *, label_convention: str | None = None,
                   "max_seqlen": batch.get("max_length_q", batch.get("max_seqlen")),
                   "seq_idx": batch.get("seq_idx"), "attention_mask": batch.get("attention_mask")}
         label_convention = label_convention or "hf"
-        ignore = -100
+        ignore = -100 if ignore_index is None else ignore_index
     else:
         raise TypeError(f"batch must be a PackedBatch or a dict of tensors, "
                         f"not {type(batch).__name__}")

@@ -160,6 +160,34 @@ def test_cache_file_name(tmp_path, monkeypatch):
     assert two.num_rows == len(two["seq_lengths"])
 
 
+def test_a_new_file_never_breaks_a_dataset_that_maps_the_old_one(tmp_path):
+    path = str(tmp_path / "packed.arrow")
+    first = pack_dataset(random_dataset(n=200)[0], 64, cache_file_name=path, num_proc=1)
+    rows = first[:]
+    second = pack_dataset(SEQS, 6, cache_file_name=path, num_proc=1)
+    assert first[:] == rows  # still readable: the old file was replaced, not truncated
+    assert second["seq_lengths"] == [[4, 2], [3, 1]]
+    assert [p.name for p in tmp_path.iterdir()] == ["packed.arrow"]
+
+
+def test_nulls_count_only_in_the_rows_the_dataset_shows():
+    table = pa.table({"input_ids": pa.array([[1, 2, 3], None, [4]], pa.list_(pa.int32()))})
+    data = datasets.Dataset(table)
+    with pytest.raises(ValueError, match="input_ids\\[1\\] is null"):
+        pack_dataset(data, 8)
+    kept = data.filter(lambda row: row["input_ids"] is not None)
+    assert pack_dataset(kept, 8)["input_ids"] == [[1, 2, 3, 4]]
+    shown = data.select([2, 1])
+    with pytest.raises(ValueError, match="input_ids\\[1\\] is null"):
+        pack_dataset(shown, 8)
+
+
+def test_fixed_size_lists_are_refused():
+    table = pa.table({"input_ids": pa.array([[1, 2], [3, 4]], pa.list_(pa.int32(), 2))})
+    with pytest.raises(TypeError, match="must hold lists of integers \\(list or large_list\\)"):
+        pack_dataset(datasets.Dataset(table), 8)
+
+
 def test_empty_dataset():
     ds = pack_dataset(datasets.Dataset.from_dict({"input_ids": []},
                                                  features=datasets.Features(

@@ -128,3 +128,22 @@ def test_split_keeps_every_token_once(lengths, capacity):
     assert (pieces.length >= 1).all() and (pieces.length <= capacity).all()
     covered = sorted((o, s + k) for o, s, n in pieces_of(pieces) for k in range(n))
     assert covered == [(i, t) for i, n in enumerate(lengths) for t in range(n)]
+
+
+def test_layout_calls_check_their_run_arrays():
+    from seqpacker import _native
+    dst, src = np.zeros(10, np.int64), np.arange(10, dtype=np.int64)
+    one, two = np.zeros(1, np.int64), np.zeros(2, np.int64)
+    with pytest.raises(ValueError, match="the run arrays differ in length: src_start=2, "
+                                         "dst_start=1, length=2"):
+        _native.copy_runs(dst, src, two, one, np.array([5, 5]))
+    with pytest.raises(TypeError, match="dst_start must be a 1-D contiguous int64 array"):
+        _native.copy_runs(dst, src, two, two.astype(np.int32), two)
+    with pytest.raises(TypeError, match="dst is int64, src int32"):
+        _native.copy_runs(dst, src.astype(np.int32), two, two, two)
+    with pytest.raises(ValueError, match="run 1 lies outside its buffer"):
+        _native.copy_runs(dst, src, np.array([0, 8]), two, np.array([1, 3]))
+    with pytest.raises(TypeError, match="lengths must be a 1-D contiguous int64 array"):
+        _native.fill_positions(np.zeros(4, np.int64), np.array([2, 2, 2, 2])[::2])
+    with pytest.raises(ValueError, match="segment 1 lies outside its buffer"):
+        _native.fill_positions(np.zeros(4, np.int64), np.array([2, 3]))

@@ -133,7 +133,9 @@ def test_adapters(result):
                                          "has 4 segments\\), not 3"):
         b.to_hf(pad_cu_seqlens_to=3)
     padded = pack_result_to_tensors(result, SEQS, attention_mask="indexed")
-    assert "attention_mask" in padded.to_hf()
+    assert "attention_mask" not in padded.to_hf()  # a stock model reads it as 0/1 padding
+    causal = pack_result_to_tensors(result, SEQS, attention_mask="block_causal")
+    assert causal.to_hf()["attention_mask"] is causal.attention_mask
     mg = padded.to_megatron()
     assert mg["qkv_format"] == "thd"
     assert values(mg["cu_seqlens_q"]) == [0, 4, 6, 9, 10, 10]  # the row padding holds no token
@@ -195,6 +197,8 @@ def test_every_token_input_form_gives_the_same_batch(result):
      "sequence 0 has 3 tokens \\(rounded up to 4\\), but the result packed it with length 3"),
     (lambda r: pack_result_to_tensors(r.bins, SEQS), TypeError,
      "result must be a PackResult, not list"),
+    (lambda r: packed_collate_fn(2**33)([[1, 2]]), ValueError,
+     "the batch would hold 8589934592 token slots, more than 2147483647"),
 ])
 def test_bad_arguments(result, call, error, message):
     with pytest.raises(error, match=message):
@@ -299,12 +303,26 @@ def test_validate_names_a_binary_mask(result):
     indexed = pack_result_to_tensors(result, SEQS, attention_mask="indexed").attention_mask
     merged = indexed.clone()
     merged[0, 4:] = 1
-    with pytest.raises(ValueError, match="gives two neighbouring sequences the same index"):
+    with pytest.raises(ValueError, match="attention_mask\\[0, 4\\] does not number the "
+                                         "sequences of its row in increasing order"):
         validate_batch({**b.to_hf(), "attention_mask": merged})
     ragged = indexed.clone()
     ragged[0, 2] = 2
     with pytest.raises(ValueError, match="attention_mask\\[0, 2\\] changes inside a sequence"):
         validate_batch({**b.to_hf(), "attention_mask": ragged})
+    flat = pack_result_to_tensors(result, SEQS, layout="flat", attention_mask="indexed")
+    repeated = flat.attention_mask.clone()
+    repeated[0, 6:9] = 1  # the third sequence numbered like the first
+    with pytest.raises(ValueError, match="attention_mask\\[0, 6\\] does not number the "
+                                         "sequences of its row in increasing order"):
+        validate_batch({**flat.to_hf(), "attention_mask": repeated})
+
+
+def test_validate_accepts_an_indexed_mask_with_one_sequence_per_row():
+    for layout in ("padded", "flat"):
+        validate_batch(packed_collate_fn(8, attention_mask="indexed", layout=layout)([[1, 2, 3]]))
+        validate_batch(packed_collate_fn(4, attention_mask="indexed", layout=layout,
+                                         pad_to_multiple_of=2)([[1, 2, 3], [4, 5, 6]]))
 
 
 def test_validate_names_a_leaky_4d_mask(result):
@@ -335,6 +353,23 @@ def test_validate_names_disagreeing_segments(result):
     with pytest.raises(ValueError, match="seq_idx\\[0, 1\\] = 1 changes inside a segment"):
         validate_batch({**b.to_hf(), "seq_idx": seq_idx})
     validate_batch(b.to_hf(pad_cu_seqlens_to=9))  # static-shape padding is fine
+
+
+def test_validate_names_trained_padding(result):
+    b = pack_result_to_tensors(result, SEQS)
+    labels = b.labels.clone()
+    labels[1, 4:] = 0  # row padding with the pad token as its label
+    with pytest.raises(ValueError, match="labels\\[1, 4\\] = 0 on padding"):
+        validate_batch({**b.to_hf(), "labels": labels})
+    slot = packed_collate_fn(8, layout="flat", pad_to_multiple_of=4)([[1, 2, 3]])
+    slot.labels[0, 3] = 0  # the slot padding after the sequence
+    with pytest.raises(ValueError, match="labels\\[0, 3\\] = 0 on padding"):
+        validate_batch(slot)
+    own = pack_result_to_tensors(result, SEQS, label_padding_value=-1)
+    validate_batch(own.to_hf(), ignore_index=-1)
+    with pytest.raises(ValueError, match="labels\\[1, 4\\] = -1 on padding: padding must be "
+                                         "ignored \\(-100\\)"):
+        validate_batch(own.to_hf())  # read with -100 as the ignored label
 
 
 def test_validate_names_overlong_rows(result):

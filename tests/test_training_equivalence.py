@@ -91,6 +91,23 @@ def test_packed_logits_and_loss_equal_unpacked(model, alone, sequences, layout, 
     assert batch.num_loss_tokens == sum(n - 1 for n in LENGTHS)
 
 
+@pytest.mark.parametrize("layout", ["flat", "padded"])
+@pytest.mark.parametrize("mask", [None, "indexed", "block_causal"])
+def test_to_hf_goes_straight_into_the_model(layout, mask, sequences):
+    """``model(**batch.to_hf(), use_cache=False)`` as the docs show, with SDPA:
+    every mask the batch may carry is either passed in a form the model
+    reads right, or left out."""
+    llama = tiny_llama("sdpa")
+    result = pack_sequences(LENGTHS, CAPACITY)
+    batch = pack_result_to_tensors(result, sequences, layout=layout, attention_mask=mask)
+    with torch.no_grad():
+        out = llama(**batch.to_hf(), use_cache=False)
+        alone = [llama(torch.tensor([s]), use_cache=False).logits[0] for s in sequences]
+    logits = out.logits.reshape(-1, VOCAB)
+    for sid, where in sequence_slices(batch, result, sequences):
+        torch.testing.assert_close(logits[where], alone[sid], atol=1e-4, rtol=0)
+
+
 def test_loss_weights_give_the_per_sequence_mean(model, alone, sequences):
     _, llama = model
     result = pack_sequences(LENGTHS, CAPACITY)
