@@ -101,6 +101,7 @@ def pack_arrays(
     multiple: int = 1,
     position_dtype=np.int64,
     max_slots: int | None = None,
+    scratch: Scratch | None = None,
 ) -> PackedArrays:
     """Lay the ``pieces`` of ``source`` out as packed rows.
 
@@ -111,8 +112,10 @@ def pack_arrays(
     ``num_bins + 1`` boundaries of the bins in it (a ``PackResult``'s
     ``items`` and ``offsets``, or a part of them). Each bin's slots must fit
     ``capacity``, and all of them ``max_slots`` when given (checked before
-    anything is allocated).
+    anything is allocated). With ``scratch``, the token arrays are views of
+    its arrays, valid until the next call with the same scratch.
     """
+    scratch = scratch or Scratch(reuse=False)
     lengths = pieces.length[order]
     slots = slot_lengths(lengths, multiple)
     num_bins = bin_offsets.size - 1
@@ -160,8 +163,8 @@ def pack_arrays(
     dense = total == int(lengths.sum())  # no padding: every slot gets a token
 
     out = PackedArrays()
-    out.input_ids = _filled(total, dense, padding_value, source.dtype("input_ids"),
-                            "padding_value")
+    out.input_ids = scratch.filled("input_ids", total, dense, padding_value,
+                                   source.dtype("input_ids"), "padding_value")
     source.copy_runs("input_ids", out.input_ids, origin, skip, dest_starts, lengths)
     # Labels: each sequence's from its second token on, one slot later
     # ("hf") or from its start ("shifted"); the slot left over is ignored.
@@ -169,19 +172,20 @@ def pack_arrays(
     # are read back in order rather than gathered from the source again.
     shift = 1 if label_convention == "hf" else 0
     if source.has_labels:
-        out.labels = _filled(total, dense, label_padding_value, source.dtype("labels"),
-                             "label_padding_value")
+        out.labels = scratch.filled("labels", total, dense, label_padding_value,
+                                    source.dtype("labels"), "label_padding_value")
         source.copy_runs("labels", out.labels, origin, skip + 1, dest_starts + shift,
                          lengths - 1)
     else:
-        out.labels = _filled(total, dense, label_padding_value, out.input_ids.dtype,
-                             "label_padding_value")
+        out.labels = scratch.filled("labels", total, dense, label_padding_value,
+                                    out.input_ids.dtype, "label_padding_value")
         _native.copy_runs(out.labels, out.input_ids, dest_starts + 1, dest_starts + shift,
                           lengths - 1)
     if lengths.size:
         boundary = dest_starts if label_convention == "hf" else dest_starts + lengths - 1
         out.labels[boundary] = label_padding_value
-    out.position_ids = np.empty(total, dtype=position_dtype)
+    out.position_ids = scratch.filled("position_ids", total, True, 0,
+                                      np.dtype(position_dtype), "")
     _native.fill_positions(out.position_ids, segment_slots)
     out.cu_seqlens = cu_seqlens
     out.segment_sequence = segment_sequence
@@ -200,11 +204,35 @@ def _bin_sums(slots: np.ndarray, bin_offsets: np.ndarray) -> np.ndarray:
     return np.add.reduceat(slots, bin_offsets[:-1]).astype(np.int64, copy=False)
 
 
-def _filled(total: int, dense: bool, fill: int, dtype: np.dtype, name: str) -> np.ndarray:
-    """An array for ``total`` slots of ``dtype``, holding ``fill`` unless every
-    slot is about to be written (``dense``)."""
-    info = np.iinfo(dtype)
-    if not info.min <= fill <= info.max:
-        raise ValueError(f"{name} = {fill} does not fit the tokens' dtype {dtype} "
-                         f"({info.min} to {info.max})")
-    return np.empty(total, dtype) if dense else np.full(total, fill, dtype)
+class Scratch:
+    """The token arrays of one worker that lays out range after range.
+
+    Fresh arrays of tens of megabytes cost a page fault and a zeroed page
+    per 4 KiB on first touch, as much as the copying itself; a worker that
+    writes each range out before building the next reuses its arrays
+    instead. ``Scratch(reuse=False)`` hands out fresh arrays (a batch whose
+    tensors the caller keeps).
+    """
+
+    def __init__(self, reuse: bool = True):
+        self._reuse = reuse
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def filled(self, name: str, total: int, dense: bool, fill: int, dtype: np.dtype,
+               fill_name: str) -> np.ndarray:
+        """``total`` slots of ``dtype`` holding ``fill``, unless every slot is
+        about to be written (``dense``)."""
+        if not dense:
+            info = np.iinfo(dtype)
+            if not info.min <= fill <= info.max:
+                raise ValueError(f"{fill_name} = {fill} does not fit the tokens' dtype {dtype} "
+                                 f"({info.min} to {info.max})")
+        array = self._arrays.get(name)
+        if not self._reuse or array is None or array.dtype != dtype or array.size < total:
+            array = np.empty(total, dtype)
+            if self._reuse:
+                self._arrays[name] = array
+        view = array[:total]
+        if not dense:
+            view.fill(fill)
+        return view

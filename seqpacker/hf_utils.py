@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _native
 from ._optional import import_optional
-from ._packed_layout import (INT32_MAX, LABEL_CONVENTIONS, LAYOUTS, PackedArrays,
+from ._packed_layout import (INT32_MAX, LABEL_CONVENTIONS, LAYOUTS, PackedArrays, Scratch,
                              check_choice, pack_arrays)
 from .packer import Packer
 from .result import PackResult
@@ -261,14 +261,14 @@ def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, labe
         or [np.arange(0)]
     paths = _shard_paths(cache_file_name, len(shards))
 
-    def build(bins: tuple[int, int]):
+    def build(bins: tuple[int, int], scratch: Scratch):
         first, last = bins
         offsets = result.offsets[first:last + 1]
         arrays = pack_arrays(source, pieces, result.items[offsets[0]:offsets[-1]],
                              offsets - offsets[0], capacity, layout=layout,
                              label_convention=label_convention, padding_value=padding_value,
                              label_padding_value=label_padding_value,
-                             position_dtype=position_dtype)
+                             position_dtype=position_dtype, scratch=scratch)
         return _record_batch(arrays)
 
     schema = _record_batch(_empty_arrays(source, position_dtype)).schema
@@ -278,10 +278,11 @@ def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, labe
         # returned earlier may still map the old one, which truncating it
         # in place would break.
         partial = f"{paths[shard]}.{uuid.uuid4().hex}.partial"
+        scratch = Scratch()  # each batch is written before the next reuses it
         try:
             with pa.ipc.new_stream(partial, schema) as writer:
                 for r in shards[shard]:
-                    writer.write_batch(build(ranges[r]))
+                    writer.write_batch(build(ranges[r], scratch))
                     bar.update(ranges[r][1] - ranges[r][0])
             os.replace(partial, paths[shard])
         finally:
