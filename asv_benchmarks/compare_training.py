@@ -17,8 +17,9 @@ Run it with an interpreter that has this project and the training peers
 - **pack_dataset**: a 1,000,000-row in-memory Dataset of random int32
   tokens with the lengths of ``wikipedia_bert512_graphcore_sample1m.npy``,
   at capacity 512: ``seqpacker.hf_utils.pack_dataset`` (its default, one
-  worker per CPU, and ``num_proc=1``) against TRL's
-  ``pack_dataset(strategy="bfd")`` (its default, one process). Each side runs in a fresh process
+  worker per CPU writing the rows to a file; ``num_proc=1``; and
+  ``keep_in_memory=True``) against TRL's ``pack_dataset(strategy="bfd")``
+  (its default, one process, in memory). Each side runs in a fresh process
   (so that its peak RSS is its own), alternating, ``--dataset-repeat``
   times; the time is the median, the peak RSS the largest. The peak RSS is
   that of the packing call: the process's peak mark is reset after the
@@ -123,7 +124,7 @@ def rss_bytes(field: str) -> int:
     raise OSError(f"no {field} in /proc/self/status")
 
 
-def dataset_child(tool: str, rows: int, num_proc: int | None) -> dict:
+def dataset_child(tool: str, rows: int, num_proc: int | None, keep_in_memory: bool) -> dict:
     """One packing of the benchmark dataset in this (fresh) process."""
     import datasets
 
@@ -136,7 +137,8 @@ def dataset_child(tool: str, rows: int, num_proc: int | None) -> dict:
     start = time.perf_counter()
     if tool == "seqpacker":
         from seqpacker.hf_utils import pack_dataset
-        packed = pack_dataset(data, DATASET_CAPACITY, num_proc=num_proc)
+        packed = pack_dataset(data, DATASET_CAPACITY, num_proc=num_proc,
+                              keep_in_memory=keep_in_memory)
     else:
         from trl.data_utils import pack_dataset
         kwargs = {"num_proc": num_proc} if num_proc else {}
@@ -152,18 +154,18 @@ def dataset_child(tool: str, rows: int, num_proc: int | None) -> dict:
             "rss_before_bytes": rss_before}
 
 
-#: (label, tool, num_proc) of each pack_dataset configuration measured.
-DATASET_RUNS = (("seqpacker", "seqpacker", None), ("seqpacker num_proc=1", "seqpacker", 1),
-                ("TRL bfd", "trl", None))
+#: (label, tool, extra child arguments) of each pack_dataset configuration measured.
+DATASET_RUNS = (("seqpacker", "seqpacker", []),
+                ("seqpacker num_proc=1", "seqpacker", ["--num-proc", "1"]),
+                ("seqpacker keep_in_memory", "seqpacker", ["--keep-in-memory"]),
+                ("TRL bfd", "trl", []))
 
 
 def measure_dataset(repeat: int, rows: int) -> dict:
-    runs = {label: [] for label, _tool, _num_proc in DATASET_RUNS}
+    runs = {label: [] for label, _tool, _extra in DATASET_RUNS}
     for _ in range(repeat):
-        for label, tool, num_proc in DATASET_RUNS:
-            command = [sys.executable, __file__, "--child", tool, "--rows", str(rows)]
-            if num_proc:
-                command += ["--num-proc", str(num_proc)]
+        for label, tool, extra in DATASET_RUNS:
+            command = [sys.executable, __file__, "--child", tool, "--rows", str(rows), *extra]
             out = subprocess.run(command, check=True, capture_output=True, text=True)
             runs[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
     summary = {}
@@ -177,7 +179,32 @@ def measure_dataset(repeat: int, rows: int) -> dict:
             "rss_before_bytes": max(r["rss_before_bytes"] for r in results),
             "arrow_bytes": results[0]["arrow_bytes"],
         }
-    return {"summary": summary, "runs": runs}
+    return {"summary": summary, "runs": runs, "memory": memory_speeds()}
+
+
+def memory_speeds(gib: int = 1) -> dict:
+    """GiB/s of writing into fresh memory (first touch, page faults) and into
+    memory already touched, and of writing a file: on a VM the first can be
+    ten times slower than the second, and packing a dataset writes every
+    output byte into fresh memory or the page cache once."""
+    import tempfile
+
+    size = gib << 30
+    start = time.perf_counter()
+    fresh = np.empty(size, dtype=np.uint8)
+    fresh.fill(1)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    fresh.fill(2)
+    warm = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        with open(os.path.join(folder, "probe"), "wb") as f:
+            for block in range(0, size, 64 << 20):
+                f.write(fresh[block:block + (64 << 20)])
+        written = time.perf_counter() - start
+    return {"first_touch_gib_s": gib / first, "warm_gib_s": gib / warm,
+            "file_write_gib_s": gib / written}
 
 
 def report(collate: dict, dataset: dict | None) -> str:
@@ -207,6 +234,12 @@ def report(collate: dict, dataset: dict | None) -> str:
         speedup = trl["seconds"] / ours["seconds"]
         ok = (speedup >= 10 and ours["efficiency"] >= trl["efficiency"]
               and ours["peak_rss_bytes"] < 2 * arrow)
+        speeds = dataset["memory"]
+        lines += ["", f"This machine in the same run: {speeds['first_touch_gib_s']:.1f} GiB/s "
+                      f"into fresh memory (first touch), {speeds['warm_gib_s']:.1f} GiB/s into "
+                      f"memory already touched, {speeds['file_write_gib_s']:.1f} GiB/s into a "
+                      "file. The packed rows (about 2.5 GiB here) go through fresh memory or "
+                      "the page cache once, so their time follows the first and last figures."]
         lines += ["", f"Dataset Arrow size {arrow / 2**30:.2f} GiB. Target >= 10x TRL with at "
                       f"least its efficiency, peak RSS < 2x Arrow size: {speedup:.1f}x, "
                       f"{ours['efficiency']:.4%} vs {trl['efficiency']:.4%}, "
@@ -221,6 +254,7 @@ def main(argv=None) -> int:
                         help="fresh processes per side for pack_dataset")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--num-proc", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--keep-in-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-dataset", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("compare_training.json"))
     parser.add_argument("--page", type=Path,
@@ -229,7 +263,8 @@ def main(argv=None) -> int:
     parser.add_argument("--child", choices=("seqpacker", "trl"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(dataset_child(args.child, args.rows, args.num_proc)))
+        print(json.dumps(dataset_child(args.child, args.rows, args.num_proc,
+                                       args.keep_in_memory)))
         return 0
     collate = measure_collate(args.repeat)
     dataset = None if args.skip_dataset else measure_dataset(args.dataset_repeat, args.rows)

@@ -91,6 +91,19 @@ def test_packing_is_global_and_the_same_for_any_num_proc(monkeypatch):
     assert one["seq_lengths"] == [[len(seqs[i]) for i in b] for b in result.bins]
 
 
+def test_keep_in_memory_gives_the_same_rows_without_a_file(monkeypatch):
+    import seqpacker.hf_utils as hf_utils
+    monkeypatch.setattr(hf_utils, "RANGE_TOKENS", 256)
+    data = random_dataset(n=500)[0]
+    in_memory = pack_dataset(data, 64, keep_in_memory=True)
+    assert in_memory.cache_files == []
+    assert in_memory[:] == pack_dataset(data, 64)[:]
+    with pytest.raises(ValueError, match="keep_in_memory=True writes no file"):
+        pack_dataset(data, 64, keep_in_memory=True, cache_file_name="x.arrow")
+    with pytest.raises(TypeError, match="keep_in_memory must be True or False"):
+        pack_dataset(data, 64, keep_in_memory=1)
+
+
 def test_indices_mapping_of_select_and_shuffle():
     data, seqs, _ = random_dataset(n=50)
     picked = data.shuffle(seed=1).select(range(20))
