@@ -1,9 +1,11 @@
 """Optional dependencies of the tests: skip without them, unless required.
 
 ``optional_import("torch")`` returns the module, or skips the calling test
-module with the reason. CI sets ``SEQPACKER_REQUIRE_OPTIONAL`` to a
-comma-separated list (``torch,transformers,datasets``); a listed module
-that cannot be imported then fails the run instead of skipping.
+module with the reason; ``require_distribution`` does the same for an
+installed distribution (the example plugin). CI sets
+``SEQPACKER_REQUIRE_OPTIONAL`` to a comma-separated list
+(``torch,transformers,datasets,...``); a listed one that is missing then
+fails the run instead of skipping.
 """
 
 from __future__ import annotations
@@ -29,6 +31,22 @@ def optional_import(name: str):
                         f"imported: {error}", pytrace=False)
         pytest.skip(f"{name} is not installed (pip install 'seqpacker[{EXTRA.get(name, name)}]')",
                     allow_module_level=True)
+
+
+def require_distribution(dist: str) -> str:
+    """The installed version of the distribution ``dist``; skips the calling
+    test module without it, or fails when ``SEQPACKER_REQUIRE_OPTIONAL``
+    lists it."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        hint = f"pip install ./plugins/{dist}"
+        if dist in REQUIRED:
+            pytest.fail(f"{dist} is required by SEQPACKER_REQUIRE_OPTIONAL but not installed "
+                        f"({hint})", pytrace=False)
+        pytest.skip(f"{dist} is not installed ({hint})", allow_module_level=True)
 
 
 def import_error_without(missing: str, module: str, cwd) -> str:

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from length_lists import packing_inputs
-from reference_issue3 import SplitMix64, first_fit_shuffle, shuffled_ids
+from reference_ffs_mffd_hk import SplitMix64, first_fit_shuffle, shuffled_ids
 from seqpacker import Packer, pack_sequences
 
 seeds = st.integers(min_value=0, max_value=2**64 - 1)

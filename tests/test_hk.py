@@ -2,7 +2,7 @@
 bins open at once, and the k option's validation.
 
 The C library also checks its own open-bin counter (sp_hk_max_open, in
-csrc/tests/test_issue3.c); here the bound is checked on the output alone.
+csrc/tests/test_ffs_mffd_hk.c); here the bound is checked on the output alone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from length_lists import packing_inputs
-from reference_issue3 import harmonic_k, max_open_bins
+from reference_ffs_mffd_hk import harmonic_k, max_open_bins
 from seqpacker import Packer, pack_sequences
 
 ks = st.one_of(st.integers(min_value=2, max_value=12), st.sampled_from([64, 65535, 65536]))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference_issue3 import modified_first_fit_decreasing
+from reference_ffs_mffd_hk import modified_first_fit_decreasing
 from seqpacker import Packer, pack_sequences
 
 LENGTHS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "lengths"

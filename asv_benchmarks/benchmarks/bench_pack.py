@@ -1,5 +1,5 @@
-"""Offline packing of 1,000,000 uniform lengths in [1, 2048] at capacity 2048
-(the figures of issues 2 and 3), per strategy."""
+"""Offline packing of 1,000,000 uniform lengths in [1, 2048] at capacity 2048,
+per strategy."""
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class PackFlatUniform:
 
 
 class ObfdVersusArgsort:
-    """Issue 2: obfd ``pack_flat`` must take less time than ``np.argsort``."""
+    """obfd ``pack_flat`` against ``np.argsort`` on the same array (target: less time)."""
 
     timeout = 300
 
@@ -66,7 +66,7 @@ class ObfdVersusArgsort:
 
 
 class PackVersusPackFlat:
-    """Issue 2: ``Packer.pack`` within 2x of ``pack_flat`` (lazy objects)."""
+    """``Packer.pack`` against ``pack_flat`` (target: within 2x, as results build objects lazily)."""
 
     timeout = 300
 

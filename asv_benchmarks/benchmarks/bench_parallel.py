@@ -1,4 +1,4 @@
-"""Issue 3: on 10,000,000 uniform lengths obfdp beats obfd in time and uses at
+"""On 10,000,000 uniform lengths obfdp beats obfd in time and uses at
 most 0.1% more bins."""
 
 from .common import CAPACITY, best_time, our_pack_flat, uniform_lengths

@@ -1,4 +1,4 @@
-"""Issue 4: StreamPacker per-call cost and throughput."""
+"""StreamPacker: per-call cost and throughput."""
 
 from .common import CAPACITY, flat_add_many, our_stream_packer, uniform_lengths
 

@@ -25,7 +25,7 @@ REAL_CAPACITY = 4096
 #: of this many keeps a benchmark run short without changing the shape.
 MAX_REAL_ITEMS = 2_000_000
 
-#: All strategies of issue 2 and 3, in the order the tables print them.
+#: Every built-in strategy, in the order the tables print them.
 STRATEGIES = ("nf", "ff", "bf", "wf", "ffd", "bfd", "ffs", "mffd", "obfd", "obfdp", "hk")
 
 # asv_benchmarks/benchmarks/common.py -> parents[3] is the folder that holds

@@ -6,7 +6,7 @@
  * and so on, which cannot overflow):
  *   large  l > C/2,  medium C/3 < l <= C/2,  small C/6 < l <= C/3,
  *   tiny   l <= C/6.
- * Phases (docs/algorithms-issue3.md gives the tie rules):
+ * Phases (docs/mffd-and-harmonic.md gives the tie rules):
  *   1. Each large item opens its own bin, in decreasing order.
  *   2. Forward through the large bins (least room first): put in the
  *      largest remaining medium item that fits, if any does.

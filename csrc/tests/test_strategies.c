@@ -267,7 +267,7 @@ static void test_huge_capacity(void)
     free(lengths);
 }
 
-/* The example of issue 2: bins {0}, {1, 7}, {2, 4}, {3, 5, 6}. */
+/* The README example: bins {0}, {1, 7}, {2, 4}, {3, 5, 6}. */
 static void test_example(void)
 {
     static const int64_t lengths[8] = {1000, 800, 600, 500, 400, 300, 200, 100};

@@ -3,6 +3,9 @@ pure-Python reference of its rules and against the invariants it promises."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +14,16 @@ from hypothesis import strategies as st
 import seqpacker
 from seqpacker import Packer
 from seqpacker.registry import available_strategies
+
+try:
+    importlib.metadata.version("seqpacker-balanced")
+except importlib.metadata.PackageNotFoundError:
+    # seqpacker's own test run collects these tests too; without the plugin
+    # they skip, unless CI requires it (SEQPACKER_REQUIRE_OPTIONAL).
+    if "seqpacker-balanced" in os.environ.get("SEQPACKER_REQUIRE_OPTIONAL", "").split(","):
+        pytest.fail("seqpacker-balanced is required but not installed", pytrace=False)
+    pytest.skip("seqpacker-balanced is not installed (pip install ./plugins/seqpacker-balanced)",
+                allow_module_level=True)
 
 
 def reference(lengths: list[int], capacity: int, ranks: int) -> list[list[int]]:

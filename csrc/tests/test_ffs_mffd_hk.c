@@ -1,5 +1,5 @@
 /*
- * test_issue3.c - FirstFitShuffle, Modified FFD and Harmonic-K through the
+ * test_ffs_mffd_hk.c - FirstFitShuffle, Modified FFD and Harmonic-K through the
  * public sp_pack(), plus the Harmonic-K open-bin counter (sp_hk_max_open).
  *
  * Exact bins of whole random inputs are compared with the Python

@@ -1,6 +1,6 @@
 """Pure-Python references for FirstFitShuffle, Modified FFD and Harmonic-K.
 
-Written from the descriptions in docs/prng.md and docs/algorithms-issue3.md,
+Written from the descriptions in docs/prng.md and docs/mffd-and-harmonic.md,
 not from the C code: obvious, slow (every step scans lists) and exact, so the
 C strategies must give the very same bins.
 """
