@@ -32,6 +32,7 @@ STRATEGY_IDS = {
 DEFAULT_SEED = lib.SP_DEFAULT_SEED
 DEFAULT_K = lib.SP_DEFAULT_K
 MAX_K = lib.SP_MAX_K
+MAX_THREADS = lib.SP_MAX_THREADS
 
 
 def library_version() -> str:
@@ -74,12 +75,17 @@ def raise_for_status(
 
 
 def options(seed: int = DEFAULT_SEED, k: int = DEFAULT_K, threads: int = 0):
-    """A filled ``sp_options`` struct (values already validated)."""
+    """A filled ``sp_options`` struct, checked by the C library (the authority
+    on what it accepts; the values' types and ranges are checked before)."""
     opts = ffi.new("sp_options *")
     lib.sp_options_init(opts)
     opts.seed = seed
     opts.k = k
     opts.threads = threads
+    status = lib.sp_options_check(opts)
+    if status != lib.SP_OK:
+        raise ValueError(f"seqpacker: {status_string(status)} (seed={seed}, k={k}, "
+                         f"threads={threads})")
     return opts
 
 

@@ -150,10 +150,11 @@ def check_k(k) -> int:
 
 
 def check_threads(threads) -> int:
-    """Threads for OBFDP; ``None`` means one per online CPU (0 for the C side)."""
+    """Threads a call may use; ``None`` means one per online CPU (0 for the C side)."""
     if threads is None:
         return 0
     threads = _check_int("threads", threads)
-    if not 1 <= threads <= INT64_MAX:
-        raise ValueError(f"threads = {threads} is out of range: it must be >= 1 (or None for all cores)")
+    if not 1 <= threads <= _native.MAX_THREADS:
+        raise ValueError(f"threads = {threads} is out of range: it must be >= 1 and <= "
+                         f"{_native.MAX_THREADS} (or None for one per CPU)")
     return threads

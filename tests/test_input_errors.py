@@ -224,10 +224,13 @@ def test_k_wrong_type(bad):
         Packer(100, "hk", k=bad)
 
 
-@pytest.mark.parametrize("bad", [0, -1])
+@pytest.mark.parametrize("bad", [0, -1, 1025, 2000, 2**63])
 def test_threads_out_of_range(bad):
-    with pytest.raises(ValueError, match=f"threads = {bad}.*>= 1"):
+    # Refused at construction, not at the first pack.
+    with pytest.raises(ValueError, match=f"threads = {bad} is out of range: it must be >= 1 "
+                                         "and <= 1024"):
         Packer(100, "obfdp", threads=bad)
+    assert Packer(100, "obfdp", threads=1024).pack([50, 60]).num_bins == 2
 
 
 @pytest.mark.parametrize("bad", [2.0, True])

@@ -98,13 +98,15 @@ enum sp_strategy {
 #define SP_DEFAULT_SEED 0
 #define SP_DEFAULT_K 10
 #define SP_MAX_K 65536
+#define SP_MAX_THREADS 1024
 
 /* Options of the strategies that take any. Initialise with
  * sp_options_init() so that fields added later get their defaults. */
 typedef struct sp_options {
     uint64_t seed;    /* SP_FFS: shuffle seed (default SP_DEFAULT_SEED) */
     int64_t k;        /* SP_HK: number of classes, 2..SP_MAX_K (default 10) */
-    /* Threads a call may use, >= 1, or 0 = online CPUs (the default).
+    /* Threads a call may use, 1..SP_MAX_THREADS, or 0 = online CPUs (the
+     * default).
      * SP_OBFDP packs on that many; with 2 or more, any sp_pack() call whose
      * outputs span 4 MiB or more (half a million lengths) also runs a helper that maps the
      * pages of the output arrays while the strategy works (Linux). 1 keeps
@@ -124,6 +126,12 @@ SP_API const char *sp_strategy_name(int strategy);
 
 /* Fill options with the defaults. A NULL options is a no-op. */
 SP_API void sp_options_init(sp_options *options);
+
+/* SP_OK when every field of *options is in range (k in 2..SP_MAX_K,
+ * threads in 0..SP_MAX_THREADS), else SP_ERR_INVALID_OPTION;
+ * SP_ERR_NULL_POINTER for NULL. sp_pack() and sp_stream_create() accept
+ * exactly the options that pass this check. */
+SP_API int sp_options_check(const sp_options *options);
 
 /* Sizes of sp_pack()'s buffers for n lengths: items needs n entries,
  * bin_offsets n + 1 and bin_used n (at most one bin per length).

@@ -77,11 +77,13 @@ void sp_options_init(sp_options *options)
 
 int64_t sp_pack_bound(int64_t n) { return n < 0 ? -1 : n; }
 
-int sp_check_options(const sp_options *o)
+SP_API int sp_options_check(const sp_options *o)
 {
+    if (o == NULL)
+        return SP_ERR_NULL_POINTER;
     if (o->k < 2 || o->k > SP_MAX_K)
         return SP_ERR_INVALID_OPTION;
-    if (o->threads < 0 || o->threads > 1024)
+    if (o->threads < 0 || o->threads > SP_MAX_THREADS)
         return SP_ERR_INVALID_OPTION;
     return SP_OK;
 }
@@ -169,7 +171,7 @@ int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
     sp_options_init(&job.options);
     if (options != NULL)
         job.options = *options;
-    int status = sp_check_options(&job.options);
+    int status = sp_options_check(&job.options);
     if (status != SP_OK)
         return status;
 

@@ -66,9 +66,6 @@ static inline int64_t sp_hk_class(int64_t capacity, int64_t length, int64_t k)
     return i < k ? i : 0;
 }
 
-/* SP_OK when every option is in range, else SP_ERR_INVALID_OPTION (api.c;
- * sp_pack() and sp_stream_create() accept the same options). */
-int sp_check_options(const sp_options *options);
 
 /* Every length in [1, capacity] and the total within int64_t; sets
  * min_length, max_length and total, or the first bad index (api.c). */

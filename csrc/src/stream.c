@@ -528,7 +528,7 @@ int sp_stream_create(int64_t capacity, int strategy, const sp_options *options,
     sp_options_init(&opts);
     if (options != NULL)
         opts = *options;
-    int status = sp_check_options(&opts);
+    int status = sp_options_check(&opts);
     if (status != SP_OK)
         return status;
     *out = stream_new(capacity, strategy, opts.k);

@@ -104,6 +104,32 @@ static void test_bound_and_options(void)
     CHECK_EQ(o.k, SP_DEFAULT_K);
     CHECK_EQ(o.threads, 0);
     sp_options_init(NULL); /* documented no-op: must not crash */
+
+    /* sp_options_check: the defaults and both ends of each range pass. */
+    CHECK_EQ(sp_options_check(&o), SP_OK);
+    CHECK_EQ(sp_options_check(NULL), SP_ERR_NULL_POINTER);
+    int64_t good_k[] = {2, SP_MAX_K}, bad_k[] = {1, 0, -1, SP_MAX_K + 1, INT64_MAX};
+    int64_t good_t[] = {0, 1, SP_MAX_THREADS}, bad_t[] = {-1, SP_MAX_THREADS + 1, INT64_MIN};
+    for (size_t i = 0; i < sizeof good_k / sizeof good_k[0]; i++) {
+        sp_options_init(&o);
+        o.k = good_k[i];
+        CHECK_EQ(sp_options_check(&o), SP_OK);
+    }
+    for (size_t i = 0; i < sizeof bad_k / sizeof bad_k[0]; i++) {
+        sp_options_init(&o);
+        o.k = bad_k[i];
+        CHECK_EQ(sp_options_check(&o), SP_ERR_INVALID_OPTION);
+    }
+    for (size_t i = 0; i < sizeof good_t / sizeof good_t[0]; i++) {
+        sp_options_init(&o);
+        o.threads = good_t[i];
+        CHECK_EQ(sp_options_check(&o), SP_OK);
+    }
+    for (size_t i = 0; i < sizeof bad_t / sizeof bad_t[0]; i++) {
+        sp_options_init(&o);
+        o.threads = bad_t[i];
+        CHECK_EQ(sp_options_check(&o), SP_ERR_INVALID_OPTION);
+    }
 }
 
 static void test_null_pointers(void)
