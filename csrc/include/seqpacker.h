@@ -261,14 +261,6 @@ SP_API int sp_stream_read(sp_stream *stream, int64_t *items, int64_t *lengths,
 SP_API int64_t sp_stream_sequences_added(const sp_stream *stream);
 SP_API int64_t sp_stream_open_bins(const sp_stream *stream);
 
-/* Space left in the next-fit bin (SP_NF: the only bin; SP_HK: the bin of
- * the last class): capacity when it holds nothing, 0 once finished, -1 for
- * a NULL stream; never more than the ids left. With SP_NF, lengths
- * 1 <= l whose sum stays below room are sure to be accepted and to close
- * no bin, which lets a binding hold them back and add them later in one
- * sp_stream_add_many(). */
-SP_API int64_t sp_stream_room(const sp_stream *stream);
-
 /* Checkpointing: sp_stream_export() writes the whole state (capacity,
  * strategy, k, next id, finished flag, unread packs and open bins with
  * their ids and lengths) as int64 values; sp_stream_state_size() gives how

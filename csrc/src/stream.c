@@ -1006,20 +1006,6 @@ int64_t sp_stream_open_bins(const sp_stream *s)
     return n;
 }
 
-int64_t sp_stream_room(const sp_stream *s)
-{
-    if (s == NULL)
-        return -1;
-    enter(s);
-    /* Slot 0 is the next-fit bin of both strategies (see struct sp_stream).
-     * Each held length takes an id: never promise more than are left. */
-    int64_t room = s->finished ? 0 : s->capacity - s->bins[0].load;
-    int64_t ids_left = INT64_MAX - s->next_id;
-    room = room < ids_left ? room : ids_left;
-    leave(s);
-    return room;
-}
-
 int sp_stream_state_size(const sp_stream *s, int64_t *size)
 {
     if (s == NULL)

@@ -866,33 +866,6 @@ static void test_push(void)
     sp_stream_free(s);
 }
 
-/* sp_stream_room follows the next-fit bin of NF and of HK's last class. */
-static void test_room(void)
-{
-    CHECK_EQ(sp_stream_room(NULL), -1);
-    sp_stream *s = create(10, SP_NF, 2);
-    CHECK_EQ(sp_stream_room(s), 10);
-    CHECK_EQ(sp_stream_push(s, 4), 0);
-    CHECK_EQ(sp_stream_room(s), 6);
-    CHECK_EQ(sp_stream_push(s, 6), 1); /* exactly full: closed */
-    CHECK_EQ(sp_stream_room(s), 10);
-    CHECK_EQ(sp_stream_push(s, 7), 1);
-    CHECK_EQ(sp_stream_push(s, 5), 2); /* 7 + 5 > 10: the 7 closes too */
-    CHECK_EQ(sp_stream_room(s), 5);
-    CHECK_EQ(sp_stream_finish(s), SP_OK);
-    CHECK_EQ(sp_stream_room(s), 0);
-    sp_stream_free(s);
-    /* HK, k = 3, capacity 12: lengths <= 4 are the last class. */
-    s = create(12, SP_HK, 3);
-    CHECK_EQ(sp_stream_push(s, 7), 1);  /* class 1: closes at once */
-    CHECK_EQ(sp_stream_room(s), 12);
-    CHECK_EQ(sp_stream_push(s, 3), 1);
-    CHECK_EQ(sp_stream_room(s), 9);
-    CHECK_EQ(sp_stream_push(s, 5), 1);  /* class 2: stays open */
-    CHECK_EQ(sp_stream_room(s), 9);
-    sp_stream_free(s);
-}
-
 /* Threads that share a handle (misuse the library survives): every call
  * is serialised, so each id comes out once, in a pack within capacity. */
 typedef struct shared_use {
@@ -986,7 +959,6 @@ int main(void)
     test_import_corrupted();
     test_import_corrupted_nf();
     test_push();
-    test_room();
     test_shared_handle();
     return check_summary();
 }
