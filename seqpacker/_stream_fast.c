@@ -11,7 +11,8 @@
  *
  * The same goes for many packs at once (add_many(), PackResult.packs):
  * NumPy's tolist(), list slicing and a Python call per Pack cost about
- * four times what packs_from_arrays() does in one pass.
+ * four times what packs_from_arrays() does in one pass; and for the id
+ * lists of PackResult.bins (bins_from_arrays()).
  *
  * StreamBase.add() handles a plain int that the stream accepts. Anything
  * else goes to the Python method _add_slow(), which converts other
@@ -279,7 +280,57 @@ done:
     return packs;
 }
 
+/* bins_from_arrays(items, offsets): [items[offsets[b]:offsets[b + 1]] as a
+ * list of ints for every bin b]. The lists are handed to the user, so they
+ * end up tracked by the cyclic garbage collector like any list; but they
+ * are built untracked and tracked only once all exist, so the collections
+ * that the allocations trigger meanwhile do not walk them again and again
+ * (that took 2-3 times as long as building them), without pausing the
+ * collector for the whole process. */
+static PyObject *bins_from_arrays(PyObject *module, PyObject *const *args,
+                                  Py_ssize_t nargs)
+{
+    static const char *names[2] = {"items", "offsets"};
+    Py_buffer views[2];
+    int got = 0;
+    PyObject *bins = NULL;
+    (void)module;
+    if (nargs != 2)
+        return PyErr_Format(PyExc_TypeError, "bins_from_arrays() takes 2 arguments");
+    for (; got < 2; got++)
+        if (get_int64_buffer(args[got], &views[got], names[got]) < 0)
+            goto done;
+    const int64_t *items = views[0].buf, *offsets = views[1].buf;
+    const Py_ssize_t num_items = views[0].shape[0];
+    const Py_ssize_t num_bins = views[1].shape[0] - 1;
+    int valid = num_bins >= 0 && offsets[0] == 0;
+    for (Py_ssize_t b = 0; valid && b < num_bins; b++)
+        valid = offsets[b] <= offsets[b + 1] && offsets[b + 1] <= num_items;
+    if (!valid) {
+        PyErr_SetString(PyExc_ValueError, "bins_from_arrays(): offsets do not split items");
+        goto done;
+    }
+    bins = PyList_New(num_bins);
+    for (Py_ssize_t b = 0; bins != NULL && b < num_bins; b++) {
+        PyObject *bin = int64_list(items + offsets[b], offsets[b + 1] - offsets[b]);
+        if (bin == NULL)
+            Py_CLEAR(bins);
+        else
+            PyList_SET_ITEM(bins, b, bin);
+    }
+    for (Py_ssize_t b = 0; bins != NULL && b < num_bins; b++)
+        PyObject_GC_Track(PyList_GET_ITEM(bins, b));
+done:
+    while (got-- > 0)
+        PyBuffer_Release(&views[got]);
+    return bins;
+}
+
 static PyMethodDef module_functions[] = {
+    {"bins_from_arrays", (PyCFunction)(void (*)(void))bins_from_arrays, METH_FASTCALL,
+     "bins_from_arrays(items, offsets) -> list\n\n"
+     "items[offsets[b]:offsets[b + 1]] as a list of ints for every bin b\n"
+     "(int64 arrays)."},
     {"packs_from_arrays", (PyCFunction)(void (*)(void))packs_from_arrays,
      METH_FASTCALL,
      "packs_from_arrays(pack_type, items, lengths, offsets, used) -> list\n\n"

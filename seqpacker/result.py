@@ -9,46 +9,11 @@ Python objects per bin are the slowest part of any result, so ``bins`` and
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._stream_fast import packs_from_arrays
-
-#: Fewer bins than this are built without pausing the garbage collector.
-_PAUSE_GC_FROM = 1000
-_gc_pause_lock = threading.Lock()
-_gc_pauses = 0  # calls inside _gc_paused() now, in all threads
-_gc_resume = False  # whether the last of them enables the collector again
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause the cyclic garbage collector while many lists are built.
-
-    The collector runs after every few hundred new containers and walks
-    the survivors again and again: it took 2-3x the time of building a
-    million bins' lists. (Packs are built in C and left untracked, see
-    ``_stream_fast.c``; lists handed to the user stay tracked.) Threads
-    that pause at once share one pause; the last to leave resumes the
-    collector if it was running when the first came.
-    """
-    global _gc_pauses, _gc_resume
-    with _gc_pause_lock:
-        if _gc_pauses == 0:
-            _gc_resume = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_pause_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_resume:
-                gc.enable()
+from ._stream_fast import bins_from_arrays, packs_from_arrays
 
 
 class Pack:
@@ -212,8 +177,8 @@ class PackResult:
     def bins(self) -> list[list[int]]:
         """The sequence ids of each bin (built on first access, then cached)."""
         if self._bins is None:
-            with _gc_paused() if self.num_bins >= _PAUSE_GC_FROM else contextlib.nullcontext():
-                self._bins = split_flat(self._items.tolist(), self._offsets.tolist())
+            self._bins = bins_from_arrays(np.ascontiguousarray(self._items, dtype=np.int64),
+                                          np.ascontiguousarray(self._offsets, dtype=np.int64))
         return self._bins
 
     @property
@@ -238,8 +203,3 @@ class PackResult:
             f"PackResult(bins={self.num_bins}, efficiency={self.efficiency:.2%}, "
             f"time={self._time_ms:.2f}ms)"
         )
-
-
-def split_flat(flat: list, offsets: list[int]) -> list[list]:
-    """``flat[offsets[b]:offsets[b + 1]]`` for every bin b (PackResult, StreamPacker)."""
-    return [flat[start:end] for start, end in zip(offsets, offsets[1:])]

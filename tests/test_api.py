@@ -202,8 +202,8 @@ def test_packs_agree_with_bins_and_lengths():
 
 
 def test_many_bins_and_packs_leave_the_garbage_collector_as_it_was():
-    """Large results pause the collector while their lists are built (and
-    build packs untracked, in C); neither may change its state."""
+    """Large results build their lists in C, untracked until all exist (and
+    packs untracked for good), without touching the collector's state."""
     import gc
 
     lengths = random_lengths(20_000, 64, seed=5)
@@ -211,7 +211,7 @@ def test_many_bins_and_packs_leave_the_garbage_collector_as_it_was():
         (gc.enable if enabled else gc.disable)()
         try:
             result = Packer(64, "nf").pack(lengths)
-            assert result.num_bins >= 1000  # the pausing path
+            assert result.num_bins >= 1000
             assert [p.sequence_ids for p in result.packs] == result.bins
             assert gc.isenabled() is enabled
             pack = result.packs[0]
@@ -219,6 +219,24 @@ def test_many_bins_and_packs_leave_the_garbage_collector_as_it_was():
             assert gc.is_tracked(result.bins[0])  # handed out: may hold anything
         finally:
             gc.enable()
+
+
+def test_bins_from_arrays_refuses_arrays_that_do_not_fit():
+    import gc
+
+    from seqpacker._stream_fast import bins_from_arrays
+
+    items = np.array([4, 5, 6], dtype=np.int64)
+    bins = bins_from_arrays(items, np.array([0, 1, 3]))
+    assert bins == [[4], [5, 6]] and all(gc.is_tracked(b) for b in bins)
+    assert bins_from_arrays(items[:0], np.array([0])) == []
+    for offsets in ([0, 2, 1], [1, 1, 3], [0, 1, 4], [], [0, 4]):
+        with pytest.raises(ValueError, match="offsets do not split items"):
+            bins_from_arrays(items, np.array(offsets, dtype=np.int64))
+    with pytest.raises(TypeError, match="offsets must be a 1-d int64 array"):
+        bins_from_arrays(items, np.array([0, 3], dtype=np.int32))
+    with pytest.raises(TypeError, match="takes 2 arguments"):
+        bins_from_arrays(items)
 
 
 def test_packs_from_arrays_refuses_arrays_that_do_not_fit():
