@@ -108,27 +108,18 @@ static void test_bound_and_options(void)
     /* sp_options_check: the defaults and both ends of each range pass. */
     CHECK_EQ(sp_options_check(&o), SP_OK);
     CHECK_EQ(sp_options_check(NULL), SP_ERR_NULL_POINTER);
-    int64_t good_k[] = {2, SP_MAX_K}, bad_k[] = {1, 0, -1, SP_MAX_K + 1, INT64_MAX};
-    int64_t good_t[] = {0, 1, SP_MAX_THREADS}, bad_t[] = {-1, SP_MAX_THREADS + 1, INT64_MIN};
-    for (size_t i = 0; i < sizeof good_k / sizeof good_k[0]; i++) {
+    const struct { int64_t k, threads; int status; } cases[] = {
+        {2, 0, SP_OK}, {SP_MAX_K, 1, SP_OK}, {10, SP_MAX_THREADS, SP_OK},
+        {1, 0, SP_ERR_INVALID_OPTION}, {0, 0, SP_ERR_INVALID_OPTION},
+        {-1, 0, SP_ERR_INVALID_OPTION}, {SP_MAX_K + 1, 0, SP_ERR_INVALID_OPTION},
+        {INT64_MAX, 0, SP_ERR_INVALID_OPTION}, {10, -1, SP_ERR_INVALID_OPTION},
+        {10, SP_MAX_THREADS + 1, SP_ERR_INVALID_OPTION}, {10, INT64_MIN, SP_ERR_INVALID_OPTION},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sp_options_init(&o);
-        o.k = good_k[i];
-        CHECK_EQ(sp_options_check(&o), SP_OK);
-    }
-    for (size_t i = 0; i < sizeof bad_k / sizeof bad_k[0]; i++) {
-        sp_options_init(&o);
-        o.k = bad_k[i];
-        CHECK_EQ(sp_options_check(&o), SP_ERR_INVALID_OPTION);
-    }
-    for (size_t i = 0; i < sizeof good_t / sizeof good_t[0]; i++) {
-        sp_options_init(&o);
-        o.threads = good_t[i];
-        CHECK_EQ(sp_options_check(&o), SP_OK);
-    }
-    for (size_t i = 0; i < sizeof bad_t / sizeof bad_t[0]; i++) {
-        sp_options_init(&o);
-        o.threads = bad_t[i];
-        CHECK_EQ(sp_options_check(&o), SP_ERR_INVALID_OPTION);
+        o.k = cases[i].k;
+        o.threads = cases[i].threads;
+        CHECK_EQ(sp_options_check(&o), cases[i].status);
     }
 }
 
