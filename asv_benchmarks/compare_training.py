@@ -145,13 +145,14 @@ def dataset_child(tool: str, rows: int, num_proc: int | None, keep_in_memory: bo
         packed = pack_dataset(data, DATASET_CAPACITY, strategy="bfd", map_kwargs=kwargs)
     seconds = time.perf_counter() - start
     peak = rss_bytes("VmHWM")
+    speeds = memory_speeds()  # after the peak is read: the probe's memory is its own
     lengths = packed.data.column("seq_lengths")
     import pyarrow.compute as pc
     tokens = int(pc.sum(pc.list_flatten(lengths)).as_py())
     return {"tool": tool, "seconds": seconds, "rows": packed.num_rows,
             "efficiency": tokens / (packed.num_rows * DATASET_CAPACITY),
             "tokens": tokens, "arrow_bytes": arrow_bytes, "peak_rss_bytes": peak,
-            "rss_before_bytes": rss_before}
+            "rss_before_bytes": rss_before, **speeds}
 
 
 #: (label, tool, extra child arguments) of each pack_dataset configuration measured.
@@ -178,14 +179,16 @@ def measure_dataset(repeat: int, rows: int) -> dict:
             "peak_rss_bytes": max(r["peak_rss_bytes"] for r in results),
             "rss_before_bytes": max(r["rss_before_bytes"] for r in results),
             "arrow_bytes": results[0]["arrow_bytes"],
+            **{name: statistics.median(r[name] for r in results)
+               for name in ("first_touch_gib_s", "warm_gib_s", "file_write_gib_s")},
         }
-    return {"summary": summary, "runs": runs, "memory": memory_speeds()}
+    return {"summary": summary, "runs": runs}
 
 
 def memory_speeds(gib: int = 1) -> dict:
     """GiB/s of writing into fresh memory (first touch, page faults) and into
     memory already touched, and of writing a file: on a VM the first can be
-    ten times slower than the second, and packing a dataset writes every
+    several times slower than the second, and packing a dataset writes every
     output byte into fresh memory or the page cache once."""
     import tempfile
 
@@ -234,12 +237,16 @@ def report(collate: dict, dataset: dict | None) -> str:
         speedup = trl["seconds"] / ours["seconds"]
         ok = (speedup >= 10 and ours["efficiency"] >= trl["efficiency"]
               and ours["peak_rss_bytes"] < 2 * arrow)
-        speeds = dataset["memory"]
-        lines += ["", f"This machine in the same run: {speeds['first_touch_gib_s']:.1f} GiB/s "
-                      f"into fresh memory (first touch), {speeds['warm_gib_s']:.1f} GiB/s into "
-                      f"memory already touched, {speeds['file_write_gib_s']:.1f} GiB/s into a "
-                      "file. The packed rows (about 2.5 GiB here) go through fresh memory or "
-                      "the page cache once, so their time follows the first and last figures."]
+        lines += ["", "Each process, right after its packing, also measured how fast it "
+                      "writes 1 GiB into fresh memory (first touch), into memory already "
+                      "touched, and into a file (medians):", "",
+                  "| tool | fresh memory | touched memory | file |", "|---|---|---|---|"]
+        for name, s in dataset["summary"].items():
+            lines.append(f"| {name} | {s['first_touch_gib_s']:.1f} GiB/s | "
+                         f"{s['warm_gib_s']:.1f} GiB/s | {s['file_write_gib_s']:.1f} GiB/s |")
+        lines += ["", "The packed rows (about 2.5 GiB here) go once through fresh memory or "
+                      "the page cache, so seqpacker's time follows the first and last columns; "
+                      "TRL's is mostly Python."]
         lines += ["", f"Dataset Arrow size {arrow / 2**30:.2f} GiB. Target >= 10x TRL with at "
                       f"least its efficiency, peak RSS < 2x Arrow size: {speedup:.1f}x, "
                       f"{ours['efficiency']:.4%} vs {trl['efficiency']:.4%}, "
