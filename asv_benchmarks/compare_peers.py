@@ -56,6 +56,8 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path("compare_peers.json"))
     parser.add_argument("--markdown", action="store_true",
                         help="print every table, not only the targets")
+    parser.add_argument("--page", type=Path,
+                        help="also write every table as this Markdown page (docs/benchmarks.md)")
     parser.add_argument("--no-big", action="store_true", help="skip the 10M obfd/obfdp run")
     parser.add_argument("--no-real", action="store_true", help="skip the real distributions")
     parser.add_argument("--job-timeout", type=int, default=30,
@@ -219,6 +221,17 @@ def main(argv=None):
                                     "data": data, "results": results,
                                     "targets": report["targets"]}, indent=1))
     print(report["markdown"] if args.markdown else report["targets_markdown"])
+    if args.page:
+        args.page.write_text(
+            "# seqpacker against its peers\n\n"
+            "This page is written by `asv_benchmarks/compare_peers.py --page "
+            "docs/benchmarks.md`; do not edit it by hand. seqpacker 0.1.3 and LightBinPack "
+            "run in the same run, on the same arrays (see asv_benchmarks/README.md).\n\n"
+            + report["markdown"] + "\n\nReproduce:\n\n```sh\n"
+            "bash ../shared/tools/install-peers.sh /tmp/peers\n"
+            "pip install --no-build-isolation .\n"
+            "python asv_benchmarks/compare_peers.py --markdown --page docs/benchmarks.md\n```\n",
+            encoding="utf-8")
     print(f"\nfigures written to {args.out}", file=sys.stderr)
 
 
