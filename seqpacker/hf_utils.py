@@ -147,19 +147,7 @@ def _source(data):
     if isinstance(data, (datasets.DatasetDict, datasets.IterableDataset)):
         raise TypeError(f"pack_dataset takes one datasets.Dataset, not "
                         f"{type(data).__name__} (pick a split, e.g. data['train'])")
-    flat = as_flat_tokens(data)
-    return _FlatSource(flat)
-
-
-class _FlatSource:
-    """FlatTokens as a source, with its lengths computed once."""
-
-    def __init__(self, flat: FlatTokens):
-        self.flat = flat
-        self.lengths = flat.lengths
-        self.has_labels = flat.has_labels
-        self.dtype = flat.dtype
-        self.copy_runs = flat.copy_runs
+    return as_flat_tokens(data)  # FlatTokens is a run source itself
 
 
 class _ArrowColumn:

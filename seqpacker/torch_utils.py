@@ -269,13 +269,14 @@ class _Options:
             return None
         if self.attention_mask == "indexed":
             # The sequence's number within its row, from 1; 0 on row padding.
+            # (The flat layout is one row: every sequence counts from its first.)
             bins = arrays.seq_bin
-            first_of_bin = np.searchsorted(bins, bins) if self.layout == "padded" else 0
+            row_first = np.searchsorted(bins, bins) if self.layout == "padded" \
+                else np.zeros_like(bins)
             number = np.zeros(arrays.segment_sequence.size, dtype=np.int64)
             is_sequence = arrays.segment_sequence >= 0
             sequence = arrays.segment_sequence[is_sequence]
-            number[is_sequence] = sequence - (first_of_bin[sequence] if self.layout == "padded"
-                                              else 0) + 1
+            number[is_sequence] = sequence - row_first[sequence] + 1
             return torch.from_numpy(np.repeat(number, np.diff(arrays.cu_seqlens))).view(shape)
         return _block_causal(torch.from_numpy(arrays.segment_ids()).view(shape), torch.bool)
 
