@@ -7,6 +7,8 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ._seqpacker_ffi import ffi, lib
@@ -44,49 +46,105 @@ def status_string(status: int) -> str:
     return ffi.string(lib.sp_status_string(status)).decode()
 
 
-def length_error(value: int, capacity: int, index: int | None = None) -> ValueError:
-    """The ValueError for a length outside ``[1, capacity]``: element
-    ``index`` of a batch (``lengths[i] = v ...``), or a single length."""
+class TotalOverflowError(ValueError, OverflowError):
+    """A count or total that does not fit int64: a ValueError (bad input)
+    and an OverflowError (as Python names such errors) at once."""
+
+
+#: How each C status becomes a Python exception: its type and message. The
+#: one place that maps statuses; the ``{fields}`` come from the call that
+#: failed (see ``error``). Statuses not listed here cannot come from the
+#: calls this package makes with the arguments it checks, so they report a
+#: seqpacker bug.
+_ERRORS = {
+    lib.SP_ERR_LENGTH_NOT_POSITIVE:
+        (ValueError, "{name} = {value} is not a valid length: every length must be >= 1"),
+    lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY: (ValueError, "{name} = {value} exceeds capacity {capacity}"),
+    lib.SP_ERR_INVALID_CAPACITY:
+        (ValueError, "capacity = {capacity} is out of range: it must be >= 1 and <= " + str(INT64_MAX)),
+    lib.SP_ERR_INVALID_OPTION: (ValueError, "{name} = {value} is out of range: {limits}"),
+    lib.SP_ERR_OVERFLOW: (TotalOverflowError, "{subject} does not fit int64 (max " + str(INT64_MAX) + ")"),
+    lib.SP_ERR_OUT_OF_MEMORY: (MemoryError, "seqpacker: out of memory"),
+    lib.SP_ERR_FINISHED:
+        (ValueError, "this StreamPacker is finished: create a new one to pack more lengths"),
+    lib.SP_ERR_INVALID_STATE:
+        (ValueError, "the StreamPacker state is corrupted or not a StreamPacker state"),
+    lib.SP_ERR_OUT_OF_BOUNDS: (ValueError, "{name} {index} lies outside its buffer"),
+}
+
+#: The range of each option, for the message when C rejects one.
+_OPTION_LIMITS = {
+    "k": f"it must be >= 2 and <= {lib.SP_MAX_K}",
+    "threads": f"it must be >= 1 and <= {lib.SP_MAX_THREADS} (or None for one per CPU)",
+}
+
+
+def option_limits(name: str) -> str:
+    """The range of an option, in words."""
+    return _OPTION_LIMITS.get(name, "")
+
+
+def error(status: int, **fields) -> Exception:
+    """The exception for a C status other than ``SP_OK``."""
+    kind, message = _ERRORS.get(status, (None, None))
+    if kind is None:
+        return RuntimeError(f"seqpacker C library error {status}: {status_string(status)} "
+                            f"(a bug in seqpacker: please report it)")
+    return kind(message.format(**fields))
+
+
+def length_error(status: int, value: int, capacity: int, index: int | None = None) -> Exception:
+    """The exception for a length C rejected: element ``index`` of a batch
+    (``lengths[i] = v ...``), or a single length."""
     name = "length" if index is None else f"lengths[{index}]"
-    if value < 1:
-        return ValueError(f"{name} = {value} is not a valid length: every length must be >= 1")
-    return ValueError(f"{name} = {value} exceeds capacity {capacity}")
+    return error(status, name=name, value=value, capacity=capacity)
 
 
-def raise_for_status(
-    status: int, lengths: np.ndarray | None, capacity: int, error_index: int
-) -> None:
-    """Turn a C status code into the matching Python exception."""
+def raise_for_lengths(status: int, lengths: np.ndarray, capacity: int, error_index: int,
+                      subject: str = "the total of the lengths") -> None:
+    """Raise for a status of a call on a batch of lengths."""
     if status == lib.SP_OK:
         return
     if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
-        raise length_error(int(lengths[error_index]), capacity, error_index)
-    if status == lib.SP_ERR_INVALID_CAPACITY:
-        raise ValueError(f"capacity must be >= 1, got {capacity}")
-    if status == lib.SP_ERR_OVERFLOW:
-        raise ValueError(
-            f"the total of the lengths does not fit int64 (max {INT64_MAX})"
-        )
-    if status == lib.SP_ERR_OUT_OF_MEMORY:
-        raise MemoryError("seqpacker: out of memory")
-    if status == lib.SP_ERR_INVALID_OPTION:
-        raise ValueError(f"seqpacker: {status_string(status)}")
-    raise RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
+        raise length_error(status, int(lengths[error_index]), capacity, error_index)
+    raise error(status, capacity=capacity, subject=subject)
+
+
+def check_lengths(lengths: np.ndarray, capacity: int) -> None:
+    """What ``sp_pack`` accepts (``sp_lengths_check``): each length in
+    ``[1, capacity]`` and a total within int64; ValueError otherwise."""
+    error_index = ffi.new("int64_t *")
+    status = lib.sp_lengths_check(ffi.from_buffer("int64_t[]", lengths), lengths.size, capacity,
+                                  ffi.NULL, error_index)
+    raise_for_lengths(status, lengths, capacity, error_index[0])
+
+
+def check_capacity(capacity: int) -> None:
+    """The C library's word on a capacity (an int that fits int64)."""
+    status = lib.sp_lengths_check(ffi.NULL, 0, capacity, ffi.NULL, ffi.NULL)
+    if status != lib.SP_OK:
+        raise error(status, capacity=capacity)
 
 
 def options(seed: int = DEFAULT_SEED, k: int = DEFAULT_K, threads: int = 0):
-    """A filled ``sp_options`` struct, checked by the C library (the authority
-    on what it accepts; the values' types and ranges are checked before)."""
+    """A filled ``sp_options`` struct, checked by ``sp_options_check`` (the
+    authority on what the library accepts; the values' types are checked
+    before). A rejected field is found by checking it alone."""
+    values = {"seed": seed, "k": k, "threads": threads}
     opts = ffi.new("sp_options *")
     lib.sp_options_init(opts)
-    opts.seed = seed
-    opts.k = k
-    opts.threads = threads
+    for name, value in values.items():
+        setattr(opts, name, value)
     status = lib.sp_options_check(opts)
-    if status != lib.SP_OK:
-        raise ValueError(f"seqpacker: {status_string(status)} (seed={seed}, k={k}, "
-                         f"threads={threads})")
-    return opts
+    if status == lib.SP_OK:
+        return opts
+    for name, value in values.items():
+        alone = ffi.new("sp_options *")
+        lib.sp_options_init(alone)
+        setattr(alone, name, value)
+        if lib.sp_options_check(alone) != lib.SP_OK:
+            raise error(status, name=name, value=value, limits=option_limits(name))
+    raise error(status, name="options", value=values, limits="")
 
 
 def pack(
@@ -119,18 +177,12 @@ def pack(
         num_bins,
         error_index,
     )
-    raise_for_status(status, lengths, capacity, error_index[0])
+    raise_for_lengths(status, lengths, capacity, error_index[0])
     nb = num_bins[0]
     return items, offsets[: nb + 1], used[:nb]
 
 
 # ---- row layout (used by _packed_layout.py) ---------------------------------
-
-def _raise_for_layout_status(status: int, what: str, error_index: int) -> None:
-    if status == lib.SP_ERR_OUT_OF_BOUNDS:
-        raise ValueError(f"{what} {error_index} lies outside its buffer")
-    raise_for_status(status, None, 0, error_index)
-
 
 def _check_runs(**arrays: np.ndarray) -> None:
     """The run arrays of a layout call: 1-D contiguous int64, all as long as
@@ -160,7 +212,7 @@ def copy_runs(dst: np.ndarray, src: np.ndarray, src_start: np.ndarray, dst_start
         ffi.from_buffer("int64_t[]", dst_start), ffi.from_buffer("int64_t[]", length),
         length.size, error_index)
     if status != lib.SP_OK:
-        _raise_for_layout_status(status, "run", error_index[0])
+        raise error(status, name="run", index=error_index[0])
 
 
 def fill_positions(positions: np.ndarray, lengths: np.ndarray) -> None:
@@ -172,7 +224,7 @@ def fill_positions(positions: np.ndarray, lengths: np.ndarray) -> None:
         ffi.from_buffer(positions, require_writable=True), positions.size, positions.itemsize,
         ffi.from_buffer("int64_t[]", lengths), lengths.size, error_index)
     if status != lib.SP_OK:
-        _raise_for_layout_status(status, "segment", error_index[0])
+        raise error(status, name="segment", index=error_index[0])
 
 
 # ---- streams (used by stream.py) -------------------------------------------
@@ -180,19 +232,26 @@ def fill_positions(positions: np.ndarray, lengths: np.ndarray) -> None:
 class StreamHandle:
     """One C stream (``sp_stream``), freed with this object.
 
-    ``StreamPacker.add`` calls the same stream from C (``_stream_fast.c``)
-    at ``address``, holding a reference to this object. Concurrent calls
-    on one handle are serialised by the C library.
+    A handle belongs to one thread at a time: the C library answers a call
+    that overlaps another on the same handle with ``SP_ERR_BUSY``. So that
+    threads may share a StreamPacker, every call made here holds ``lock``.
+    ``StreamPacker.add`` calls the stream from C (``_stream_fast.c``, at
+    ``address``) without the lock but with the GIL, which it never
+    releases: when it meets a call of this class in progress it gets
+    ``SP_ERR_BUSY`` and comes back through ``add``, which takes the lock.
+    A locked call that meets such an ``add`` tries again: the ``add`` holds
+    the GIL, so it has ended by the time the call has the GIL back.
     """
 
-    __slots__ = ("_handle", "capacity", "strategy_id", "k", "finished")
+    __slots__ = ("_handle", "lock", "capacity", "strategy_id", "k")
 
-    def __init__(self, handle, capacity: int, strategy_id: int, k: int, finished: bool):
+    def __init__(self, handle):
         self._handle = ffi.gc(handle, lib.sp_stream_free)
-        self.capacity = capacity
-        self.strategy_id = strategy_id
-        self.k = k
-        self.finished = finished  # as created; StreamPacker tracks it after
+        self.lock = threading.Lock()
+        info = self.info()
+        self.capacity = info.capacity
+        self.strategy_id = info.strategy
+        self.k = info.k
 
     @property
     def address(self) -> int:
@@ -203,40 +262,65 @@ class StreamHandle:
     def create(cls, capacity: int, strategy_id: int, k: int) -> StreamHandle:
         out = ffi.new("sp_stream **")
         status = lib.sp_stream_create(capacity, strategy_id, options(k=k), out)
-        raise_for_status(status, None, capacity, -1)
-        return cls(out[0], capacity, strategy_id, k, False)
+        if status != lib.SP_OK:
+            raise error(status, capacity=capacity)
+        return cls(out[0])
 
     @classmethod
     def from_state(cls, state: np.ndarray) -> StreamHandle:
         """A stream restored from ``export_state()``; ValueError if corrupted."""
         out = ffi.new("sp_stream **")
         status = lib.sp_stream_import(ffi.from_buffer("int64_t[]", state), len(state), out)
-        if status == lib.SP_ERR_OUT_OF_MEMORY:
-            raise MemoryError("seqpacker: out of memory")
-        if status == lib.SP_ERR_INVALID_STATE:
-            raise ValueError("the StreamPacker state is corrupted or not a StreamPacker state")
         if status != lib.SP_OK:
-            raise RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
-        # The header that sp_stream_import has just checked: magic, version,
-        # capacity, strategy, k, next id, finished, ... (see stream_state.c).
-        capacity, strategy_id, k = int(state[2]), int(state[3]), int(state[4])
-        finished = bool(state[6])
-        return cls(out[0], capacity, strategy_id, k, finished)
+            raise error(status)
+        return cls(out[0])
 
-    def add_status_error(self, status: int, length: int) -> Exception:
-        """The exception for a length the stream rejected with ``status``."""
+    def _call(self, function, *args) -> int:
+        """``function(handle, *args)`` under the lock; its status."""
+        with self.lock:
+            while True:
+                status = function(self._handle, *args)
+                if status != lib.SP_ERR_BUSY:
+                    return status
+
+    def info(self):
+        """The stream's ``sp_stream_info`` (counts and settings)."""
+        info = ffi.new("sp_stream_info *")
+        status = self._call(lib.sp_stream_get_info, info)
+        if status != lib.SP_OK:
+            raise error(status)
+        return info
+
+    def add(self, length: int) -> None:
+        """Add one plain int (the path of ``add`` after ``SP_ERR_BUSY``)."""
+        status = self._call(lib.sp_stream_add, length, ffi.NULL)
         if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
-            return length_error(length, self.capacity)
-        return self._status_error(status)
+            raise length_error(status, length, self.capacity)
+        if status != lib.SP_OK:
+            raise self.error(status)
 
-    def _status_error(self, status: int) -> Exception:
-        if status == lib.SP_ERR_FINISHED:
-            return ValueError("this StreamPacker is finished: create a new one to pack more lengths")
-        if status == lib.SP_ERR_OVERFLOW:
-            return OverflowError(f"a stream takes at most {INT64_MAX} sequences")
-        if status == lib.SP_ERR_OUT_OF_MEMORY:
-            return MemoryError("seqpacker: out of memory")
-        return RuntimeError(f"seqpacker C library error {status}: {status_string(status)}")
+    @staticmethod
+    def error(status: int) -> Exception:
+        """The exception for a stream call's status (other than a length's)."""
+        return error(status, subject="the number of sequences of a stream")
+
+    def _sized_call(self, size, call) -> int:
+        """``call(size())`` under the lock, again while it finds the handle
+        busy or, because an ``add`` slipped in between, the buffers that
+        ``size()`` allowed for too small."""
+        with self.lock:
+            while True:
+                status = call(size())
+                if status not in (lib.SP_ERR_BUSY, lib.SP_ERR_BUFFER_TOO_SMALL):
+                    return status
+
+    def _status(self, function, *args) -> int:
+        """One C call's status, retried while the handle is busy (under
+        the lock already)."""
+        while True:
+            status = function(self._handle, *args)
+            if status != lib.SP_ERR_BUSY:
+                return status
 
     def pack_many(self, lengths: np.ndarray, ids_only: bool = False):
         """Add a contiguous int64 array (all of it or, on a bad length, none)
@@ -244,45 +328,29 @@ class StreamHandle:
         pass (``sp_stream_pack_many``): ``(items, lengths, offsets, used)``
         as ``read()`` gives them."""
         n = len(lengths)
-        # items size, packs size, packs written, error index
-        out = ffi.new("int64_t[4]")
         source = ffi.from_buffer("int64_t[]", lengths)
-        while True:
-            status = lib.sp_stream_pack_many_bound(self._handle, n, out, out + 1)
+        error_index = ffi.new("int64_t *")
+        out = ffi.new("sp_pack_buffers *")
+        arrays = []
+
+        def size():
+            sizes = ffi.new("int64_t[2]")
+            status = self._status(lib.sp_stream_pack_many_bound, n, sizes, sizes + 1)
             if status != lib.SP_OK:
-                raise self._status_error(status)
-            items_size, packs_size = out[0], out[1]
-            items = np.empty(items_size, dtype=np.int64)
-            offsets = np.empty(packs_size + 1, dtype=np.int64)
-            item_lengths = None if ids_only else np.empty(items_size, dtype=np.int64)
-            used = None if ids_only else np.empty(packs_size, dtype=np.int64)
-            status = lib.sp_stream_pack_many(
-                self._handle, source, n,
-                ffi.from_buffer("int64_t[]", items, require_writable=True),
-                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", item_lengths, require_writable=True),
-                items_size,
-                ffi.from_buffer("int64_t[]", offsets, require_writable=True),
-                ffi.NULL if ids_only else ffi.from_buffer("int64_t[]", used, require_writable=True),
-                packs_size, out + 2, out + 3,
-            )
-            # Another thread may have added to the stream since the sizes
-            # were taken; then size again.
-            if status != lib.SP_ERR_BUFFER_TOO_SMALL:
-                break
-        if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
-            raise_for_status(status, lengths, self.capacity, out[3])
-        if status != lib.SP_OK:
-            raise self._status_error(status)
-        got = out[2]
-        end = offsets[got]
-        if ids_only:
-            return items[:end], None, offsets[: got + 1], None
-        return items[:end], item_lengths[:end], offsets[: got + 1], used[:got]
+                raise self.error(status)
+            arrays[:] = _pack_arrays(sizes[0], sizes[1], ids_only)
+            return _fill_buffers(out, *arrays)
+
+        status = self._sized_call(
+            size, lambda _views: lib.sp_stream_pack_many(self._handle, source, n, out, error_index))
+        raise_for_lengths(status, lengths, self.capacity, error_index[0],
+                          subject="the number of sequences of a stream")
+        return _packs_written(out.num_packs, *arrays)
 
     def finish(self) -> None:
-        status = lib.sp_stream_finish(self._handle)
+        status = self._call(lib.sp_stream_finish)
         if status != lib.SP_OK:
-            raise self._status_error(status)
+            raise self.error(status)
 
     def read(self):
         """Move the unread packs out: ``(items, lengths, offsets, used)``.
@@ -290,52 +358,59 @@ class StreamHandle:
         ``offsets`` has ``num_packs + 1`` entries from 0; pack ``p`` holds
         ``items[offsets[p]:offsets[p + 1]]`` with ``lengths`` alongside.
         """
-        counts = ffi.new("int64_t[2]")
-        while True:
-            lib.sp_stream_pending(self._handle, counts, counts + 1)
-            num_packs, num_items = counts[0], counts[1]
-            items = np.empty(num_items, dtype=np.int64)
-            offsets = np.empty(num_packs + 1, dtype=np.int64)
-            lengths = np.empty(num_items, dtype=np.int64)
-            used = np.empty(num_packs, dtype=np.int64)
-            status = lib.sp_stream_read(
-                self._handle,
-                ffi.from_buffer("int64_t[]", items, require_writable=True),
-                ffi.from_buffer("int64_t[]", lengths, require_writable=True),
-                num_items,
-                ffi.from_buffer("int64_t[]", offsets, require_writable=True),
-                ffi.from_buffer("int64_t[]", used, require_writable=True),
-                num_packs,
-                counts,
-            )
-            # Another thread may have closed more packs since the sizes
-            # were taken; then size again.
-            if status != lib.SP_ERR_BUFFER_TOO_SMALL:
-                break
+        info = ffi.new("sp_stream_info *")
+        out = ffi.new("sp_pack_buffers *")
+        arrays = []
+
+        def size():
+            self._status(lib.sp_stream_get_info, info)
+            arrays[:] = _pack_arrays(info.unread_items, info.unread_packs, False)
+            return _fill_buffers(out, *arrays)
+
+        status = self._sized_call(size, lambda _views: lib.sp_stream_read(self._handle, out))
         if status != lib.SP_OK:
-            raise self._status_error(status)
-        got = counts[0]
-        return items[: offsets[got]], lengths[: offsets[got]], offsets[: got + 1], used[:got]
+            raise self.error(status)
+        return _packs_written(out.num_packs, *arrays)
 
     def export_state(self) -> np.ndarray:
         """The whole state as an int64 array (see ``sp_stream_export``)."""
         size = ffi.new("int64_t *")
-        while True:
-            lib.sp_stream_state_size(self._handle, size)
-            state = np.empty(size[0], dtype=np.int64)
-            status = lib.sp_stream_export(
-                self._handle, ffi.from_buffer("int64_t[]", state, require_writable=True), size[0], size
-            )
-            if status != lib.SP_ERR_BUFFER_TOO_SMALL:  # else it grew meanwhile
-                break
+        state = []
+
+        def sized():
+            self._status(lib.sp_stream_state_size, size)
+            state[:] = [np.empty(size[0], dtype=np.int64)]
+            return ffi.from_buffer("int64_t[]", state[0], require_writable=True)
+
+        status = self._sized_call(
+            sized, lambda view: lib.sp_stream_export(self._handle, view, len(state[0]), size))
         if status != lib.SP_OK:
-            raise self._status_error(status)
-        return state
+            raise self.error(status)
+        return state[0]
 
-    @property
-    def sequences_added(self) -> int:
-        return lib.sp_stream_sequences_added(self._handle)
 
-    @property
-    def open_bins(self) -> int:
-        return lib.sp_stream_open_bins(self._handle)
+def _pack_arrays(num_items: int, num_packs: int, ids_only: bool) -> list:
+    """Empty ``items, lengths, offsets, used`` for so many ids and packs
+    (no lengths and used when ``ids_only``)."""
+    return [np.empty(num_items, dtype=np.int64),
+            None if ids_only else np.empty(num_items, dtype=np.int64),
+            np.empty(num_packs + 1, dtype=np.int64),
+            None if ids_only else np.empty(num_packs, dtype=np.int64)]
+
+
+def _packs_written(got: int, items, lengths, offsets, used):
+    """The first ``got`` packs of the arrays, trimmed."""
+    end = offsets[got]
+    return (items[:end], None if lengths is None else lengths[:end], offsets[: got + 1],
+            None if used is None else used[:got])
+
+
+def _fill_buffers(out, items, lengths, offsets, used) -> list:
+    """Point an ``sp_pack_buffers`` at NumPy arrays (``lengths`` and
+    ``used`` may be None); returns the cffi views, to keep alive meanwhile."""
+    views = [ffi.from_buffer("int64_t[]", a, require_writable=True) if a is not None else ffi.NULL
+             for a in (items, lengths, offsets, used)]
+    out.items, out.lengths, out.bin_offsets, out.bin_used = views
+    out.items_size = items.size
+    out.packs_size = offsets.size - 1
+    return views

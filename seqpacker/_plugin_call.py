@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._native import INT64_MAX, length_error
+from . import _native
 from .registry import PluginError, StrategyInfo
 
 
@@ -30,17 +30,9 @@ def run_plugin(info: StrategyInfo, lengths: np.ndarray, capacity: int, options: 
 
 
 def check_lengths(lengths: np.ndarray, capacity: int) -> None:
-    """The checks of the C core, with its messages: ValueError on bad input."""
-    bad = np.flatnonzero((lengths < 1) | (lengths > capacity))
-    if bad.size:
-        index = int(bad[0])
-        raise length_error(int(lengths[index]), capacity, index)
-    if lengths.size * capacity > INT64_MAX:  # only then can the total overflow
-        # Exact total without Python ints per item: high and low 32 bits apart.
-        high = int((lengths >> 32).sum())
-        low = int((lengths & 0xFFFFFFFF).sum())
-        if (high << 32) + low > INT64_MAX:
-            raise ValueError(f"the total of the lengths does not fit int64 (max {INT64_MAX})")
+    """The C core's check (``sp_lengths_check``), with its messages:
+    ValueError on bad input."""
+    _native.check_lengths(lengths, capacity)
 
 
 def check_result(info: StrategyInfo, returned, lengths: np.ndarray, capacity: int):

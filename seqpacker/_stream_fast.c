@@ -7,7 +7,10 @@
  * GIL, and turning what it returns into Pack objects takes Python code
  * around it, which together cost about ten times seqpacker 0.1.3's whole
  * add(). Here one method call does the add and builds the packs while
- * holding the GIL, so it also needs no lock of its own.
+ * holding the GIL, so no other Python call can start on the handle
+ * meanwhile; one already inside the C library (a cffi call releases the
+ * GIL) makes the add return SP_ERR_BUSY, and _add_slow() then adds under
+ * the handle's lock.
  *
  * The same goes for many packs at once (add_many(), PackResult.packs):
  * NumPy's tolist(), list slicing and a Python call per Pack cost about
@@ -16,7 +19,8 @@
  *
  * StreamBase.add() handles a plain int that the stream accepts. Anything
  * else goes to the Python method _add_slow(), which converts other
- * integer types (and calls add() again) or raises the documented error.
+ * integer types (and calls add() again), adds when the handle was busy,
+ * or raises the documented error.
  * It uses only the public C API, on the handle that the cffi binding
  * created (_bind_stream() passes its address and an object that keeps it
  * alive).
@@ -89,52 +93,49 @@ static PyObject *make_packs(PyObject *pack_type, const int64_t *items,
     return packs;
 }
 
-/* Move the unread packs out of the stream as a list of Pack objects. */
+/* Move the unread packs out of the stream as a list of Pack objects. Only
+ * add() calls it, right after an add that found the handle free: holding
+ * the GIL all along, it cannot meet a call from another thread. */
 static PyObject *read_packs(StreamBase *self)
 {
     int64_t small_items[SMALL_ITEMS], small_lengths[SMALL_ITEMS];
     int64_t small_offsets[SMALL_PACKS + 1], small_used[SMALL_PACKS];
-    for (;;) {
-        int64_t num_packs, num_items, got;
-        int status = sp_stream_pending(self->stream, &num_packs, &num_items);
-        if (status != SP_OK)
-            return PyErr_Format(PyExc_RuntimeError,
-                                "seqpacker C library error %d: %s", status,
-                                sp_status_string(status));
-        const int small = num_items <= SMALL_ITEMS && num_packs <= SMALL_PACKS;
-        int64_t *items = small_items, *lengths = small_lengths;
-        int64_t *offsets = small_offsets, *used = small_used;
-        if (!small) {
-            items = PyMem_New(int64_t, (size_t)num_items + 1);
-            lengths = PyMem_New(int64_t, (size_t)num_items + 1);
-            offsets = PyMem_New(int64_t, (size_t)num_packs + 1);
-            used = PyMem_New(int64_t, (size_t)num_packs + 1);
-        }
-        PyObject *packs = NULL;
-        if (items == NULL || lengths == NULL || offsets == NULL || used == NULL) {
-            PyErr_NoMemory();
-        } else {
-            status = sp_stream_read(self->stream, items, lengths, num_items,
-                                    offsets, used, num_packs, &got);
-            if (status == SP_OK)
-                packs = make_packs(self->pack_type, items, lengths, offsets,
-                                   used, got);
-            else if (status != SP_ERR_BUFFER_TOO_SMALL)
-                PyErr_Format(PyExc_RuntimeError,
-                             "seqpacker C library error %d: %s", status,
-                             sp_status_string(status));
-        }
-        if (!small) {
-            PyMem_Free(items);
-            PyMem_Free(lengths);
-            PyMem_Free(offsets);
-            PyMem_Free(used);
-        }
-        /* Too small only when a thread inside a cffi call (which released
-         * the GIL) closed more packs meanwhile: size again. */
-        if (packs != NULL || PyErr_Occurred())
-            return packs;
+    sp_stream_info info;
+    int status = sp_stream_get_info(self->stream, &info);
+    if (status != SP_OK)
+        return PyErr_Format(PyExc_RuntimeError,
+                            "seqpacker C library error %d: %s", status,
+                            sp_status_string(status));
+    const int64_t num_items = info.unread_items, num_packs = info.unread_packs;
+    const int small = num_items <= SMALL_ITEMS && num_packs <= SMALL_PACKS;
+    sp_pack_buffers out = {small_items, small_lengths, num_items, small_offsets,
+                           small_used, num_packs, 0};
+    if (!small) {
+        out.items = PyMem_New(int64_t, (size_t)num_items + 1);
+        out.lengths = PyMem_New(int64_t, (size_t)num_items + 1);
+        out.bin_offsets = PyMem_New(int64_t, (size_t)num_packs + 1);
+        out.bin_used = PyMem_New(int64_t, (size_t)num_packs + 1);
     }
+    PyObject *packs = NULL;
+    if (out.items == NULL || out.lengths == NULL || out.bin_offsets == NULL ||
+        out.bin_used == NULL) {
+        PyErr_NoMemory();
+    } else {
+        status = sp_stream_read(self->stream, &out);
+        if (status == SP_OK)
+            packs = make_packs(self->pack_type, out.items, out.lengths,
+                               out.bin_offsets, out.bin_used, out.num_packs);
+        else
+            PyErr_Format(PyExc_RuntimeError, "seqpacker C library error %d: %s",
+                         status, sp_status_string(status));
+    }
+    if (!small) {
+        PyMem_Free(out.items);
+        PyMem_Free(out.lengths);
+        PyMem_Free(out.bin_offsets);
+        PyMem_Free(out.bin_used);
+    }
+    return packs;
 }
 
 /* add(length), also as add(length=...) as in seqpacker 0.1.3. */
@@ -148,7 +149,7 @@ static PyObject *stream_add(StreamBase *self, PyObject *const *args,
         return PyErr_Format(PyExc_TypeError,
                             "add() takes exactly one argument, length");
     PyObject *length = args[0];
-    int64_t status = 0; /* 0: not tried (not an int64) */
+    int status = 0; /* 0: not tried (not an int64) */
     if (self->stream == NULL)
         return PyErr_Format(PyExc_RuntimeError,
                             "StreamPacker.__init__ was not called");
@@ -158,15 +159,14 @@ static PyObject *stream_add(StreamBase *self, PyObject *const *args,
         if (value == -1 && PyErr_Occurred())
             return NULL;
         if (!overflow) {
-            int64_t unread = sp_stream_push(self->stream, (int64_t)value);
-            if (unread == 0)
-                return PyList_New(0);
-            if (unread > 0)
-                return read_packs(self);
-            status = -unread; /* rejected: nothing changed */
+            int64_t unread;
+            status = sp_stream_add(self->stream, (int64_t)value, &unread);
+            if (status == SP_OK)
+                return unread == 0 ? PyList_New(0) : read_packs(self);
+            /* Rejected (or busy): nothing changed; _add_slow says why. */
         }
     }
-    PyObject *code = PyLong_FromLongLong(status);
+    PyObject *code = PyLong_FromLong(status);
     if (code == NULL)
         return NULL;
     PyObject *slow_args[3] = {(PyObject *)self, length, code};

@@ -123,14 +123,17 @@ def _check_int(name: str, value) -> int:
 
 
 def check_capacity(capacity) -> int:
+    """An int that fits int64, which the C library then accepts or not."""
     capacity = _check_int("capacity", capacity)
-    if not 1 <= capacity <= INT64_MAX:
+    if not INT64_MIN <= capacity <= INT64_MAX:
         raise ValueError(f"capacity = {capacity} is out of range: it must be >= 1 and <= {INT64_MAX}")
+    _native.check_capacity(capacity)
     return capacity
 
 
 def check_seed(seed) -> int:
-    """``None`` means ``DEFAULT_SEED``; otherwise an int in [0, 2**64 - 1]."""
+    """``None`` means ``DEFAULT_SEED``; otherwise an int in [0, 2**64 - 1]
+    (the range of the C field)."""
     if seed is None:
         return _native.DEFAULT_SEED
     seed = _check_int("seed", seed)
@@ -140,21 +143,32 @@ def check_seed(seed) -> int:
 
 
 def check_k(k) -> int:
-    """HarmonicK's number of classes; ``None`` means ``DEFAULT_K``."""
+    """HarmonicK's number of classes: ``None`` means ``DEFAULT_K``; an int
+    that fits the C field otherwise, whose range the C library checks
+    (``_native.options``)."""
     if k is None:
         return _native.DEFAULT_K
-    k = _check_int("k", k)
-    if not 2 <= k <= _native.MAX_K:
-        raise ValueError(f"k = {k} is out of range: it must be >= 2 and <= {_native.MAX_K}")
-    return k
+    return _check_field("k", k)
 
 
 def check_threads(threads) -> int:
-    """Threads a call may use; ``None`` means one per online CPU (0 for the C side)."""
+    """Threads a call may use: ``None`` means one per online CPU (0 for the
+    C side, so 0 itself is refused); an int that fits the C field
+    otherwise, whose range the C library checks (``_native.options``)."""
     if threads is None:
         return 0
-    threads = _check_int("threads", threads)
-    if not 1 <= threads <= _native.MAX_THREADS:
-        raise ValueError(f"threads = {threads} is out of range: it must be >= 1 and <= "
+    threads = _check_field("threads", threads)
+    if threads == 0:
+        raise ValueError("threads = 0 is out of range: it must be >= 1 and <= "
                          f"{_native.MAX_THREADS} (or None for one per CPU)")
     return threads
+
+
+def _check_field(name: str, value) -> int:
+    """An int for an int64 field of ``sp_options``; a value C would check
+    against a range it cannot even hold is out of range here."""
+    value = _check_int(name, value)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{name} = {value} is out of range: "
+                         f"{_native.option_limits(name)}")
+    return value

@@ -67,13 +67,14 @@ class StreamPacker(StreamBase):
     Pickling keeps the open bins, so a pipeline can checkpoint and resume.
 
     Give each thread its own StreamPacker. Threads that share one anyway
-    cannot corrupt it (``add`` holds the GIL and the C library serialises
-    the other calls) and every pack still comes out exactly once, but
-    possibly from another thread's call than the one whose length
-    completed it.
+    take turns (the C stream answers an overlapping call with "busy", and
+    the calls from Python then wait on a lock of the stream, never
+    spinning), so it cannot be corrupted and every pack still comes out
+    exactly once, but possibly from another thread's call than the one
+    whose length completed it.
     """
 
-    __slots__ = ("_native", "_strategy", "_k", "_capacity", "_finished")
+    __slots__ = ("_native", "_strategy", "_k", "_capacity")
 
     def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None):
         capacity = check_capacity(capacity)
@@ -86,14 +87,13 @@ class StreamPacker(StreamBase):
                 f"Packer({capacity}, {strategy!r}).pack(lengths)"
             )
         k = check_k(k)
-        self._attach(_native.StreamHandle.create(capacity, info.c_id, k), info, k, False)
+        self._attach(_native.StreamHandle.create(capacity, info.c_id, k), info)
 
-    def _attach(self, native: _native.StreamHandle, info, k: int, finished: bool) -> None:
+    def _attach(self, native: _native.StreamHandle, info) -> None:
         self._native = native
         self._strategy = info
-        self._k = k
+        self._k = native.k
         self._capacity = native.capacity
-        self._finished = finished
         self._bind_stream(native.address, native, Pack)  # for add() (C)
 
     # ---- adding -------------------------------------------------------------
@@ -104,12 +104,21 @@ class StreamPacker(StreamBase):
     def _add_slow(self, length, status: int) -> list[Pack]:
         """What ``add`` does not take in C: a length that is not a plain
         int (status 0; converted, then added in C), one outside int64
-        (status 0) or one the stream rejected (the C status)."""
+        (status 0), one met while another thread's call held the stream
+        (``SP_ERR_BUSY``: added under the handle's lock) or one the stream
+        rejected (the C status)."""
         if length.__class__ is not int:
             return self.add(_as_int(length))
+        if status == _native.lib.SP_ERR_BUSY:
+            self._native.add(length)
+            return _packs(*self._native.read())
         if status == 0:
-            raise _native.length_error(length, self._capacity)
-        raise self._native.add_status_error(status, length)
+            status = (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE if length < 1
+                      else _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY)
+        if status in (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE,
+                      _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+            raise _native.length_error(status, length, self._capacity)
+        raise self._native.error(status)
 
     def add_many(self, lengths) -> list[Pack]:
         """Add a chunk of lengths (a sequence or an integer array), in order.
@@ -138,7 +147,6 @@ class StreamPacker(StreamBase):
         After this, every call raises ValueError.
         """
         self._native.finish()
-        self._finished = True
         return _packs(*self._native.read())
 
     # ---- state --------------------------------------------------------------
@@ -159,20 +167,20 @@ class StreamPacker(StreamBase):
     @property
     def sequences_added(self) -> int:
         """Lengths accepted so far (the next sequence id)."""
-        return self._native.sequences_added
+        return self._native.info().sequences_added
 
     @property
     def open_bins(self) -> int:
         """Bins holding sequences but not handed out yet (at most 1 for nf, k for hk)."""
-        return self._native.open_bins
+        return self._native.info().open_bins
 
     @property
     def finished(self) -> bool:
-        return self._finished
+        return bool(self._native.info().finished)
 
     def __repr__(self) -> str:
         k = f", k={self._k}" if self._strategy.short == "HK" else ""
-        done = ", finished" if self._finished else ""
+        done = ", finished" if self.finished else ""
         return (
             f"StreamPacker(strategy={self._strategy.short!r}{k}, capacity={self._capacity}, "
             f"added={self.sequences_added}{done})"
@@ -196,4 +204,4 @@ class StreamPacker(StreamBase):
         state = np.frombuffer(pickled["state"], dtype="<i8").astype(np.int64)
         native = _native.StreamHandle.from_state(state)
         info = next(s for s in available_strategies() if s.c_id == native.strategy_id)
-        self._attach(native, info, native.k, native.finished)
+        self._attach(native, info)

@@ -23,7 +23,7 @@ STATUS_CODES = [
     lib.SP_ERR_INVALID_OPTION,
     lib.SP_ERR_OVERFLOW,
     lib.SP_ERR_OUT_OF_MEMORY,
-    lib.SP_ERR_THREAD,
+    lib.SP_ERR_BUSY,
     lib.SP_ERR_BUFFER_TOO_SMALL,
     lib.SP_ERR_FINISHED,
     lib.SP_ERR_NOT_STREAMABLE,
@@ -42,7 +42,9 @@ class Call:
 
     def __init__(self, lengths, n=None):
         self.n = len(lengths) if n is None else n
-        size = max(1, lib.sp_pack_bound(max(self.n, 0)))
+        bound = ffi.new("int64_t *")
+        assert lib.sp_pack_bound(max(self.n, 0), bound) == lib.SP_OK
+        size = max(1, bound[0])
         self.lengths = ffi.new("int64_t[]", list(lengths) or [0])
         self.items = ffi.new("int64_t[]", size)
         self.offsets = ffi.new("int64_t[]", size + 1)
@@ -91,9 +93,11 @@ def test_strategy_names():
 
 
 def test_pack_bound():
-    assert lib.sp_pack_bound(0) == 0
-    assert lib.sp_pack_bound(12345) == 12345
-    assert lib.sp_pack_bound(-1) == -1
+    size = ffi.new("int64_t *", -7)
+    assert lib.sp_pack_bound(0, size) == lib.SP_OK and size[0] == 0
+    assert lib.sp_pack_bound(12345, size) == lib.SP_OK and size[0] == 12345
+    assert lib.sp_pack_bound(-1, size) == lib.SP_ERR_NEGATIVE_COUNT and size[0] == 0
+    assert lib.sp_pack_bound(1, ffi.NULL) == lib.SP_ERR_NULL_POINTER
 
 
 @pytest.mark.parametrize("missing", ["lengths", "items", "offsets", "num_bins"])
@@ -187,3 +191,81 @@ def test_example_of_the_issue():
     assert list(call.offsets[0:5]) == [0, 1, 3, 5, 8]
     assert list(call.items[0:8]) == [0, 1, 7, 2, 4, 3, 5, 6]
     assert list(call.used[0:4]) == [1000, 900, 1000, 1000]
+
+
+# ---- sp_lengths_check: what sp_pack accepts ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lengths, capacity, status, index",
+    [
+        ([3, 4, 10], 10, lib.SP_OK, -1),
+        ([], 10, lib.SP_OK, -1),
+        ([3, 0, 11], 10, lib.SP_ERR_LENGTH_NOT_POSITIVE, 1),
+        ([3, 11, 0], 10, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY, 1),
+        ([2**62, 2**62], 2**62, lib.SP_ERR_OVERFLOW, -1),
+        ([1], 0, lib.SP_ERR_INVALID_CAPACITY, -1),
+    ],
+)
+def test_lengths_check_agrees_with_pack(lengths, capacity, status, index):
+    array = ffi.new("int64_t[]", lengths or [0])
+    total, error_index = ffi.new("int64_t *", -7), ffi.new("int64_t *", -7)
+    assert lib.sp_lengths_check(array, len(lengths), capacity, total, error_index) == status
+    assert error_index[0] == index
+    if status == lib.SP_OK:
+        assert total[0] == sum(lengths)
+    assert Call(lengths).pack(capacity) == status
+
+
+def test_lengths_check_arguments():
+    assert lib.sp_lengths_check(ffi.NULL, 1, 10, ffi.NULL, ffi.NULL) == lib.SP_ERR_NULL_POINTER
+    assert lib.sp_lengths_check(ffi.NULL, -1, 10, ffi.NULL, ffi.NULL) == lib.SP_ERR_NEGATIVE_COUNT
+    assert lib.sp_lengths_check(ffi.NULL, 0, 10, ffi.NULL, ffi.NULL) == lib.SP_OK
+
+
+# ---- streams: info, buffers, statuses --------------------------------------------------
+
+
+def new_stream(capacity, strategy=lib.SP_NF):
+    out = ffi.new("sp_stream **")
+    assert lib.sp_stream_create(capacity, strategy, ffi.NULL, out) == lib.SP_OK
+    return ffi.gc(out[0], lib.sp_stream_free)
+
+
+def stream_info(stream):
+    info = ffi.new("sp_stream_info *")
+    assert lib.sp_stream_get_info(stream, info) == lib.SP_OK
+    return info
+
+
+def test_stream_add_counts_unread_packs_and_info_follows():
+    stream = new_stream(10)
+    unread = ffi.new("int64_t *", -7)
+    assert lib.sp_stream_add(stream, 6, unread) == lib.SP_OK and unread[0] == 0
+    assert lib.sp_stream_add(stream, 6, unread) == lib.SP_OK and unread[0] == 1
+    assert lib.sp_stream_add(stream, 11, unread) == lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY
+    assert lib.sp_stream_add(stream, 4, ffi.NULL) == lib.SP_OK  # 6 + 4: exactly full
+    info = stream_info(stream)
+    assert (info.capacity, info.strategy, info.k, info.sequences_added) == (10, lib.SP_NF, 10, 3)
+    assert (info.open_bins, info.open_items, info.unread_packs, info.unread_items) == (0, 0, 2, 3)
+    assert info.finished == 0
+    out = ffi.new("sp_pack_buffers *")
+    items, offsets = ffi.new("int64_t[3]"), ffi.new("int64_t[3]")
+    out.items, out.items_size, out.bin_offsets, out.packs_size = items, 3, offsets, 1
+    assert lib.sp_stream_read(stream, out) == lib.SP_ERR_BUFFER_TOO_SMALL
+    assert out.num_packs == 0 and stream_info(stream).unread_packs == 2
+    out.packs_size = 2
+    assert lib.sp_stream_read(stream, out) == lib.SP_OK
+    assert out.num_packs == 2 and list(items) == [0, 1, 2] and list(offsets) == [0, 1, 3]
+    assert lib.sp_stream_finish(stream) == lib.SP_OK and stream_info(stream).finished == 1
+    assert lib.sp_stream_add(stream, 1, unread) == lib.SP_ERR_FINISHED
+
+
+def test_stream_calls_refuse_null():
+    info = ffi.new("sp_stream_info *")
+    out = ffi.new("sp_pack_buffers *")
+    assert lib.sp_stream_get_info(ffi.NULL, info) == lib.SP_ERR_NULL_POINTER
+    assert lib.sp_stream_get_info(new_stream(5), ffi.NULL) == lib.SP_ERR_NULL_POINTER
+    assert lib.sp_stream_add(ffi.NULL, 1, ffi.NULL) == lib.SP_ERR_NULL_POINTER
+    assert lib.sp_stream_read(ffi.NULL, out) == lib.SP_ERR_NULL_POINTER
+    assert lib.sp_stream_read(new_stream(5), ffi.NULL) == lib.SP_ERR_NULL_POINTER

@@ -1,8 +1,8 @@
 """HarmonicK: the rules of docs/mffd-and-harmonic.md for every k, at most k
 bins open at once, and the k option's validation.
 
-The C library also checks its own open-bin counter (sp_hk_max_open, in
-csrc/tests/test_ffs_mffd_hk.c); here the bound is checked on the output alone.
+The C tests also count the open bins of a stream after every length
+(csrc/tests/test_ffs_mffd_hk.c); here the bound is checked on the output alone.
 """
 
 from __future__ import annotations

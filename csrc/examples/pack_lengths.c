@@ -13,7 +13,9 @@ int main(void)
     const int64_t n = sizeof lengths / sizeof lengths[0];
 
     /* Caller-owned buffers, sized by sp_pack_bound(). */
-    int64_t bound = sp_pack_bound(n);
+    int64_t bound = 0;
+    if (sp_pack_bound(n, &bound) != SP_OK)
+        return 1;
     int64_t *items = malloc(sizeof(int64_t) * bound);
     int64_t *offsets = malloc(sizeof(int64_t) * (bound + 1));
     int64_t *used = malloc(sizeof(int64_t) * bound);

@@ -18,7 +18,8 @@
  *
  * Thread safety: every function is reentrant. sp_pack() may run in many
  * threads at once on distinct output buffers. A stream handle (sp_stream)
- * must be used by one thread at a time; distinct handles are independent.
+ * belongs to one thread at a time: an overlapping call on it returns
+ * SP_ERR_BUSY; distinct handles are independent.
  * Threads (SP_OBFDP's, and the page-mapping helper of sp_options.threads)
  * are created and joined inside each call, so the library holds no thread
  * or pool between calls (safe across fork()).
@@ -68,8 +69,8 @@ enum sp_status {
     SP_ERR_INVALID_OPTION = 7,         /* an sp_options field is out of range */
     SP_ERR_OVERFLOW = 8,               /* a total does not fit int64_t */
     SP_ERR_OUT_OF_MEMORY = 9,          /* an allocation failed */
-    SP_ERR_THREAD = 10,                /* reserved: obfdp runs a part whose
-                                          thread cannot start in the caller */
+    SP_ERR_BUSY = 10,                  /* another call is using the stream
+                                          handle (see sp_stream) */
     SP_ERR_BUFFER_TOO_SMALL = 11,      /* a caller buffer is too small */
     SP_ERR_FINISHED = 12,              /* the stream was already finished */
     SP_ERR_NOT_STREAMABLE = 13,        /* the strategy is offline-only */
@@ -133,10 +134,20 @@ SP_API void sp_options_init(sp_options *options);
  * exactly the options that pass this check. */
 SP_API int sp_options_check(const sp_options *options);
 
-/* Sizes of sp_pack()'s buffers for n lengths: items needs n entries,
- * bin_offsets n + 1 and bin_used n (at most one bin per length).
- * Returns -1 when n < 0. */
-SP_API int64_t sp_pack_bound(int64_t n);
+/* SP_OK when sp_pack() accepts these lengths: n >= 0, capacity >= 1,
+ * every length in [1, capacity] and their total within int64_t. Else
+ * SP_ERR_LENGTH_NOT_POSITIVE or SP_ERR_LENGTH_EXCEEDS_CAPACITY with the
+ * first bad index in *error_index (may be NULL; -1 otherwise),
+ * SP_ERR_OVERFLOW for the total, or the status of a bad argument. The
+ * total goes to *total (may be NULL). Costs one pass. */
+SP_API int sp_lengths_check(const int64_t *lengths, int64_t n,
+                            int64_t capacity, int64_t *total,
+                            int64_t *error_index);
+
+/* Sizes of sp_pack()'s buffers for n lengths, in *size: items needs *size
+ * entries, bin_offsets *size + 1 and bin_used *size (at most one bin per
+ * length, so *size is n). SP_ERR_NEGATIVE_COUNT when n < 0. */
+SP_API int sp_pack_bound(int64_t n, int64_t *size);
 
 /*
  * Pack n lengths into bins of the given capacity with one strategy.
@@ -174,92 +185,101 @@ SP_API int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity,
  *     At most k bins are open.
  *
  * Closed packs wait in the stream until sp_stream_read() moves them to the
- * caller; sp_stream_pending() sizes its buffers. Memory is bounded by the
+ * caller; sp_stream_get_info() sizes its buffers. Memory is bounded by the
  * open bins plus the unread packs, never by the number of lengths seen.
  * sp_stream_finish() closes the open bins in the order they were opened
  * (by first id). Sorting all the packs of a stream by their first id gives
  * exactly the bins sp_pack() returns for the same lengths, in its order.
  *
- * Use a handle from one thread at a time. Calls that overlap anyway (a
- * binding that releases its interpreter lock) wait for each other, so
- * they cannot corrupt the handle; sp_stream_free() must not overlap any.
- * Distinct handles are independent. */
+ * Threads: a handle belongs to one thread at a time. A call that overlaps
+ * another call on the same handle returns SP_ERR_BUSY at once and changes
+ * nothing (one atomic exchange detects it; nothing waits or spins), so a
+ * binding that shares a handle between threads serialises the calls
+ * itself. sp_stream_free() must not overlap any call. Distinct handles are
+ * independent. */
 typedef struct sp_stream sp_stream;
 
-/* Create a stream. options may be NULL (defaults); options->k is checked
- * as in sp_pack(). Other strategy ids give SP_ERR_NOT_STREAMABLE. *out is
- * NULL on error. */
+/* Where packs go: caller-owned arrays and their sizes. Pack p holds the
+ * ids items[bin_offsets[p] .. bin_offsets[p + 1]) in placement order,
+ * their lengths at the same places of `lengths`, and bin_used[p] is the sum
+ * of its lengths. items and lengths hold items_size entries, bin_offsets
+ * packs_size + 1 and bin_used packs_size; lengths and bin_used may be NULL.
+ * A call sets num_packs to the packs it wrote (bin_offsets[0] is 0). */
+typedef struct sp_pack_buffers {
+    int64_t *items;
+    int64_t *lengths;
+    int64_t items_size;
+    int64_t *bin_offsets;
+    int64_t *bin_used;
+    int64_t packs_size;
+    int64_t num_packs;
+} sp_pack_buffers;
+
+/* What a stream holds (sp_stream_get_info). */
+typedef struct sp_stream_info {
+    int64_t capacity;
+    int64_t strategy;        /* SP_NF or SP_HK */
+    int64_t k;               /* as created (SP_NF keeps it, unused) */
+    int64_t sequences_added; /* lengths accepted: the next id */
+    int64_t open_bins;       /* bins holding at least one item */
+    int64_t open_items;      /* items in the open bins */
+    int64_t unread_packs;    /* closed packs waiting for sp_stream_read() */
+    int64_t unread_items;    /* ids in those packs */
+    int64_t finished;        /* 1 after sp_stream_finish() */
+} sp_stream_info;
+
+/* Create a stream. options may be NULL (defaults) and are checked as by
+ * sp_options_check(). Other strategy ids give SP_ERR_NOT_STREAMABLE. *out
+ * is NULL on error. */
 SP_API int sp_stream_create(int64_t capacity, int strategy,
                             const sp_options *options, sp_stream **out);
 
 /* Release a stream and its unread packs. NULL is a no-op. */
 SP_API void sp_stream_free(sp_stream *stream);
 
-/* Add one length. A bad length gives SP_ERR_LENGTH_* and changes
- * nothing. */
-SP_API int sp_stream_add(sp_stream *stream, int64_t length);
-
-/* sp_stream_add() and the count of unread packs in one call, for bindings
- * where the call itself is the main cost: returns the number of closed
- * packs waiting to be read (>= 0), or minus the status code on error
- * (-SP_ERR_LENGTH_EXCEEDS_CAPACITY, ...). */
-SP_API int64_t sp_stream_push(sp_stream *stream, int64_t length);
+/* Add one length. A bad length gives SP_ERR_LENGTH_* and changes nothing.
+ * *unread_packs (may be NULL) gets the number of packs waiting to be read
+ * after the call, so that a binding knows without a second call whether to
+ * read. */
+SP_API int sp_stream_add(sp_stream *stream, int64_t length,
+                         int64_t *unread_packs);
 
 /* Add n lengths in order. The whole batch is checked first: on
  * SP_ERR_LENGTH_* *error_index (may be NULL) is the first bad length and
- * nothing of the batch is accepted. Only on SP_ERR_OUT_OF_MEMORY (SP_HK)
- * may a prefix be accepted: lengths[0 .. *error_index) were. */
+ * nothing of the batch is accepted. Only on SP_ERR_OUT_OF_MEMORY may a
+ * prefix be accepted: lengths[0 .. *error_index) were. */
 SP_API int sp_stream_add_many(sp_stream *stream, const int64_t *lengths,
                               int64_t n, int64_t *error_index);
 
 /* sp_stream_add_many() and sp_stream_read() in one pass, for large
  * batches: the unread packs and then every pack that the batch closes go
- * straight to the caller's buffers (laid out as sp_stream_read() does), so
- * nothing is queued or copied twice. item_lengths and bin_used may be
- * NULL. sp_stream_pack_many_bound() gives the sizes needed for n lengths
- * (items_size >= unread ids + ids in open bins + n, packs_size >= unread
- * packs + open bins + n; bin_offsets takes packs_size + 1); smaller ones
- * give SP_ERR_BUFFER_TOO_SMALL and change nothing. Bad lengths are
- * handled as by sp_stream_add_many(), with *num_packs 0. Only on
- * SP_ERR_OUT_OF_MEMORY (SP_HK) may a prefix lengths[0 .. *error_index) be
- * accepted; the packs it closed are in the buffers (*num_packs). With
+ * straight to the caller's buffers, so nothing is queued or copied twice.
+ * sp_stream_pack_many_bound() gives the sizes needed for n lengths (unread
+ * ids + ids in open bins + n items, unread packs + open bins + n packs);
+ * smaller buffers give SP_ERR_BUFFER_TOO_SMALL and change nothing. Bad
+ * lengths are handled as by sp_stream_add_many(), with out->num_packs 0.
+ * Only on SP_ERR_OUT_OF_MEMORY may a prefix lengths[0 .. *error_index) be
+ * accepted; the packs it closed are in the buffers (out->num_packs). With
  * sp_options.threads other than 1 at creation, a helper thread maps the
  * pages of a large items buffer meanwhile (see sp_options; the thread
  * count is not part of an exported state: an imported stream has 0). */
 SP_API int sp_stream_pack_many_bound(const sp_stream *stream, int64_t n,
                                      int64_t *items_size, int64_t *packs_size);
 SP_API int sp_stream_pack_many(sp_stream *stream, const int64_t *lengths,
-                               int64_t n, int64_t *items,
-                               int64_t *item_lengths, int64_t items_size,
-                               int64_t *bin_offsets, int64_t *bin_used,
-                               int64_t packs_size, int64_t *num_packs,
+                               int64_t n, sp_pack_buffers *out,
                                int64_t *error_index);
 
 /* Close every open bin, in opening order. Later adds and finishes give
  * SP_ERR_FINISHED; the packs closed here are read as usual. */
 SP_API int sp_stream_finish(sp_stream *stream);
 
+/* Move every unread pack to the caller, in closing order. Buffers smaller
+ * than the unread packs (sp_stream_get_info()) give SP_ERR_BUFFER_TOO_SMALL
+ * and read nothing. */
+SP_API int sp_stream_read(sp_stream *stream, sp_pack_buffers *out);
 
-/* The number of unread packs and the total number of ids in them. */
-SP_API int sp_stream_pending(const sp_stream *stream, int64_t *num_packs,
-                             int64_t *num_items);
-
-/* Move every unread pack to the caller, in closing order: pack p holds
- * the ids items[bin_offsets[p] .. bin_offsets[p + 1]), in placement order,
- * their lengths at the same places of `lengths`, and used bin_used[p] (the
- * sum of its lengths). items and lengths (may be NULL) need items_size >=
- * num_items entries, bin_offsets packs_size + 1 and bin_used (may be NULL)
- * packs_size, with packs_size >= num_packs as sp_stream_pending() gives.
- * Smaller sizes give SP_ERR_BUFFER_TOO_SMALL and read nothing. */
-SP_API int sp_stream_read(sp_stream *stream, int64_t *items, int64_t *lengths,
-                          int64_t items_size, int64_t *bin_offsets,
-                          int64_t *bin_used, int64_t packs_size,
-                          int64_t *num_packs);
-
-/* Lengths accepted so far, and open bins (that hold at least one item);
- * -1 for a NULL stream. */
-SP_API int64_t sp_stream_sequences_added(const sp_stream *stream);
-SP_API int64_t sp_stream_open_bins(const sp_stream *stream);
+/* What the stream holds now. */
+SP_API int sp_stream_get_info(const sp_stream *stream, sp_stream_info *info);
 
 /* Checkpointing: sp_stream_export() writes the whole state (capacity,
  * strategy, k, next id, finished flag, unread packs and open bins with

@@ -1,6 +1,7 @@
 /*
  * api.c - the public entry points: version, status strings, options,
- * argument validation and dispatch to the strategy functions.
+ * argument validation and dispatch to the strategy functions (lengths are
+ * checked in lengths.c).
  */
 #include <stdlib.h>
 
@@ -23,7 +24,7 @@ const char *sp_status_string(int status)
     case SP_ERR_INVALID_OPTION: return "an option is out of range";
     case SP_ERR_OVERFLOW: return "a count or total does not fit the integer range";
     case SP_ERR_OUT_OF_MEMORY: return "out of memory";
-    case SP_ERR_THREAD: return "a thread could not be created";
+    case SP_ERR_BUSY: return "the stream handle is in use by another call";
     case SP_ERR_BUFFER_TOO_SMALL: return "an output buffer is too small";
     case SP_ERR_FINISHED: return "the stream is already finished";
     case SP_ERR_NOT_STREAMABLE: return "the strategy cannot pack a stream";
@@ -38,16 +39,16 @@ static const char *const strategy_names[SP_STRATEGY_COUNT] = {
     "nf", "ff", "bf", "wf", "ffd", "bfd", "ffs", "mffd", "obfd", "obfdp", "hk",
 };
 
-static const sp_strategy_fn strategy_fns[SP_STRATEGY_COUNT] = {
-    sp_strategy_nf,  sp_strategy_ff,   sp_strategy_bf,    sp_strategy_wf,
-    sp_strategy_ffd, sp_strategy_bfd,  sp_strategy_ffs,   sp_strategy_mffd,
-    sp_strategy_obfd, sp_strategy_obfdp, sp_strategy_hk,
+static const spi_strategy_fn strategy_fns[SP_STRATEGY_COUNT] = {
+    spi_strategy_nf,  spi_strategy_ff,   spi_strategy_bf,    spi_strategy_wf,
+    spi_strategy_ffd, spi_strategy_bfd,  spi_strategy_ffs,   spi_strategy_mffd,
+    spi_strategy_obfd, spi_strategy_obfdp, spi_strategy_hk,
 };
 
 /* What sp_pack() must know of a strategy besides its function. */
 typedef struct strategy_traits {
     /* It reads every length once, in input order, anyway and checks the
-     * lengths in that pass (as sp_check_lengths would), which saves a pass
+     * lengths in that pass (as spi_check_lengths would), which saves a pass
      * over the input: about a tenth of HK's time. */
     unsigned char checks_own_lengths;
     /* It writes all n entries of bin_used (as scratch), not only the
@@ -75,9 +76,18 @@ void sp_options_init(sp_options *options)
     options->threads = 0;
 }
 
-int64_t sp_pack_bound(int64_t n) { return n < 0 ? -1 : n; }
+int sp_pack_bound(int64_t n, int64_t *size)
+{
+    if (size == NULL)
+        return SP_ERR_NULL_POINTER;
+    *size = 0;
+    if (n < 0)
+        return SP_ERR_NEGATIVE_COUNT;
+    *size = n;
+    return SP_OK;
+}
 
-SP_API int sp_options_check(const sp_options *o)
+int sp_options_check(const sp_options *o)
 {
     if (o == NULL)
         return SP_ERR_NULL_POINTER;
@@ -88,59 +98,18 @@ SP_API int sp_options_check(const sp_options *o)
     return SP_OK;
 }
 
-/* Every length in [1, capacity] and the total within int64. The common
- * case is one branch-free pass (min, max and sum vectorise); only a failure
- * or a possible overflow takes the slower pass that finds the culprit. */
-int sp_check_lengths(sp_job *job)
-{
-    int64_t *error_index = job->error_index;
-    const int64_t *len = job->lengths;
-    const int64_t n = job->n, cap = job->capacity;
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    uint64_t sum = 0; /* wraps only when an overflow is possible (checked) */
-    for (int64_t i = 0; i < n; i++) {
-        int64_t l = len[i];
-        lo = l < lo ? l : lo;
-        hi = l > hi ? l : hi;
-        sum += (uint64_t)l;
-    }
-    if (lo >= 1 && hi <= cap && hi <= INT64_MAX / (n > 0 ? n : 1)) {
-        job->min_length = lo;
-        job->max_length = hi;
-        job->total = (int64_t)sum;
-        return SP_OK;
-    }
-    int64_t total = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t l = len[i];
-        if (l <= 0 || l > cap) {
-            if (error_index)
-                *error_index = i;
-            return l <= 0 ? SP_ERR_LENGTH_NOT_POSITIVE
-                          : SP_ERR_LENGTH_EXCEEDS_CAPACITY;
-        }
-        if (l > INT64_MAX - total)
-            return SP_ERR_OVERFLOW;
-        total += l;
-    }
-    job->min_length = lo;
-    job->max_length = hi;
-    job->total = total;
-    return SP_OK;
-}
-
 /* Check the lengths (unless the strategy does) and run the strategy, with
  * scratch for bin_used when the caller passed none. */
-static int check_and_run(sp_job *job, int strategy)
+static int check_and_run(spi_job *job, int strategy)
 {
     if (!traits[strategy].checks_own_lengths) {
-        int status = sp_check_lengths(job);
+        int status = spi_check_lengths(job);
         if (status != SP_OK)
             return status;
     }
     int64_t *scratch_used = NULL;
     if (job->bin_used == NULL) {
-        scratch_used = sp_alloc_array(job->n, sizeof(int64_t));
+        scratch_used = spi_alloc_array(job->n, sizeof(int64_t));
         if (scratch_used == NULL)
             return SP_ERR_OUT_OF_MEMORY;
         job->bin_used = scratch_used;
@@ -158,20 +127,17 @@ int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
         *error_index = -1;
     if (num_bins == NULL || bin_offsets == NULL || (n > 0 && (lengths == NULL || items == NULL)))
         return SP_ERR_NULL_POINTER;
-    if (n < 0)
-        return SP_ERR_NEGATIVE_COUNT;
-    if (n > SP_MAX_N)
-        return SP_ERR_OVERFLOW;
-    if (capacity <= 0)
-        return SP_ERR_INVALID_CAPACITY;
+    int status = spi_check_count_and_capacity(n, capacity);
+    if (status != SP_OK)
+        return status;
     if (strategy < 0 || strategy >= SP_STRATEGY_COUNT)
         return SP_ERR_UNKNOWN_STRATEGY;
 
-    sp_job job = {0};
+    spi_job job = {0};
     sp_options_init(&job.options);
     if (options != NULL)
         job.options = *options;
-    int status = sp_options_check(&job.options);
+    status = sp_options_check(&job.options);
     if (status != SP_OK)
         return status;
 
@@ -186,17 +152,17 @@ int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity, int strategy,
     /* Every strategy writes all of items; meanwhile a helper maps its
      * pages (and those of bin_used, if the strategy writes all of it). */
     const size_t bytes = (size_t)n * sizeof(int64_t);
-    sp_prefault prefault = {
+    spi_prefault prefault = {
         .start = {items, bin_used},
         .bytes = {bytes, bin_used && traits[strategy].fills_bin_used ? bytes : 0},
         .ranges = 2,
     };
-    sp_prefault_start(&prefault, (int)job.options.threads);
+    spi_prefault_start(&prefault, (int)job.options.threads);
     job.items = items;
     job.bin_offsets = bin_offsets;
     job.bin_used = bin_used;
     status = check_and_run(&job, strategy);
-    sp_prefault_join(&prefault);
+    spi_prefault_join(&prefault);
     if (status != SP_OK)
         return status;
     *num_bins = job.num_bins;

@@ -5,28 +5,28 @@
 
 #include "internal.h"
 
-int sp_bins_init(sp_bins *bins, sp_job *job)
+int spi_bins_init(spi_bins *bins, spi_job *job)
 {
     bins->capacity = job->capacity;
     bins->num_bins = 0;
     bins->steps = 0;
     bins->load = job->bin_used;
     /* One allocation for both arrays: count (n) then bin_of (n). */
-    bins->count = sp_alloc_array(2 * job->n, sizeof(int32_t));
+    bins->count = spi_alloc_array(2 * job->n, sizeof(int32_t));
     if (bins->count == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     bins->bin_of = bins->count + job->n;
     return SP_OK;
 }
 
-void sp_bins_free(sp_bins *bins)
+void spi_bins_free(spi_bins *bins)
 {
     free(bins->count);
     bins->count = NULL;
     bins->bin_of = NULL;
 }
 
-void sp_bins_emit(sp_bins *bins, sp_job *job, const int32_t *order)
+void spi_bins_emit(spi_bins *bins, spi_job *job, const int32_t *order)
 {
     const int64_t nb = bins->num_bins;
     int64_t *offsets = job->bin_offsets;

@@ -11,43 +11,43 @@
  */
 #include "internal.h"
 
-typedef int (*run_packer)(sp_job *job, const sp_sorted *sorted, sp_bins *bins);
+typedef int (*run_packer)(spi_job *job, const spi_sorted *sorted, spi_bins *bins);
 
 /* Sort, let pack decide the bins in sorted order, then lay the ids out. */
-static int pack_sorted(sp_job *job, run_packer pack)
+static int pack_sorted(spi_job *job, run_packer pack)
 {
-    sp_sorted sorted;
-    sp_bins bins;
-    if (sp_sort_decreasing(job, &sorted) != SP_OK)
+    spi_sorted sorted;
+    spi_bins bins;
+    if (spi_sort_decreasing(job, &sorted) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    if (sp_bins_init(&bins, job) != SP_OK) {
-        sp_sorted_free(&sorted);
+    if (spi_bins_init(&bins, job) != SP_OK) {
+        spi_sorted_free(&sorted);
         return SP_ERR_OUT_OF_MEMORY;
     }
     int status = pack(job, &sorted, &bins);
     if (status == SP_OK)
-        sp_bins_emit(&bins, job, sorted.order);
-    sp_bins_free(&bins);
-    sp_sorted_free(&sorted);
+        spi_bins_emit(&bins, job, sorted.order);
+    spi_bins_free(&bins);
+    spi_sorted_free(&sorted);
     return status;
 }
 
-static int ffd_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins)
+static int ffd_runs(spi_job *job, const spi_sorted *sorted, spi_bins *bins)
 {
-    sp_first_fit *ff = sp_ff_create(job->capacity, job->n);
+    spi_first_fit *ff = spi_ff_create(job->capacity, job->n);
     if (ff == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     for (int64_t k = 0; k < sorted->runs; k++)
-        sp_ff_place_run(ff, bins, sorted->run_length[k], sorted->run_count[k]);
-    sp_ff_free(ff);
+        spi_ff_place_run(ff, bins, sorted->run_length[k], sorted->run_count[k]);
+    spi_ff_free(ff);
     return SP_OK;
 }
 
 /* Best fit over the sorted runs; item by item, or a run at a time. */
-int sp_best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
+int spi_best_fit_runs(spi_job *job, const spi_sorted *sorted, spi_bins *bins,
                      int bulk)
 {
-    sp_residual_index *ri = sp_ri_create(job->capacity, job->n);
+    spi_residual_index *ri = spi_ri_create(job->capacity, job->n);
     if (ri == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     const int64_t cap = job->capacity, useful = job->min_length;
@@ -56,38 +56,38 @@ int sp_best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
         int64_t left = sorted->run_count[k];
         while (left > 0) {
             int64_t r = 0;
-            int32_t b = sp_ri_pop_best(ri, s, &r);
+            int32_t b = spi_ri_pop_best(ri, s, &r);
             if (b < 0) {
-                b = sp_bins_open(bins);
+                b = spi_bins_open(bins);
                 r = cap;
             }
             /* A division costs more than the rest of the step: skip it
              * when the bin fits just one more item. */
             int64_t q = (bulk && r - s >= s) ? r / s : 1;
             q = q < left ? q : left;
-            sp_bins_place(bins, b, s, q);
+            spi_bins_place(bins, b, s, q);
             r -= q * s;
             left -= q;
             if (r >= useful)
-                sp_ri_push(ri, b, r);
+                spi_ri_push(ri, b, r);
         }
     }
-    sp_ri_free(ri);
+    spi_ri_free(ri);
     return SP_OK;
 }
 
-static int bfd_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins)
+static int bfd_runs(spi_job *job, const spi_sorted *sorted, spi_bins *bins)
 {
-    return sp_best_fit_runs(job, sorted, bins, 0);
+    return spi_best_fit_runs(job, sorted, bins, 0);
 }
 
-static int obfd_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins)
+static int obfd_runs(spi_job *job, const spi_sorted *sorted, spi_bins *bins)
 {
-    return sp_best_fit_runs(job, sorted, bins, 1);
+    return spi_best_fit_runs(job, sorted, bins, 1);
 }
 
-int sp_strategy_ffd(sp_job *job) { return pack_sorted(job, ffd_runs); }
+int spi_strategy_ffd(spi_job *job) { return pack_sorted(job, ffd_runs); }
 
-int sp_strategy_bfd(sp_job *job) { return pack_sorted(job, bfd_runs); }
+int spi_strategy_bfd(spi_job *job) { return pack_sorted(job, bfd_runs); }
 
-int sp_strategy_obfd(sp_job *job) { return pack_sorted(job, obfd_runs); }
+int spi_strategy_obfd(spi_job *job) { return pack_sorted(job, obfd_runs); }

@@ -73,16 +73,16 @@ static inline uint16_t narrow_group_max_sse2(const uint16_t *group)
 #undef FFT_FIRST_FIT_IN
 #undef FFT_GROUP_MAX
 
-struct sp_first_fit {
+struct spi_first_fit {
     int64_t capacity;
     int narrow; /* capacity <= UINT16_MAX: the uint16_t tree */
     narrow_tree narrow_tree;
     wide_tree wide_tree;
 };
 
-sp_first_fit *sp_ff_create(int64_t capacity, int64_t max_bins)
+spi_first_fit *spi_ff_create(int64_t capacity, int64_t max_bins)
 {
-    sp_first_fit *ff = calloc(1, sizeof *ff);
+    spi_first_fit *ff = calloc(1, sizeof *ff);
     if (ff == NULL)
         return NULL;
     ff->capacity = capacity;
@@ -90,13 +90,13 @@ sp_first_fit *sp_ff_create(int64_t capacity, int64_t max_bins)
     int status = ff->narrow ? narrow_init(&ff->narrow_tree, max_bins)
                             : wide_init(&ff->wide_tree, max_bins);
     if (status != SP_OK) {
-        sp_ff_free(ff);
+        spi_ff_free(ff);
         return NULL;
     }
     return ff;
 }
 
-void sp_ff_free(sp_first_fit *ff)
+void spi_ff_free(spi_first_fit *ff)
 {
     if (ff == NULL)
         return;
@@ -105,14 +105,14 @@ void sp_ff_free(sp_first_fit *ff)
     free(ff);
 }
 
-int32_t sp_ff_find(const sp_first_fit *ff, int64_t s)
+int32_t spi_ff_find(const spi_first_fit *ff, int64_t s)
 {
     if (ff->narrow)
         return narrow_find(&ff->narrow_tree, (uint16_t)s);
     return wide_find(&ff->wide_tree, s);
 }
 
-void sp_ff_set(sp_first_fit *ff, int32_t b, int64_t residual)
+void spi_ff_set(spi_first_fit *ff, int32_t b, int64_t residual)
 {
     if (ff->narrow)
         narrow_set(&ff->narrow_tree, b, (uint16_t)residual);
@@ -120,32 +120,32 @@ void sp_ff_set(sp_first_fit *ff, int32_t b, int64_t residual)
         wide_set(&ff->wide_tree, b, residual);
 }
 
-int64_t sp_ff_residual(const sp_first_fit *ff, int32_t b)
+int64_t spi_ff_residual(const spi_first_fit *ff, int32_t b)
 {
     if (ff->narrow)
         return ff->narrow_tree.level[0][b];
     return ff->wide_tree.level[0][b];
 }
 
-void sp_ff_place_run(sp_first_fit *ff, sp_bins *bins, int64_t length,
+void spi_ff_place_run(spi_first_fit *ff, spi_bins *bins, int64_t length,
                      int64_t count)
 {
     while (count > 0) {
-        int32_t b = sp_ff_find(ff, length);
+        int32_t b = spi_ff_find(ff, length);
         int64_t r;
         if (b < 0) {
-            b = sp_bins_open(bins);
+            b = spi_bins_open(bins);
             r = ff->capacity;
         } else {
-            r = sp_ff_residual(ff, b);
+            r = spi_ff_residual(ff, b);
         }
         /* Bins before b stay too full for this length, so b keeps fitting
          * until its residual drops below it. (A division costs more than
          * the rest of the step: skip it when b fits one more item only.) */
         int64_t q = (count > 1 && r - length >= length) ? r / length : 1;
         q = q < count ? q : count;
-        sp_bins_place(bins, b, length, q);
-        sp_ff_set(ff, b, r - q * length);
+        spi_bins_place(bins, b, length, q);
+        spi_ff_set(ff, b, r - q * length);
         count -= q;
     }
 }

@@ -21,7 +21,7 @@ static int FFT(init)(FFT(tree) *t, int64_t max_bins)
     t->levels = 0;
     do {
         width = (width + FFT_FANOUT - 1) / FFT_FANOUT * FFT_FANOUT;
-        t->level[t->levels] = sp_alloc_zeroed(width, sizeof(FFT_KEY));
+        t->level[t->levels] = spi_alloc_zeroed(width, sizeof(FFT_KEY));
         if (t->level[t->levels] == NULL)
             return SP_ERR_OUT_OF_MEMORY;
         t->levels++;

@@ -9,7 +9,7 @@
  */
 #include "internal.h"
 
-int sp_strategy_nf(sp_job *job)
+int spi_strategy_nf(spi_job *job)
 {
     const int64_t *len = job->lengths;
     const int64_t n = job->n, cap = job->capacity;
@@ -31,33 +31,33 @@ int sp_strategy_nf(sp_job *job)
     return SP_OK;
 }
 
-int sp_strategy_ff(sp_job *job)
+int spi_strategy_ff(spi_job *job)
 {
-    sp_bins bins;
-    if (sp_bins_init(&bins, job) != SP_OK)
+    spi_bins bins;
+    if (spi_bins_init(&bins, job) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    sp_first_fit *ff = sp_ff_create(job->capacity, job->n);
+    spi_first_fit *ff = spi_ff_create(job->capacity, job->n);
     if (ff == NULL) {
-        sp_bins_free(&bins);
+        spi_bins_free(&bins);
         return SP_ERR_OUT_OF_MEMORY;
     }
     for (int64_t i = 0; i < job->n; i++)
-        sp_ff_place_run(ff, &bins, job->lengths[i], 1);
-    sp_bins_emit(&bins, job, NULL);
-    sp_ff_free(ff);
-    sp_bins_free(&bins);
+        spi_ff_place_run(ff, &bins, job->lengths[i], 1);
+    spi_bins_emit(&bins, job, NULL);
+    spi_ff_free(ff);
+    spi_bins_free(&bins);
     return SP_OK;
 }
 
 /* BestFit (best != 0) or WorstFit (best == 0) in input order. */
-static int residual_fit(sp_job *job, int best)
+static int residual_fit(spi_job *job, int best)
 {
-    sp_bins bins;
-    if (sp_bins_init(&bins, job) != SP_OK)
+    spi_bins bins;
+    if (spi_bins_init(&bins, job) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    sp_residual_index *ri = sp_ri_create(job->capacity, job->n);
+    spi_residual_index *ri = spi_ri_create(job->capacity, job->n);
     if (ri == NULL) {
-        sp_bins_free(&bins);
+        spi_bins_free(&bins);
         return SP_ERR_OUT_OF_MEMORY;
     }
     const int64_t *len = job->lengths;
@@ -68,28 +68,28 @@ static int residual_fit(sp_job *job, int best)
         int64_t s = len[i], r = 0;
         int32_t b;
         if (best) {
-            b = sp_ri_pop_best(ri, s, &r);
+            b = spi_ri_pop_best(ri, s, &r);
         } else {
-            b = sp_ri_pop_max(ri, &r);
+            b = spi_ri_pop_max(ri, &r);
             if (b >= 0 && r < s) {
-                sp_ri_push(ri, b, r);
+                spi_ri_push(ri, b, r);
                 b = -1;
             }
         }
         if (b < 0) {
-            b = sp_bins_open(&bins);
+            b = spi_bins_open(&bins);
             r = job->capacity;
         }
-        sp_bins_place(&bins, b, s, 1);
+        spi_bins_place(&bins, b, s, 1);
         if (r - s >= useful)
-            sp_ri_push(ri, b, r - s);
+            spi_ri_push(ri, b, r - s);
     }
-    sp_bins_emit(&bins, job, NULL);
-    sp_ri_free(ri);
-    sp_bins_free(&bins);
+    spi_bins_emit(&bins, job, NULL);
+    spi_ri_free(ri);
+    spi_bins_free(&bins);
     return SP_OK;
 }
 
-int sp_strategy_bf(sp_job *job) { return residual_fit(job, 1); }
+int spi_strategy_bf(spi_job *job) { return residual_fit(job, 1); }
 
-int sp_strategy_wf(sp_job *job) { return residual_fit(job, 0); }
+int spi_strategy_wf(spi_job *job) { return residual_fit(job, 0); }

@@ -3,7 +3,7 @@
  * strategy.
  *
  * An item of length l belongs to class i = floor(C / l), that is
- * C/(i+1) < l <= C/i (sp_hk_class, shared with the stream). For i < k,
+ * C/(i+1) < l <= C/i (spi_hk_class, shared with the stream). For i < k,
  * class i keeps one open bin that takes exactly i items (i of them always
  * fit) and closes when full. Items with floor(C / l) >= k (l <= C/k) form
  * the last class, packed next fit into one open bin that closes when the
@@ -18,10 +18,10 @@
 
 #include "internal.h"
 
-/* Classes come from a table of all lengths when capacity <= n / this. */
+/* A table of the classes of all lengths pays when capacity <= n / this. */
 #define TABLE_MAX_FRACTION 4
 
-/* The open bin of class i (1 <= i < k, see sp_hk_class); count == 0 when
+/* The open bin of class i (1 <= i < k, see spi_hk_class); count == 0 when
  * the class has none. */
 typedef struct hk_slot {
     int32_t bin;
@@ -31,13 +31,13 @@ typedef struct hk_slot {
 /*
  * Check each length and decide its bin, in input order (api.c leaves the
  * check of HK's lengths to this pass, which reads each length anyway; the
- * caller has checked the total already when it could overflow). The caller's buffers serve
- * as scratch, so nothing n-sized is allocated: bin_used[i] receives the
- * bin b of item i and its position in that bin, as b << 32 | position
- * (both < 2^31), and bin_offsets[b + 1] the number of items of bin b.
- * Returns the status and the number of bins in *bins_out; with track_open
- * (a constant, so the compiler drops the bookkeeping when it is 0)
- * *max_open gets the most bins open at once.
+ * caller has checked the total already when it could overflow). The
+ * caller's buffers serve as scratch, so nothing n-sized is allocated:
+ * bin_used[i] receives the bin b of item i and its position in that bin,
+ * as b << 32 | position (both < 2^31), and bin_offsets[b + 1] the number
+ * of items of bin b. Returns the status and the number of bins in
+ * *bins_out. The rule is the one of internal.h (spi_hk_class and the
+ * closing tests), as in the stream.
  *
  * Classes of random lengths make branches unpredictable, so the class path
  * opens a bin (when the class has none) and closes it (when it holds c
@@ -46,9 +46,8 @@ typedef struct hk_slot {
  * Counts are stored, never incremented in memory: a bin's count is the
  * running count of its slot (or of the next-fit bin) after its last item.
  */
-static inline int hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
-                             const int32_t *class_of, const int track_open,
-                             int64_t *max_open, int64_t *bins_out)
+static int hk_assign(spi_job *job, hk_slot *slot, int64_t slots,
+                     const int32_t *class_of, int64_t *bins_out)
 {
     const int64_t cap = job->capacity, k = job->options.k, n = job->n;
     const int64_t *len = job->lengths;
@@ -56,24 +55,22 @@ static inline int hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
     for (int64_t s = 0; s < slots; s++)
         slot[s].bin = slot[s].count = 0;
 
-    int64_t bins = 0, open = 0, most = 0;
+    int64_t bins = 0;
     int64_t last_bin = -1, last_load = cap, last_count = 0; /* no next-fit bin yet */
     for (int64_t i = 0; i < n; i++) {
         const int64_t l = len[i];
         if ((uint64_t)l - 1u >= (uint64_t)cap) { /* l < 1 or l > cap */
             if (job->error_index != NULL)
                 *job->error_index = i;
-            return l <= 0 ? SP_ERR_LENGTH_NOT_POSITIVE
-                          : SP_ERR_LENGTH_EXCEEDS_CAPACITY;
+            return spi_length_status(l, cap);
         }
-        const int64_t c = class_of ? class_of[l - 1] : sp_hk_class(cap, l, k);
+        const int64_t c = class_of ? class_of[l - 1] : spi_hk_class(cap, l, k);
         int64_t b;
         if (c == 0) {
             /* The last class, next fit: a new bin replaces the old one,
-             * which closes. */
-            if (l > cap - last_load) {
-                if (track_open)
-                    open += last_bin < 0;
+             * which closes. (Its closing when exactly full needs no step
+             * here: no later item fits it.) */
+            if (spi_next_fit_closes_before(last_load, l, cap)) {
                 last_bin = bins++;
                 last_load = 0;
                 last_count = 0;
@@ -87,24 +84,15 @@ static inline int hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
             /* Masks rather than branches: -1 when true, 0 when false. */
             const int64_t opening = -(int64_t)(sl->count == 0);
             const int32_t filled = sl->count + 1;
-            const int32_t full = -(int32_t)(filled == c);
+            const int32_t full = -(int32_t)spi_hk_class_closes(c, sl->count);
             b = (bins & opening) | (sl->bin & ~opening);
             bins -= opening;
-            if (track_open) {
-                open -= opening;
-                most = open > most ? open : most;
-                open += full;
-            }
             sl->bin = (int32_t)b;
             sl->count = filled & ~full;
             bin_of[i] = b << 32 | (filled - 1);
             count[b] = filled;
         }
-        if (track_open)
-            most = open > most ? open : most;
     }
-    if (track_open)
-        *max_open = most;
     *bins_out = bins;
     return SP_OK;
 }
@@ -118,7 +106,7 @@ static inline int hk_assign(sp_job *job, hk_slot *slot, int64_t slots,
  * first appear in number order, so "b == next" spots a bin's first item,
  * whose load starts from zero.
  */
-static void hk_layout(sp_job *job, int64_t bins)
+static void hk_layout(spi_job *job, int64_t bins)
 {
     const int64_t n = job->n;
     const int64_t *len = job->lengths;
@@ -139,36 +127,24 @@ static void hk_layout(sp_job *job, int64_t bins)
     job->num_bins = bins;
 }
 
-/* Pack job by Harmonic-K; report the most bins open at once when max_open
- * is not NULL. */
-static int hk_run(sp_job *job, int64_t *max_open)
+int spi_strategy_hk(spi_job *job)
 {
     const int64_t cap = job->capacity, k = job->options.k, n = job->n;
     /* A total beyond int64 needs capacity > INT64_MAX / n: only then does
      * the total need its own check. */
     if (cap > INT64_MAX / n) {
-        int status = sp_check_lengths(job);
+        int status = spi_check_lengths(job);
         if (status != SP_OK)
             return status;
     }
     /* Slot c - 1 holds the open bin of class c, 1 <= c < min(k, cap + 1). */
     const int64_t slots = k - 1 < cap ? k - 1 : cap;
-    hk_slot *slot = sp_alloc_array(slots, sizeof(hk_slot));
+    hk_slot *slot = spi_alloc_array(slots, sizeof(hk_slot));
     if (slot == NULL)
         return SP_ERR_OUT_OF_MEMORY;
-    /* When the capacity is small next to n, a table of the classes of all
-     * lengths saves a 64-bit division per item (without it, just divide). */
-    int32_t *class_of = NULL;
-    if (cap <= n / TABLE_MAX_FRACTION)
-        class_of = sp_alloc_array(cap, sizeof(int32_t));
-    if (class_of != NULL) {
-        for (int64_t l = 1; l <= cap; l++)
-            class_of[l - 1] = (int32_t)sp_hk_class(cap, l, k);
-    }
+    int32_t *class_of = spi_hk_class_table(cap, k, n);
     int64_t bins = 0;
-    int status = max_open != NULL
-        ? hk_assign(job, slot, slots, class_of, 1, max_open, &bins)
-        : hk_assign(job, slot, slots, class_of, 0, NULL, &bins);
+    int status = hk_assign(job, slot, slots, class_of, &bins);
     if (status == SP_OK)
         hk_layout(job, bins);
     free(class_of);
@@ -176,36 +152,12 @@ static int hk_run(sp_job *job, int64_t *max_open)
     return status;
 }
 
-int sp_strategy_hk(sp_job *job)
+int32_t *spi_hk_class_table(int64_t capacity, int64_t k, int64_t n)
 {
-    return hk_run(job, NULL);
-}
-
-int sp_hk_max_open(const int64_t *lengths, int64_t n, int64_t capacity,
-                   int64_t k, int64_t *max_open)
-{
-    if (lengths == NULL || max_open == NULL)
-        return SP_ERR_NULL_POINTER;
-    if (n <= 0 || n > SP_MAX_N)
-        return SP_ERR_NEGATIVE_COUNT;
-    if (capacity <= 0)
-        return SP_ERR_INVALID_CAPACITY;
-    if (k < 2 || k > SP_MAX_K)
-        return SP_ERR_INVALID_OPTION;
-    sp_job job = {0};
-    sp_options_init(&job.options);
-    job.options.k = k;
-    job.lengths = lengths;
-    job.n = n;
-    job.capacity = capacity; /* hk_run checks the lengths */
-    job.items = sp_alloc_array(n, sizeof(int64_t));
-    job.bin_offsets = sp_alloc_array(n + 1, sizeof(int64_t));
-    job.bin_used = sp_alloc_array(n, sizeof(int64_t));
-    int status = SP_ERR_OUT_OF_MEMORY;
-    if (job.items && job.bin_offsets && job.bin_used)
-        status = hk_run(&job, max_open);
-    free(job.items);
-    free(job.bin_offsets);
-    free(job.bin_used);
-    return status;
+    if (capacity > n / TABLE_MAX_FRACTION)
+        return NULL;
+    int32_t *class_of = spi_alloc_array(capacity, sizeof(int32_t));
+    for (int64_t l = 1; class_of != NULL && l <= capacity; l++)
+        class_of[l - 1] = (int32_t)spi_hk_class(capacity, l, k);
+    return class_of;
 }

@@ -1,14 +1,14 @@
 /*
  * internal.h - private helpers shared by the strategy files.
  *
- * A strategy receives a validated sp_job (1 <= n <= SP_MAX_N, every length
+ * A strategy receives a validated spi_job (1 <= n <= SPI_MAX_N, every length
  * in [1, capacity], total fits int64) and fills job->items, job->bin_offsets,
  * job->bin_used and job->num_bins. Most strategies do this in two steps:
- * they decide a bin for each placement step (sp_bins), then sp_bins_emit()
+ * they decide a bin for each placement step (spi_bins), then spi_bins_emit()
  * lays the ids out bin by bin.
  */
-#ifndef SP_INTERNAL_H
-#define SP_INTERNAL_H
+#ifndef SPI_INTERNAL_H
+#define SPI_INTERNAL_H
 
 #include <pthread.h>
 #include <stdint.h>
@@ -17,13 +17,13 @@
 #include "seqpacker.h"
 
 /* Ids and bin numbers are kept as int32_t in the hot arrays. */
-#define SP_MAX_N ((int64_t)INT32_MAX - 1)
+#define SPI_MAX_N ((int64_t)INT32_MAX - 1)
 
-typedef struct sp_job {
+typedef struct spi_job {
     const int64_t *lengths;
     int64_t n;
     int64_t capacity;
-    /* Set by sp_check_lengths(), which api.c runs before every strategy
+    /* Set by spi_check_lengths(), which api.c runs before every strategy
      * except those that check the lengths themselves (see api.c). */
     int64_t min_length;
     int64_t max_length;
@@ -34,85 +34,119 @@ typedef struct sp_job {
     int64_t *bin_offsets; /* n + 1 */
     int64_t *bin_used;    /* n, never NULL here (api.c supplies scratch) */
     int64_t num_bins;
-} sp_job;
+} spi_job;
 
-typedef int (*sp_strategy_fn)(sp_job *job);
+typedef int (*spi_strategy_fn)(spi_job *job);
 
 /* One function per strategy id, in the files named beside them. */
-int sp_strategy_nf(sp_job *job);    /* fit.c */
-int sp_strategy_ff(sp_job *job);    /* fit.c */
-int sp_strategy_bf(sp_job *job);    /* fit.c */
-int sp_strategy_wf(sp_job *job);    /* fit.c */
-int sp_strategy_ffd(sp_job *job);   /* decreasing.c */
-int sp_strategy_bfd(sp_job *job);   /* decreasing.c */
-int sp_strategy_obfd(sp_job *job);  /* decreasing.c */
-int sp_strategy_ffs(sp_job *job);   /* shuffle.c */
-int sp_strategy_mffd(sp_job *job);  /* mffd.c */
-int sp_strategy_obfdp(sp_job *job); /* parallel.c */
-int sp_strategy_hk(sp_job *job);    /* harmonic.c */
+int spi_strategy_nf(spi_job *job);    /* fit.c */
+int spi_strategy_ff(spi_job *job);    /* fit.c */
+int spi_strategy_bf(spi_job *job);    /* fit.c */
+int spi_strategy_wf(spi_job *job);    /* fit.c */
+int spi_strategy_ffd(spi_job *job);   /* decreasing.c */
+int spi_strategy_bfd(spi_job *job);   /* decreasing.c */
+int spi_strategy_obfd(spi_job *job);  /* decreasing.c */
+int spi_strategy_ffs(spi_job *job);   /* shuffle.c */
+int spi_strategy_mffd(spi_job *job);  /* mffd.c */
+int spi_strategy_obfdp(spi_job *job); /* parallel.c */
+int spi_strategy_hk(spi_job *job);    /* harmonic.c */
 
-/* Test hook (harmonic.c): pack by Harmonic-K with k classes and report the
- * most bins open at once in *max_open (at most k). Returns an SP_ status. */
-int sp_hk_max_open(const int64_t *lengths, int64_t n, int64_t capacity,
-                   int64_t k, int64_t *max_open);
+/* ---- the Harmonic-K rule --------------------------------------------------
+ * One definition for the offline strategy (harmonic.c) and the stream
+ * (stream.c), which keep their bins differently but place alike. */
 
-/* The Harmonic-K class of a length (1 <= length <= capacity): i =
- * floor(capacity / length) when i < k, whose bins take exactly i items;
- * 0 for the last class (length <= capacity / k), packed next fit. Used by
- * the stream (stream.c); the offline rule in harmonic.c is the same. */
-static inline int64_t sp_hk_class(int64_t capacity, int64_t length, int64_t k)
+/* The class of a length (1 <= length <= capacity): i = floor(capacity /
+ * length) when i < k, whose bins take exactly i items; 0 for the last
+ * class (length <= capacity / k), packed next fit. With k = 1 every length
+ * is in class 0, which is NextFit. */
+static inline int64_t spi_hk_class(int64_t capacity, int64_t length, int64_t k)
 {
     int64_t i = capacity / length;
     return i < k ? i : 0;
 }
 
+/* A bin of class c >= 1 holding `count` items closes with the next one. */
+static inline int spi_hk_class_closes(int64_t c, int64_t count)
+{
+    return count + 1 == c;
+}
+
+/* A next-fit bin of this load closes before an item that does not fit
+ * (and, in the stream, as soon as it is exactly full). */
+static inline int spi_next_fit_closes_before(int64_t load, int64_t length,
+                                             int64_t capacity)
+{
+    return length > capacity - load;
+}
+
+/* The classes of the lengths 1..capacity (class_of[l - 1]), when a batch
+ * of n is long enough to pay for the table (capacity <= n / 4); NULL
+ * otherwise or without memory, and callers then divide (harmonic.c). */
+int32_t *spi_hk_class_table(int64_t capacity, int64_t k, int64_t n);
+
+/* The status of one length: SP_OK when 1 <= length <= capacity. */
+static inline int spi_length_status(int64_t length, int64_t capacity)
+{
+    if (length <= 0)
+        return SP_ERR_LENGTH_NOT_POSITIVE;
+    return length > capacity ? SP_ERR_LENGTH_EXCEEDS_CAPACITY : SP_OK;
+}
 
 /* Every length in [1, capacity] and the total within int64_t; sets
- * min_length, max_length and total, or the first bad index (api.c). */
-int sp_check_lengths(sp_job *job);
+ * min_length, max_length and total, or the first bad index (lengths.c). */
+int spi_check_lengths(spi_job *job);
+
+/* The count and capacity of a batch for sp_pack(): 0 <= n <= SPI_MAX_N,
+ * capacity >= 1 (lengths.c). */
+int spi_check_count_and_capacity(int64_t n, int64_t capacity);
+
+/* Every length in [1, capacity], without a total (a stream's batch); the
+ * first bad index goes to *error_index (may be NULL) (lengths.c). */
+int spi_check_each_length(const int64_t *lengths, int64_t n, int64_t capacity,
+                          int64_t *error_index);
 
 /* ---- allocation (memory.c) ---------------------------------------------
  * Arrays of count elements; NULL on overflow of count * size or on failure.
  * Release with free(). Large ones are backed by huge pages where possible. */
-void *sp_alloc_array(int64_t count, size_t size);
-void *sp_alloc_zeroed(int64_t count, size_t size);
+void *spi_alloc_array(int64_t count, size_t size);
+void *spi_alloc_zeroed(int64_t count, size_t size);
 
 /* ---- threads (threads.c) ------------------------------------------------
- * sp_run_parallel() calls fn(ctx, part, parts) for every part in
+ * spi_run_parallel() calls fn(ctx, part, parts) for every part in
  * [0, parts): part 0 in the calling thread, the others on new threads, all
  * joined before it returns. A part whose thread cannot be created runs in
  * the calling thread, so the result never depends on thread creation. */
-typedef void (*sp_task_fn)(void *ctx, int part, int parts);
-void sp_run_parallel(int parts, sp_task_fn fn, void *ctx);
-int sp_online_cpus(void);
+typedef void (*spi_task_fn)(void *ctx, int part, int parts);
+void spi_run_parallel(int parts, spi_task_fn fn, void *ctx);
+int spi_online_cpus(void);
 
 /* Inline even where the compiler finds a function large: a hot loop that
  * constant arguments specialise (stream.c's HK blocks). */
 #if defined(__GNUC__) || defined(__clang__)
-#  define SP_ALWAYS_INLINE inline __attribute__((always_inline))
+#  define SPI_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
-#  define SP_ALWAYS_INLINE inline
+#  define SPI_ALWAYS_INLINE inline
 #endif
 
 /* ---- prefaulting (prefault.c) -------------------------------------------
- * Fill start, bytes and ranges, call sp_prefault_start(), and always
- * sp_prefault_join() before returning: on Linux a helper thread maps the
+ * Fill start, bytes and ranges, call spi_prefault_start(), and always
+ * spi_prefault_join() before returning: on Linux a helper thread maps the
  * pages of the ranges (contents untouched) while the caller works, when
  * `threads` (0 = online CPUs) allows a second thread and the ranges are
  * large. */
-#define SP_PREFAULT_RANGES 2
-typedef struct sp_prefault {
-    void *start[SP_PREFAULT_RANGES];
-    size_t bytes[SP_PREFAULT_RANGES];
+#define SPI_PREFAULT_RANGES 2
+typedef struct spi_prefault {
+    void *start[SPI_PREFAULT_RANGES];
+    size_t bytes[SPI_PREFAULT_RANGES];
     int ranges;
     int started;
     pthread_t thread;
-} sp_prefault;
-void sp_prefault_start(sp_prefault *pf, int threads);
-void sp_prefault_join(sp_prefault *pf);
+} spi_prefault;
+void spi_prefault_start(spi_prefault *pf, int threads);
+void spi_prefault_join(spi_prefault *pf);
 
 /* The half-open range [*begin, *end) of part p of n items split in parts. */
-static inline void sp_part_range(int64_t n, int part, int parts,
+static inline void spi_part_range(int64_t n, int part, int parts,
                                  int64_t *begin, int64_t *end)
 {
     *begin = n / parts * part + (part < n % parts ? part : n % parts);
@@ -123,20 +157,20 @@ static inline void sp_part_range(int64_t n, int part, int parts,
  * bin_of[step] is the bin of the step-th placement; the id placed at that
  * step is order[step] (or step itself when order is NULL). load[b] is the
  * used space of bin b, count[b] its number of items. */
-typedef struct sp_bins {
+typedef struct spi_bins {
     int64_t capacity;
     int64_t num_bins;
     int64_t steps;
     int64_t *load;     /* aliases job->bin_used */
     int32_t *count;
     int32_t *bin_of;
-} sp_bins;
+} spi_bins;
 
-int sp_bins_init(sp_bins *bins, sp_job *job);
-void sp_bins_free(sp_bins *bins);
+int spi_bins_init(spi_bins *bins, spi_job *job);
+void spi_bins_free(spi_bins *bins);
 
 /* Open a new bin holding nothing yet; returns its number. */
-static inline int32_t sp_bins_open(sp_bins *bins)
+static inline int32_t spi_bins_open(spi_bins *bins)
 {
     int32_t b = (int32_t)bins->num_bins++;
     bins->load[b] = 0;
@@ -145,7 +179,7 @@ static inline int32_t sp_bins_open(sp_bins *bins)
 }
 
 /* Record `times` placements of `length` into bin b. */
-static inline void sp_bins_place(sp_bins *bins, int32_t b, int64_t length,
+static inline void spi_bins_place(spi_bins *bins, int32_t b, int64_t length,
                                  int64_t times)
 {
     bins->load[b] += length * times;
@@ -156,63 +190,63 @@ static inline void sp_bins_place(sp_bins *bins, int32_t b, int64_t length,
 
 /* Lay ids out bin by bin into job->items / job->bin_offsets and set
  * job->num_bins. order maps a step to an id; NULL means step == id. */
-void sp_bins_emit(sp_bins *bins, sp_job *job, const int32_t *order);
+void spi_bins_emit(spi_bins *bins, spi_job *job, const int32_t *order);
 
 /* ---- decreasing order (order.c) -----------------------------------------
  * The ids sorted by length, descending, equal lengths in ascending id
  * order, and the same order as runs of equal lengths. */
-typedef struct sp_sorted {
+typedef struct spi_sorted {
     int32_t *order;       /* n ids */
     int64_t *run_length;  /* runs entries, strictly decreasing */
     int32_t *run_count;   /* runs entries, each >= 1 */
     int64_t runs;
-} sp_sorted;
+} spi_sorted;
 
-int sp_sort_decreasing(const sp_job *job, sp_sorted *sorted);
+int spi_sort_decreasing(const spi_job *job, spi_sorted *sorted);
 /* The same order, computed on up to `parts` threads. */
-int sp_sort_decreasing_parallel(const sp_job *job, sp_sorted *sorted,
+int spi_sort_decreasing_parallel(const spi_job *job, spi_sorted *sorted,
                                 int parts);
 
 /* Best fit over sorted runs (decreasing.c), the core of BFD (bulk == 0) and
  * OBFD (bulk != 0); OBFDP runs it between its parallel phases. */
-int sp_best_fit_runs(sp_job *job, const sp_sorted *sorted, sp_bins *bins,
+int spi_best_fit_runs(spi_job *job, const spi_sorted *sorted, spi_bins *bins,
                      int bulk);
-void sp_sorted_free(sp_sorted *sorted);
+void spi_sorted_free(spi_sorted *sorted);
 
 /* ---- residual index (residual_index.c) ----------------------------------
  * The open bins keyed by remaining space (residual > 0). Among bins with
  * equal residual the one that reached it most recently comes first (LIFO).
  * Dense (a bucket per residual under a hierarchical bitset) when the
  * capacity is small next to n; otherwise a treap, so memory stays O(n). */
-typedef struct sp_residual_index sp_residual_index;
+typedef struct spi_residual_index spi_residual_index;
 
-sp_residual_index *sp_ri_create(int64_t capacity, int64_t max_bins);
-void sp_ri_free(sp_residual_index *ri);
+spi_residual_index *spi_ri_create(int64_t capacity, int64_t max_bins);
+void spi_ri_free(spi_residual_index *ri);
 /* Insert bin b with residual r (1 <= r <= capacity). */
-void sp_ri_push(sp_residual_index *ri, int32_t b, int64_t r);
+void spi_ri_push(spi_residual_index *ri, int32_t b, int64_t r);
 /* Remove and return the bin with the smallest residual >= s, writing its
  * residual to *r; -1 when none fits. */
-int32_t sp_ri_pop_best(sp_residual_index *ri, int64_t s, int64_t *r);
+int32_t spi_ri_pop_best(spi_residual_index *ri, int64_t s, int64_t *r);
 /* Remove and return the bin with the largest residual, writing it to *r;
  * -1 when the index is empty. */
-int32_t sp_ri_pop_max(sp_residual_index *ri, int64_t *r);
+int32_t spi_ri_pop_max(spi_residual_index *ri, int64_t *r);
 
 /* ---- first-fit index (first_fit.c) --------------------------------------
  * A max tree over the residuals of bins in opening order: finds the
  * lowest-numbered bin with residual >= s in O(log bins). */
-typedef struct sp_first_fit sp_first_fit;
+typedef struct spi_first_fit spi_first_fit;
 
-sp_first_fit *sp_ff_create(int64_t capacity, int64_t max_bins);
-void sp_ff_free(sp_first_fit *ff);
+spi_first_fit *spi_ff_create(int64_t capacity, int64_t max_bins);
+void spi_ff_free(spi_first_fit *ff);
 /* The lowest-numbered bin with residual >= s, or -1. */
-int32_t sp_ff_find(const sp_first_fit *ff, int64_t s);
+int32_t spi_ff_find(const spi_first_fit *ff, int64_t s);
 /* Set the residual of bin b (b may be the next bin to open). */
-void sp_ff_set(sp_first_fit *ff, int32_t b, int64_t residual);
-int64_t sp_ff_residual(const sp_first_fit *ff, int32_t b);
+void spi_ff_set(spi_first_fit *ff, int32_t b, int64_t residual);
+int64_t spi_ff_residual(const spi_first_fit *ff, int32_t b);
 
 /* Place `count` items of one length by first fit, bulk where the same bin
  * keeps fitting; opens bins as needed. Shared by FFD, FFS and MFFD. */
-void sp_ff_place_run(sp_first_fit *ff, sp_bins *bins, int64_t length,
+void spi_ff_place_run(spi_first_fit *ff, spi_bins *bins, int64_t length,
                      int64_t count);
 
-#endif /* SP_INTERNAL_H */
+#endif /* SPI_INTERNAL_H */

@@ -20,7 +20,7 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-void *sp_alloc_array(int64_t count, size_t size)
+void *spi_alloc_array(int64_t count, size_t size)
 {
     if (count < 0 || size == 0 || (uint64_t)count > SIZE_MAX / size)
         return NULL;
@@ -38,9 +38,9 @@ void *sp_alloc_array(int64_t count, size_t size)
     return p;
 }
 
-void *sp_alloc_zeroed(int64_t count, size_t size)
+void *spi_alloc_zeroed(int64_t count, size_t size)
 {
-    void *p = sp_alloc_array(count, size);
+    void *p = spi_alloc_array(count, size);
     if (p != NULL)
         memset(p, 0, count == 0 ? 1 : (size_t)count * size);
     return p;

@@ -35,8 +35,8 @@ typedef struct mffd_state {
     const int64_t *len;
     const int32_t *order; /* sorted position -> id */
     uint8_t *taken;       /* sorted position -> already placed */
-    int32_t *step_id;     /* placement step -> id, for sp_bins_emit */
-    sp_bins bins;
+    int32_t *step_id;     /* placement step -> id, for spi_bins_emit */
+    spi_bins bins;
 } mffd_state;
 
 static void place(mffd_state *st, int32_t b, int64_t pos)
@@ -44,7 +44,7 @@ static void place(mffd_state *st, int32_t b, int64_t pos)
     int32_t id = st->order[pos];
     st->step_id[st->bins.steps] = id;
     st->taken[pos] = 1;
-    sp_bins_place(&st->bins, b, st->len[id], 1);
+    spi_bins_place(&st->bins, b, st->len[id], 1);
 }
 
 static int64_t len_at(const mffd_state *st, int64_t pos)
@@ -59,7 +59,7 @@ static int pair_mediums(mffd_state *st, int64_t large, int64_t m_begin,
                         int64_t m_end)
 {
     const int64_t count = m_end - m_begin, cap = st->bins.capacity;
-    int32_t *stack = sp_alloc_array(count > 0 ? count : 1, sizeof(int32_t));
+    int32_t *stack = spi_alloc_array(count > 0 ? count : 1, sizeof(int32_t));
     if (stack == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     int64_t top = 0, a = 0;
@@ -106,27 +106,27 @@ static void add_small_pairs(mffd_state *st, int64_t large, int64_t s_begin,
 }
 
 /* Phase 4: first fit over the large bins, then new ones, run by run. */
-static int finish_first_fit(mffd_state *st, const sp_sorted *sorted,
+static int finish_first_fit(mffd_state *st, const spi_sorted *sorted,
                             int64_t large, int64_t n)
 {
-    sp_first_fit *ff = sp_ff_create(st->bins.capacity, n);
+    spi_first_fit *ff = spi_ff_create(st->bins.capacity, n);
     if (ff == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     for (int32_t b = 0; b < large; b++)
-        sp_ff_set(ff, b, st->bins.capacity - st->bins.load[b]);
+        spi_ff_set(ff, b, st->bins.capacity - st->bins.load[b]);
     int64_t pos = 0;
     for (int64_t r = 0; r < sorted->runs; r++) {
         const int64_t end = pos + sorted->run_count[r];
-        /* sp_ff_place_run takes the next `left` steps; name their ids. */
+        /* spi_ff_place_run takes the next `left` steps; name their ids. */
         int64_t left = 0;
         for (; pos < end; pos++) {
             if (!st->taken[pos])
                 st->step_id[st->bins.steps + left++] = st->order[pos];
         }
         if (left > 0)
-            sp_ff_place_run(ff, &st->bins, sorted->run_length[r], left);
+            spi_ff_place_run(ff, &st->bins, sorted->run_length[r], left);
     }
-    sp_ff_free(ff);
+    spi_ff_free(ff);
     return SP_OK;
 }
 
@@ -139,37 +139,37 @@ static int64_t end_above(const mffd_state *st, int64_t from, int64_t n,
     return from;
 }
 
-int sp_strategy_mffd(sp_job *job)
+int spi_strategy_mffd(spi_job *job)
 {
     const int64_t n = job->n, cap = job->capacity;
-    sp_sorted sorted;
-    if (sp_sort_decreasing(job, &sorted) != SP_OK)
+    spi_sorted sorted;
+    if (spi_sort_decreasing(job, &sorted) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
     mffd_state st = {job->lengths, sorted.order, NULL, NULL, {0}};
-    st.taken = sp_alloc_zeroed(n, sizeof(uint8_t));
-    st.step_id = sp_alloc_array(n, sizeof(int32_t));
+    st.taken = spi_alloc_zeroed(n, sizeof(uint8_t));
+    st.step_id = spi_alloc_array(n, sizeof(int32_t));
     int status = SP_ERR_OUT_OF_MEMORY;
     if (st.taken == NULL || st.step_id == NULL ||
-        sp_bins_init(&st.bins, job) != SP_OK)
+        spi_bins_init(&st.bins, job) != SP_OK)
         goto done;
 
     const int64_t large = end_above(&st, 0, n, cap / 2);
     const int64_t medium_end = end_above(&st, large, n, cap / 3);
     const int64_t small_end = end_above(&st, medium_end, n, cap / 6);
     for (int64_t pos = 0; pos < large; pos++)
-        place(&st, sp_bins_open(&st.bins), pos);
+        place(&st, spi_bins_open(&st.bins), pos);
     status = pair_mediums(&st, large, large, medium_end);
     if (status != SP_OK)
         goto done;
     add_small_pairs(&st, large, medium_end, small_end);
     status = finish_first_fit(&st, &sorted, large, n);
     if (status == SP_OK)
-        sp_bins_emit(&st.bins, job, st.step_id);
+        spi_bins_emit(&st.bins, job, st.step_id);
 
 done:
-    sp_bins_free(&st.bins);
+    spi_bins_free(&st.bins);
     free(st.taken);
     free(st.step_id);
-    sp_sorted_free(&sorted);
+    spi_sorted_free(&sorted);
     return status;
 }

@@ -15,7 +15,7 @@
 #define RADIX_BITS 16
 #define RADIX_SIZE ((int64_t)1 << RADIX_BITS)
 
-void sp_sorted_free(sp_sorted *sorted)
+void spi_sorted_free(spi_sorted *sorted)
 {
     free(sorted->order);
     free(sorted->run_length);
@@ -23,14 +23,14 @@ void sp_sorted_free(sp_sorted *sorted)
     memset(sorted, 0, sizeof *sorted);
 }
 
-static int alloc_sorted(sp_sorted *s, int64_t n, int64_t max_runs)
+static int alloc_sorted(spi_sorted *s, int64_t n, int64_t max_runs)
 {
     s->runs = 0;
-    s->order = sp_alloc_array(n, sizeof(int32_t));
-    s->run_length = sp_alloc_array(max_runs, sizeof(int64_t));
-    s->run_count = sp_alloc_array(max_runs, sizeof(int32_t));
+    s->order = spi_alloc_array(n, sizeof(int32_t));
+    s->run_length = spi_alloc_array(max_runs, sizeof(int64_t));
+    s->run_count = spi_alloc_array(max_runs, sizeof(int32_t));
     if (!s->order || !s->run_length || !s->run_count) {
-        sp_sorted_free(s);
+        spi_sorted_free(s);
         return SP_ERR_OUT_OF_MEMORY;
     }
     return SP_OK;
@@ -40,8 +40,8 @@ static int alloc_sorted(sp_sorted *s, int64_t n, int64_t max_runs)
  * each part counts and then scatters its own slice of the input, into
  * positions that keep the whole order stable. */
 typedef struct counting_ctx {
-    const sp_job *job;
-    sp_sorted *sorted;
+    const spi_job *job;
+    spi_sorted *sorted;
     int64_t range;
     int32_t *start; /* parts x range: counts, then write positions */
 } counting_ctx;
@@ -53,7 +53,7 @@ static void count_part(void *arg, int part, int parts)
     const int64_t top = c->job->max_length;
     int32_t *count = c->start + part * c->range;
     int64_t begin, end;
-    sp_part_range(c->job->n, part, parts, &begin, &end);
+    spi_part_range(c->job->n, part, parts, &begin, &end);
     for (int64_t i = begin; i < end; i++)
         count[top - len[i]]++;
 }
@@ -66,24 +66,24 @@ static void scatter_part(void *arg, int part, int parts)
     int32_t *start = c->start + part * c->range;
     int32_t *order = c->sorted->order;
     int64_t begin, end;
-    sp_part_range(c->job->n, part, parts, &begin, &end);
+    spi_part_range(c->job->n, part, parts, &begin, &end);
     for (int64_t i = begin; i < end; i++)
         order[start[top - len[i]]++] = (int32_t)i;
 }
 
-static int counting_sort(const sp_job *job, sp_sorted *s, int64_t range,
+static int counting_sort(const spi_job *job, spi_sorted *s, int64_t range,
                          int parts)
 {
     int64_t max_runs = range < job->n ? range : job->n;
     if (alloc_sorted(s, job->n, max_runs) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    counting_ctx c = {job, s, range, sp_alloc_zeroed(parts * range, sizeof(int32_t))};
+    counting_ctx c = {job, s, range, spi_alloc_zeroed(parts * range, sizeof(int32_t))};
     if (c.start == NULL) {
-        sp_sorted_free(s);
+        spi_sorted_free(s);
         return SP_ERR_OUT_OF_MEMORY;
     }
     if (parts > 1)
-        sp_run_parallel(parts, count_part, &c);
+        spi_run_parallel(parts, count_part, &c);
     else
         count_part(&c, 0, 1);
     int32_t at = 0;
@@ -103,25 +103,25 @@ static int counting_sort(const sp_job *job, sp_sorted *s, int64_t range,
         at += total;
     }
     if (parts > 1)
-        sp_run_parallel(parts, scatter_part, &c);
+        spi_run_parallel(parts, scatter_part, &c);
     else
         scatter_part(&c, 0, 1);
     free(c.start);
     return SP_OK;
 }
 
-static int radix_sort(const sp_job *job, sp_sorted *s, int64_t range)
+static int radix_sort(const spi_job *job, spi_sorted *s, int64_t range)
 {
     const int64_t n = job->n, top = job->max_length;
     const int64_t *len = job->lengths;
     if (alloc_sorted(s, n, n) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    int32_t *tmp = sp_alloc_array(n, sizeof(int32_t));
-    int64_t *bucket = sp_alloc_array(RADIX_SIZE, sizeof(int64_t));
+    int32_t *tmp = spi_alloc_array(n, sizeof(int32_t));
+    int64_t *bucket = spi_alloc_array(RADIX_SIZE, sizeof(int64_t));
     if (tmp == NULL || bucket == NULL) {
         free(tmp);
         free(bucket);
-        sp_sorted_free(s);
+        spi_sorted_free(s);
         return SP_ERR_OUT_OF_MEMORY;
     }
     int32_t *src = s->order, *dst = tmp;
@@ -165,7 +165,7 @@ static int radix_sort(const sp_job *job, sp_sorted *s, int64_t range)
     return SP_OK;
 }
 
-int sp_sort_decreasing_parallel(const sp_job *job, sp_sorted *sorted,
+int spi_sort_decreasing_parallel(const spi_job *job, spi_sorted *sorted,
                                 int parts)
 {
     memset(sorted, 0, sizeof *sorted);
@@ -179,7 +179,7 @@ int sp_sort_decreasing_parallel(const sp_job *job, sp_sorted *sorted,
     return counting_sort(job, sorted, range, parts);
 }
 
-int sp_sort_decreasing(const sp_job *job, sp_sorted *sorted)
+int spi_sort_decreasing(const spi_job *job, spi_sorted *sorted)
 {
-    return sp_sort_decreasing_parallel(job, sorted, 1);
+    return spi_sort_decreasing_parallel(job, sorted, 1);
 }

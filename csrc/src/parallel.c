@@ -29,9 +29,9 @@
 #define MEND_FRACTION 8
 
 typedef struct share {
-    sp_job job;           /* this share's items: n; bin_used = its loads */
-    sp_sorted runs;       /* run_length borrowed, run_count own, no order */
-    sp_bins bins;         /* bins.count: items per bin, then write cursors */
+    spi_job job;           /* this share's items: n; bin_used = its loads */
+    spi_sorted runs;       /* run_length borrowed, run_count own, no order */
+    spi_bins bins;         /* bins.count: items per bin, then write cursors */
     int32_t *final_bin;   /* per share bin: final number, or -1 if mended */
     int64_t *pool;        /* global sorted positions of the mended items */
     int64_t pool_size;
@@ -39,8 +39,8 @@ typedef struct share {
 } share;
 
 typedef struct obfdp_ctx {
-    sp_job *job;
-    const sp_sorted *sorted;
+    spi_job *job;
+    const spi_sorted *sorted;
     share *shares;
     int64_t mend_from;    /* a bin with this much room or more is mended */
 } obfdp_ctx;
@@ -52,13 +52,13 @@ static inline int64_t position(int64_t start, int t, int parts, int64_t m)
     return start + t + (int64_t)parts * m;
 }
 
-static int share_init(share *sh, const sp_job *job, const sp_sorted *sorted,
+static int share_init(share *sh, const spi_job *job, const spi_sorted *sorted,
                       int t, int parts)
 {
     memset(sh, 0, sizeof *sh);
     sh->runs.runs = sorted->runs;
     sh->runs.run_length = sorted->run_length;
-    sh->runs.run_count = sp_alloc_array(sorted->runs, sizeof(int32_t));
+    sh->runs.run_count = spi_alloc_array(sorted->runs, sizeof(int32_t));
     if (sh->runs.run_count == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     int64_t n = 0, before = 0; /* this share's items, the earlier shares' */
@@ -77,11 +77,11 @@ static int share_init(share *sh, const sp_job *job, const sp_sorted *sorted,
      * (a share has at most as many bins as items); number_kept_bins then
      * moves them down in place, never past an unread one. */
     sh->job.bin_used = job->bin_used + before;
-    sh->final_bin = sp_alloc_array(n, sizeof(int32_t));
-    sh->pool = sp_alloc_array(n, sizeof(int64_t));
+    sh->final_bin = spi_alloc_array(n, sizeof(int32_t));
+    sh->pool = spi_alloc_array(n, sizeof(int64_t));
     if (!sh->final_bin || !sh->pool)
         return SP_ERR_OUT_OF_MEMORY;
-    return sp_bins_init(&sh->bins, &sh->job);
+    return spi_bins_init(&sh->bins, &sh->job);
 }
 
 static void share_free(share *sh)
@@ -89,7 +89,7 @@ static void share_free(share *sh)
     free(sh->runs.run_count);
     free(sh->final_bin);
     free(sh->pool);
-    sp_bins_free(&sh->bins);
+    spi_bins_free(&sh->bins);
 }
 
 /* Phase 2 for share `part`: set it up and pack it by OBFD. */
@@ -99,7 +99,7 @@ static void pack_share(void *arg, int part, int parts)
     share *sh = &c->shares[part];
     sh->status = share_init(sh, c->job, c->sorted, part, parts);
     if (sh->status == SP_OK)
-        sh->status = sp_best_fit_runs(&sh->job, &sh->runs, &sh->bins, 1);
+        sh->status = spi_best_fit_runs(&sh->job, &sh->runs, &sh->bins, 1);
 }
 
 /* Phase 4 for share `part`: write the ids of its kept bins, and list the
@@ -156,7 +156,7 @@ static int64_t number_kept_bins(obfdp_ctx *c, int parts, int64_t *kept_items)
  * by OBFD into the bins after the kept ones. */
 static int mend(obfdp_ctx *c, int parts, int64_t kept_bins, int64_t kept_items)
 {
-    sp_job *job = c->job;
+    spi_job *job = c->job;
     int64_t pooled = job->n - kept_items;
     if (pooled == 0) {
         job->bin_offsets[kept_bins] = kept_items;
@@ -164,14 +164,14 @@ static int mend(obfdp_ctx *c, int parts, int64_t kept_bins, int64_t kept_items)
         return SP_OK;
     }
     /* Merge the shares' pools (each ascending) into one sorted order. */
-    sp_sorted pool = {0};
-    pool.order = sp_alloc_array(pooled, sizeof(int32_t));
-    pool.run_length = sp_alloc_array(pooled, sizeof(int64_t));
-    pool.run_count = sp_alloc_array(pooled, sizeof(int32_t));
+    spi_sorted pool = {0};
+    pool.order = spi_alloc_array(pooled, sizeof(int32_t));
+    pool.run_length = spi_alloc_array(pooled, sizeof(int64_t));
+    pool.run_count = spi_alloc_array(pooled, sizeof(int32_t));
     int64_t *cursor = calloc((size_t)parts, sizeof(int64_t));
     if (!pool.order || !pool.run_length || !pool.run_count || !cursor) {
         free(cursor);
-        sp_sorted_free(&pool);
+        spi_sorted_free(&pool);
         return SP_ERR_OUT_OF_MEMORY;
     }
     for (int64_t j = 0; j < pooled; j++) {
@@ -195,22 +195,22 @@ static int mend(obfdp_ctx *c, int parts, int64_t kept_bins, int64_t kept_items)
     }
     free(cursor);
 
-    /* The mended bins are laid out by sp_bins_emit into the tail of the
+    /* The mended bins are laid out by spi_bins_emit into the tail of the
      * caller's buffers, then shifted past the kept items. */
-    sp_job sub = *job;
+    spi_job sub = *job;
     sub.n = pooled;
     sub.items = job->items + kept_items;
     sub.bin_offsets = job->bin_offsets + kept_bins;
     sub.bin_used = job->bin_used + kept_bins;
-    sp_bins bins;
-    int status = sp_bins_init(&bins, &sub);
+    spi_bins bins;
+    int status = spi_bins_init(&bins, &sub);
     if (status == SP_OK) {
-        status = sp_best_fit_runs(&sub, &pool, &bins, 1);
+        status = spi_best_fit_runs(&sub, &pool, &bins, 1);
         if (status == SP_OK)
-            sp_bins_emit(&bins, &sub, pool.order);
-        sp_bins_free(&bins);
+            spi_bins_emit(&bins, &sub, pool.order);
+        spi_bins_free(&bins);
     }
-    sp_sorted_free(&pool);
+    spi_sorted_free(&pool);
     if (status != SP_OK)
         return status;
     for (int64_t b = 0; b <= sub.num_bins; b++)
@@ -219,43 +219,43 @@ static int mend(obfdp_ctx *c, int parts, int64_t kept_bins, int64_t kept_items)
     return SP_OK;
 }
 
-int sp_strategy_obfdp(sp_job *job)
+int spi_strategy_obfdp(spi_job *job)
 {
     int64_t threads = job->options.threads;
     if (threads == 0)
-        threads = sp_online_cpus();
+        threads = spi_online_cpus();
     int64_t most = job->n / MIN_ITEMS_PER_THREAD;
     if (threads > most)
         threads = most;
     if (threads <= 1)
-        return sp_strategy_obfd(job);
+        return spi_strategy_obfd(job);
     const int parts = (int)threads;
 
-    sp_sorted sorted;
-    if (sp_sort_decreasing_parallel(job, &sorted, parts) != SP_OK)
+    spi_sorted sorted;
+    if (spi_sort_decreasing_parallel(job, &sorted, parts) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
     share *shares = calloc((size_t)parts, sizeof(share));
     if (shares == NULL) {
-        sp_sorted_free(&sorted);
+        spi_sorted_free(&sorted);
         return SP_ERR_OUT_OF_MEMORY;
     }
     int64_t room = job->capacity / MEND_FRACTION;
     obfdp_ctx c = {job, &sorted, shares,
                    room > job->min_length ? room : job->min_length};
 
-    sp_run_parallel(parts, pack_share, &c);
+    spi_run_parallel(parts, pack_share, &c);
     int status = SP_OK;
     for (int t = 0; t < parts; t++)
         status = shares[t].status != SP_OK ? shares[t].status : status;
     if (status == SP_OK) {
         int64_t kept_items;
         int64_t kept_bins = number_kept_bins(&c, parts, &kept_items);
-        sp_run_parallel(parts, lay_out_share, &c);
+        spi_run_parallel(parts, lay_out_share, &c);
         status = mend(&c, parts, kept_bins, kept_items);
     }
     for (int t = 0; t < parts; t++)
         share_free(&shares[t]);
     free(shares);
-    sp_sorted_free(&sorted);
+    spi_sorted_free(&sorted);
     return status;
 }

@@ -32,7 +32,7 @@
 
 static void *populate(void *arg)
 {
-    const sp_prefault *pf = arg;
+    const spi_prefault *pf = arg;
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     for (int r = 0; r < pf->ranges; r++) {
         /* Whole pages inside the range only: the pages at its ends may
@@ -45,18 +45,18 @@ static void *populate(void *arg)
     return NULL;
 }
 
-void sp_prefault_start(sp_prefault *pf, int threads)
+void spi_prefault_start(spi_prefault *pf, int threads)
 {
     size_t total = 0;
     for (int r = 0; r < pf->ranges; r++)
         total += pf->bytes[r];
     if (threads == 0)
-        threads = sp_online_cpus();
+        threads = spi_online_cpus();
     pf->started = threads > 1 && total >= MIN_BYTES
                   && pthread_create(&pf->thread, NULL, populate, pf) == 0;
 }
 
-void sp_prefault_join(sp_prefault *pf)
+void spi_prefault_join(spi_prefault *pf)
 {
     if (pf->started)
         pthread_join(pf->thread, NULL);
@@ -65,13 +65,13 @@ void sp_prefault_join(sp_prefault *pf)
 
 #else /* no way to populate pages without writing them: do nothing */
 
-void sp_prefault_start(sp_prefault *pf, int threads)
+void spi_prefault_start(spi_prefault *pf, int threads)
 {
     (void)threads;
     pf->started = 0;
 }
 
-void sp_prefault_join(sp_prefault *pf)
+void spi_prefault_join(spi_prefault *pf)
 {
     (void)pf;
 }

@@ -21,7 +21,7 @@
 #define DENSE_MAX_LIMIT ((int64_t)1 << 24)
 #define MAX_LEVELS 5
 
-struct sp_residual_index {
+struct spi_residual_index {
     int dense;
     int64_t capacity;
     /* dense mode */
@@ -40,7 +40,7 @@ struct sp_residual_index {
 
 /* ---- hierarchical bitset ------------------------------------------------ */
 
-static void bits_set(sp_residual_index *ri, int64_t x)
+static void bits_set(spi_residual_index *ri, int64_t x)
 {
     for (int lv = 0; lv < ri->levels; lv++) {
         uint64_t *w = &ri->level[lv][x >> 6];
@@ -52,7 +52,7 @@ static void bits_set(sp_residual_index *ri, int64_t x)
     }
 }
 
-static void bits_clear(sp_residual_index *ri, int64_t x)
+static void bits_clear(spi_residual_index *ri, int64_t x)
 {
     for (int lv = 0; lv < ri->levels; lv++) {
         uint64_t *w = &ri->level[lv][x >> 6];
@@ -64,7 +64,7 @@ static void bits_clear(sp_residual_index *ri, int64_t x)
 }
 
 /* Smallest set position >= x, or -1. */
-static int64_t bits_next(const sp_residual_index *ri, int64_t x)
+static int64_t bits_next(const spi_residual_index *ri, int64_t x)
 {
     for (int lv = 0; lv < ri->levels; lv++) {
         int64_t w = x >> 6;
@@ -83,7 +83,7 @@ static int64_t bits_next(const sp_residual_index *ri, int64_t x)
 }
 
 /* Largest set position, or -1. */
-static int64_t bits_max(const sp_residual_index *ri)
+static int64_t bits_max(const spi_residual_index *ri)
 {
     int top = ri->levels - 1;
     uint64_t m = ri->level[top][0];
@@ -95,11 +95,11 @@ static int64_t bits_max(const sp_residual_index *ri)
     return pos;
 }
 
-static int dense_init(sp_residual_index *ri, int64_t max_bins)
+static int dense_init(spi_residual_index *ri, int64_t max_bins)
 {
     int64_t universe = ri->capacity + 1;
-    ri->head = sp_alloc_array(universe, sizeof(int32_t));
-    ri->next = sp_alloc_array(max_bins, sizeof(int32_t));
+    ri->head = spi_alloc_array(universe, sizeof(int32_t));
+    ri->next = spi_alloc_array(max_bins, sizeof(int32_t));
     if (!ri->head || !ri->next)
         return SP_ERR_OUT_OF_MEMORY;
     memset(ri->head, 0xff, (size_t)universe * sizeof(int32_t));
@@ -108,7 +108,7 @@ static int dense_init(sp_residual_index *ri, int64_t max_bins)
     do {
         int64_t words = (bits + 63) >> 6;
         ri->words[ri->levels] = words;
-        ri->level[ri->levels] = sp_alloc_zeroed(words, sizeof(uint64_t));
+        ri->level[ri->levels] = spi_alloc_zeroed(words, sizeof(uint64_t));
         if (ri->level[ri->levels] == NULL)
             return SP_ERR_OUT_OF_MEMORY;
         ri->levels++;
@@ -130,7 +130,7 @@ static uint32_t priority(int32_t b)
 }
 
 /* Order: residual ascending, then most recent (larger stamp) first. */
-static int key_less(const sp_residual_index *ri, int32_t a, int64_t res,
+static int key_less(const spi_residual_index *ri, int32_t a, int64_t res,
                     uint64_t stamp)
 {
     if (ri->residual[a] != res)
@@ -138,7 +138,7 @@ static int key_less(const sp_residual_index *ri, int32_t a, int64_t res,
     return ri->stamp[a] > stamp;
 }
 
-static void split(sp_residual_index *ri, int32_t t, int64_t res,
+static void split(spi_residual_index *ri, int32_t t, int64_t res,
                   uint64_t stamp, int32_t *l, int32_t *r)
 {
     if (t < 0) {
@@ -152,7 +152,7 @@ static void split(sp_residual_index *ri, int32_t t, int64_t res,
     }
 }
 
-static int32_t merge(sp_residual_index *ri, int32_t a, int32_t b)
+static int32_t merge(spi_residual_index *ri, int32_t a, int32_t b)
 {
     if (a < 0)
         return b;
@@ -166,7 +166,7 @@ static int32_t merge(sp_residual_index *ri, int32_t a, int32_t b)
     return b;
 }
 
-static int32_t erase(sp_residual_index *ri, int32_t t, int32_t x)
+static int32_t erase(spi_residual_index *ri, int32_t t, int32_t x)
 {
     if (t == x)
         return merge(ri, ri->left[t], ri->right[t]);
@@ -178,7 +178,7 @@ static int32_t erase(sp_residual_index *ri, int32_t t, int32_t x)
 }
 
 /* First node with residual >= s (the most recent among the smallest). */
-static int32_t lower_bound(const sp_residual_index *ri, int64_t s)
+static int32_t lower_bound(const spi_residual_index *ri, int64_t s)
 {
     int32_t t = ri->root, found = -1;
     while (t >= 0) {
@@ -192,14 +192,14 @@ static int32_t lower_bound(const sp_residual_index *ri, int64_t s)
     return found;
 }
 
-static int treap_init(sp_residual_index *ri, int64_t max_bins)
+static int treap_init(spi_residual_index *ri, int64_t max_bins)
 {
     ri->root = -1;
     ri->clock = 0;
-    ri->left = sp_alloc_array(max_bins, sizeof(int32_t));
-    ri->right = sp_alloc_array(max_bins, sizeof(int32_t));
-    ri->residual = sp_alloc_array(max_bins, sizeof(int64_t));
-    ri->stamp = sp_alloc_array(max_bins, sizeof(uint64_t));
+    ri->left = spi_alloc_array(max_bins, sizeof(int32_t));
+    ri->right = spi_alloc_array(max_bins, sizeof(int32_t));
+    ri->residual = spi_alloc_array(max_bins, sizeof(int64_t));
+    ri->stamp = spi_alloc_array(max_bins, sizeof(uint64_t));
     if (!ri->left || !ri->right || !ri->residual || !ri->stamp)
         return SP_ERR_OUT_OF_MEMORY;
     return SP_OK;
@@ -207,9 +207,9 @@ static int treap_init(sp_residual_index *ri, int64_t max_bins)
 
 /* ---- public -------------------------------------------------------------- */
 
-sp_residual_index *sp_ri_create(int64_t capacity, int64_t max_bins)
+spi_residual_index *spi_ri_create(int64_t capacity, int64_t max_bins)
 {
-    sp_residual_index *ri = calloc(1, sizeof *ri);
+    spi_residual_index *ri = calloc(1, sizeof *ri);
     if (ri == NULL)
         return NULL;
     ri->capacity = capacity;
@@ -218,13 +218,13 @@ sp_residual_index *sp_ri_create(int64_t capacity, int64_t max_bins)
     ri->dense = capacity <= limit;
     int status = ri->dense ? dense_init(ri, max_bins) : treap_init(ri, max_bins);
     if (status != SP_OK) {
-        sp_ri_free(ri);
+        spi_ri_free(ri);
         return NULL;
     }
     return ri;
 }
 
-void sp_ri_free(sp_residual_index *ri)
+void spi_ri_free(spi_residual_index *ri)
 {
     if (ri == NULL)
         return;
@@ -239,7 +239,7 @@ void sp_ri_free(sp_residual_index *ri)
     free(ri);
 }
 
-void sp_ri_push(sp_residual_index *ri, int32_t b, int64_t r)
+void spi_ri_push(spi_residual_index *ri, int32_t b, int64_t r)
 {
     if (ri->dense) {
         int32_t h = ri->head[r];
@@ -257,7 +257,7 @@ void sp_ri_push(sp_residual_index *ri, int32_t b, int64_t r)
     ri->root = merge(ri, merge(ri, l, b), g);
 }
 
-static int32_t dense_pop(sp_residual_index *ri, int64_t r)
+static int32_t dense_pop(spi_residual_index *ri, int64_t r)
 {
     int32_t b = ri->head[r];
     int32_t nx = ri->next[b];
@@ -267,7 +267,7 @@ static int32_t dense_pop(sp_residual_index *ri, int64_t r)
     return b;
 }
 
-int32_t sp_ri_pop_best(sp_residual_index *ri, int64_t s, int64_t *r)
+int32_t spi_ri_pop_best(spi_residual_index *ri, int64_t s, int64_t *r)
 {
     if (ri->dense) {
         if (s > ri->capacity)
@@ -286,7 +286,7 @@ int32_t sp_ri_pop_best(sp_residual_index *ri, int64_t s, int64_t *r)
     return b;
 }
 
-int32_t sp_ri_pop_max(sp_residual_index *ri, int64_t *r)
+int32_t spi_ri_pop_max(spi_residual_index *ri, int64_t *r)
 {
     if (ri->dense) {
         int64_t at = bits_max(ri);
@@ -300,5 +300,5 @@ int32_t sp_ri_pop_max(sp_residual_index *ri, int64_t *r)
         return -1;
     while (ri->right[t] >= 0)
         t = ri->right[t];
-    return sp_ri_pop_best(ri, ri->residual[t], r);
+    return spi_ri_pop_best(ri, ri->residual[t], r);
 }

@@ -36,10 +36,10 @@ static uint32_t uniform_below(uint64_t *state, uint32_t bound)
     return (uint32_t)(m >> 32);
 }
 
-int sp_strategy_ffs(sp_job *job)
+int spi_strategy_ffs(spi_job *job)
 {
     const int64_t n = job->n;
-    int32_t *order = sp_alloc_array(n, sizeof(int32_t));
+    int32_t *order = spi_alloc_array(n, sizeof(int32_t));
     if (order == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     for (int64_t i = 0; i < n; i++)
@@ -55,23 +55,23 @@ int sp_strategy_ffs(sp_job *job)
 
     /* Gather the lengths in shuffled order first: one pass of independent
      * loads, rather than a cache miss inside each first-fit step. */
-    int64_t *shuffled = sp_alloc_array(n, sizeof(int64_t));
-    sp_bins bins = {0};
-    sp_first_fit *ff = NULL;
+    int64_t *shuffled = spi_alloc_array(n, sizeof(int64_t));
+    spi_bins bins = {0};
+    spi_first_fit *ff = NULL;
     int status = SP_ERR_OUT_OF_MEMORY;
-    if (shuffled == NULL || sp_bins_init(&bins, job) != SP_OK ||
-        (ff = sp_ff_create(job->capacity, n)) == NULL)
+    if (shuffled == NULL || spi_bins_init(&bins, job) != SP_OK ||
+        (ff = spi_ff_create(job->capacity, n)) == NULL)
         goto done;
     for (int64_t step = 0; step < n; step++)
         shuffled[step] = job->lengths[order[step]];
     for (int64_t step = 0; step < n; step++)
-        sp_ff_place_run(ff, &bins, shuffled[step], 1);
-    sp_bins_emit(&bins, job, order);
+        spi_ff_place_run(ff, &bins, shuffled[step], 1);
+    spi_bins_emit(&bins, job, order);
     status = SP_OK;
 
 done:
-    sp_ff_free(ff);
-    sp_bins_free(&bins);
+    spi_ff_free(ff);
+    spi_bins_free(&bins);
     free(shuffled);
     free(order);
     return status;

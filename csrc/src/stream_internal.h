@@ -1,18 +1,18 @@
 /*
- * stream_internal.h - the stream handle shared by stream.c (packing) and
- * stream_state.c (export and import).
+ * stream_internal.h - the stream handle, shared by stream.c (packing) and
+ * stream_state.c (export and import). The layers go one way: the state
+ * uses the stream, the stream uses its queue (stream_queue.h).
  */
-#ifndef SP_STREAM_INTERNAL_H
-#define SP_STREAM_INTERNAL_H
+#ifndef SPI_STREAM_INTERNAL_H
+#define SPI_STREAM_INTERNAL_H
 
 #include <stdatomic.h>
 
-#include "internal.h"
+#include "stream_queue.h"
 
-/* One open bin: its load and item count. For NF the items themselves sit
- * at the tail of the queue (see pack_queue), so closing the bin copies
- * nothing. HK bins keep their ids and lengths in buffers of `room`
- * entries, reused by the next bin of the same class. */
+/* One open bin: its ids and lengths in buffers of `room` entries, reused
+ * by the next bin of the same slot. NF has one slot; HK has slot 0 for
+ * its last class (next fit) and slot i for class i. */
 typedef struct open_bin {
     int64_t load;
     int64_t count;
@@ -21,56 +21,49 @@ typedef struct open_bin {
     int64_t *lengths;
 } open_bin;
 
-/* Closed packs waiting to be read: pack p holds the ids
- * items[offsets[p] .. offsets[p + 1]) with their lengths, and used[p].
- * For NF, the open bin's items follow the last pack. */
-typedef struct pack_queue {
-    int64_t *items;
-    int64_t *lengths;
-    int64_t items_room; /* entries of items and of lengths */
-    int64_t *offsets;   /* packs_room + 1 entries, offsets[0] == 0 */
-    int64_t *used;
-    int64_t packs_room;
-    int64_t num_packs;
-} pack_queue;
-
 struct sp_stream {
     int64_t capacity;
     int strategy;
     int finished;
-    int64_t k;
+    int64_t k;          /* as created */
+    int64_t classes;    /* the k of the class rule: 1 for NF (all slot 0) */
     int64_t threads;    /* sp_options.threads; not part of the state */
     int64_t next_id;
     int64_t num_open;   /* open bins holding at least one item */
     int64_t open_items; /* items in the open bins */
-    int64_t num_slots;  /* NF: 1; HK: slot 0 last class, slot i class i */
+    int64_t num_slots;
     open_bin *bins;
     pack_queue queue;
-    atomic_flag busy; /* see "guarded entry points" */
+    atomic_flag busy;   /* held by the call that is using the handle */
 };
 
-/* Grow two arrays of *room entries together to hold need (stream.c). */
-int sp_reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need);
+/* A stream with empty open bins and an empty queue, or NULL (stream.c).
+ * The arguments are valid. */
+sp_stream *spi_stream_new(int64_t capacity, int strategy, int64_t k);
 
-/* Make room in the queue for `packs` more packs of `items` items. */
-int sp_queue_reserve(pack_queue *q, int64_t packs, int64_t items);
-
-/* End the pack that is being written to the queue at `end`. Only
- * sp_stream_pack_many()'s view of the caller's buffers has no used. */
-static inline void push_pack_end(pack_queue *q, int64_t end, int64_t used)
+/* The slot of a length (1 <= length <= capacity). */
+static inline int64_t spi_stream_slot(const sp_stream *s, int64_t length)
 {
-    if (q->used != NULL)
-        q->used[q->num_packs] = used;
-    q->offsets[++q->num_packs] = end;
+    return spi_hk_class(s->capacity, length, s->classes);
 }
 
-/* qsort order of int64_t values (the first of each record), ascending. */
-int sp_compare_int64(const void *a, const void *b);
+/* Every public call on a handle runs between these: a call that finds the
+ * handle in use returns SP_ERR_BUSY at once (see seqpacker.h). The flag is
+ * not part of the stream's value, so const callers hold it too (the handle
+ * is never a const object). */
+static inline int spi_stream_enter(const sp_stream *s)
+{
+    if (s == NULL)
+        return SP_ERR_NULL_POINTER;
+    atomic_flag *busy = (atomic_flag *)&s->busy;
+    if (atomic_flag_test_and_set_explicit(busy, memory_order_acquire))
+        return SP_ERR_BUSY;
+    return SP_OK;
+}
 
-/* The state's size and contents, without taking the handle's guard
- * (stream_state.c; the guarded entry points are in stream.c). */
-int sp_stream_measure_state(const sp_stream *s, int64_t *size);
-int sp_stream_write_state(const sp_stream *s, int64_t *state, int64_t size,
-                          int64_t *written);
+static inline void spi_stream_leave(const sp_stream *s)
+{
+    atomic_flag_clear_explicit((atomic_flag *)&s->busy, memory_order_release);
+}
 
-#endif /* SP_STREAM_INTERNAL_H */
+#endif /* SPI_STREAM_INTERNAL_H */

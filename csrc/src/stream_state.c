@@ -20,15 +20,13 @@ enum {
     H_PACKS, H_OPEN_BINS, H_HEADER_SIZE
 };
 
-int sp_stream_measure_state(const sp_stream *s, int64_t *size)
+/* How many values the state takes. Every term is bounded by memory the
+ * stream already holds. */
+static int64_t state_size(const sp_stream *s)
 {
-    if (s == NULL || size == NULL)
-        return SP_ERR_NULL_POINTER;
-    /* Every term is bounded by memory the stream already holds. */
     const pack_queue *q = &s->queue;
-    *size = H_HEADER_SIZE + q->num_packs + 2 * q->offsets[q->num_packs] +
-            2 * s->num_open + 2 * s->open_items;
-    return SP_OK;
+    return H_HEADER_SIZE + q->num_packs + 2 * spi_queue_items(q) +
+           2 * s->num_open + 2 * s->open_items;
 }
 
 /* Write count, the ids, then the lengths; returns the next position. */
@@ -42,16 +40,12 @@ static int64_t *write_group(int64_t *w, const int64_t *ids,
     return w + count;
 }
 
-int sp_stream_write_state(const sp_stream *s, int64_t *state, int64_t size,
-                        int64_t *written)
+static int write_state(const sp_stream *s, int64_t *state, int64_t size,
+                       int64_t *written)
 {
-    int64_t need;
-    int status = sp_stream_measure_state(s, &need);
-    if (status != SP_OK)
-        return status;
     if (state == NULL || written == NULL)
         return SP_ERR_NULL_POINTER;
-    if (size < need)
+    if (size < state_size(s))
         return SP_ERR_BUFFER_TOO_SMALL;
     const pack_queue *q = &s->queue;
     int64_t *w = state;
@@ -74,12 +68,7 @@ int sp_stream_write_state(const sp_stream *s, int64_t *state, int64_t size,
         if (bin->count == 0)
             continue;
         *w++ = i;
-        if (s->strategy == SP_NF) {
-            int64_t at = q->offsets[q->num_packs];
-            w = write_group(w, q->items + at, q->lengths + at, bin->count);
-        } else {
-            w = write_group(w, bin->ids, bin->lengths, bin->count);
-        }
+        w = write_group(w, bin->ids, bin->lengths, bin->count);
     }
     *written = w - state;
     return SP_OK;
@@ -129,45 +118,47 @@ static int is_open_bin(const sp_stream *s, int64_t slot, const group *g)
 {
     if (g->sum == s->capacity)
         return 0; /* an exactly full bin closes at once */
-    if (s->strategy == SP_NF)
-        /* NF's open bin holds the latest ids. */
-        return g->ids[0] == s->next_id - g->count;
+    if (s->strategy == SP_NF && g->ids[0] != s->next_id - g->count)
+        return 0; /* NF's open bin holds the latest ids */
     if (slot > 0 && g->count >= slot)
         return 0; /* a class-i bin closes with its i-th item */
     for (int64_t j = 0; j < g->count; j++)
-        if (sp_hk_class(s->capacity, g->lengths[j], s->k) != slot)
+        if (spi_stream_slot(s, g->lengths[j]) != slot)
             return 0;
     return 1;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
 }
 
 /* No id may be in two places: sort them all and look for repeats. */
 static int check_ids_distinct(const sp_stream *s)
 {
     const pack_queue *q = &s->queue;
-    const int64_t queued = q->offsets[q->num_packs];
-    const int64_t n = queued + (s->strategy == SP_NF ? 0 : s->open_items);
+    const int64_t queued = spi_queue_items(q);
+    const int64_t n = queued + s->open_items;
     if (n == 0)
         return SP_OK;
-    int64_t *all = sp_alloc_array(n, sizeof(int64_t));
+    int64_t *all = spi_alloc_array(n, sizeof(int64_t));
     if (all == NULL)
         return SP_ERR_OUT_OF_MEMORY;
-    memcpy(all, q->items, (size_t)queued * sizeof(int64_t));
+    if (queued > 0)
+        memcpy(all, q->items, (size_t)queued * sizeof(int64_t));
     int64_t m = queued;
-    for (int64_t i = 0; s->strategy == SP_HK && i < s->num_slots; i++) {
+    for (int64_t i = 0; i < s->num_slots; i++) {
         const open_bin *bin = &s->bins[i];
         if (bin->count > 0)
             memcpy(all + m, bin->ids, (size_t)bin->count * sizeof(int64_t));
         m += bin->count;
     }
-    qsort(all, (size_t)n, sizeof(int64_t), sp_compare_int64);
+    qsort(all, (size_t)n, sizeof(int64_t), compare_ids);
     int status = SP_OK;
     for (int64_t j = 1; j < n && status == SP_OK; j++)
         if (all[j] == all[j - 1])
             status = SP_ERR_INVALID_STATE;
-    /* NF's open ids are the latest ones: above every queued id. */
-    if (s->strategy == SP_NF && s->bins[0].count > 0 &&
-        all[n - 1] >= s->next_id - s->bins[0].count)
-        status = SP_ERR_INVALID_STATE;
     free(all);
     return status;
 }
@@ -180,13 +171,13 @@ static int import_body(sp_stream *s, reader *r, int64_t packs,
     for (int64_t p = 0; p < packs; p++) {
         if (!take_group(r, s, INT64_MAX, &g))
             return SP_ERR_INVALID_STATE;
-        int status = sp_queue_reserve(q, 1, g.count);
+        int status = spi_queue_reserve(q, 1, g.count);
         if (status != SP_OK)
             return status;
-        int64_t at = q->offsets[q->num_packs];
+        int64_t at = spi_queue_items(q);
         memcpy(q->items + at, g.ids, (size_t)g.count * sizeof(int64_t));
         memcpy(q->lengths + at, g.lengths, (size_t)g.count * sizeof(int64_t));
-        push_pack_end(q, at + g.count, g.sum);
+        spi_queue_end_pack(q, at + g.count, g.sum);
     }
     for (int64_t b = 0; b < open_bins; b++) {
         int64_t slot;
@@ -198,23 +189,11 @@ static int import_body(sp_stream *s, reader *r, int64_t packs,
             !take_group(r, s, INT64_MAX, &g) || !is_open_bin(s, slot, &g))
             return SP_ERR_INVALID_STATE;
         open_bin *bin = &s->bins[slot];
-        int64_t *ids, *lengths;
-        if (s->strategy == SP_NF) {
-            /* The open NF bin lives at the queue's tail. */
-            int status = sp_queue_reserve(q, 0, g.count);
-            if (status != SP_OK)
-                return status;
-            ids = q->items + q->offsets[q->num_packs];
-            lengths = q->lengths + q->offsets[q->num_packs];
-        } else {
-            if (sp_reserve_pair(&bin->ids, &bin->lengths, &bin->room, g.count)
-                != SP_OK)
-                return SP_ERR_OUT_OF_MEMORY;
-            ids = bin->ids;
-            lengths = bin->lengths;
-        }
-        memcpy(ids, g.ids, (size_t)g.count * sizeof(int64_t));
-        memcpy(lengths, g.lengths, (size_t)g.count * sizeof(int64_t));
+        if (spi_reserve_pair(&bin->ids, &bin->lengths, &bin->room, g.count)
+            != SP_OK)
+            return SP_ERR_OUT_OF_MEMORY;
+        memcpy(bin->ids, g.ids, (size_t)g.count * sizeof(int64_t));
+        memcpy(bin->lengths, g.lengths, (size_t)g.count * sizeof(int64_t));
         bin->count = g.count;
         bin->load = g.sum;
         s->num_open++;
@@ -269,3 +248,27 @@ int sp_stream_import(const int64_t *state, int64_t state_size,
     return SP_OK;
 }
 
+/* ---- public entry points, inside the handle's guard ----------------------- */
+
+int sp_stream_state_size(const sp_stream *s, int64_t *size)
+{
+    if (size == NULL)
+        return SP_ERR_NULL_POINTER;
+    int status = spi_stream_enter(s);
+    if (status != SP_OK)
+        return status;
+    *size = state_size(s);
+    spi_stream_leave(s);
+    return SP_OK;
+}
+
+int sp_stream_export(const sp_stream *s, int64_t *state, int64_t size,
+                     int64_t *written)
+{
+    int status = spi_stream_enter(s);
+    if (status != SP_OK)
+        return status;
+    status = write_state(s, state, size, written);
+    spi_stream_leave(s);
+    return status;
+}

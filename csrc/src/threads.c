@@ -15,7 +15,7 @@
 #define MAX_PARTS 1024
 
 typedef struct part_call {
-    sp_task_fn fn;
+    spi_task_fn fn;
     void *ctx;
     int part, parts;
 } part_call;
@@ -27,7 +27,7 @@ static void *run_part(void *arg)
     return NULL;
 }
 
-int sp_online_cpus(void)
+int spi_online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
@@ -35,7 +35,7 @@ int sp_online_cpus(void)
     return n > MAX_PARTS ? MAX_PARTS : (int)n;
 }
 
-void sp_run_parallel(int parts, sp_task_fn fn, void *ctx)
+void spi_run_parallel(int parts, spi_task_fn fn, void *ctx)
 {
     if (parts > MAX_PARTS)
         parts = MAX_PARTS;

@@ -91,11 +91,15 @@ static void test_strategy_names(void)
 
 static void test_bound_and_options(void)
 {
-    CHECK_EQ(sp_pack_bound(0), 0);
-    CHECK_EQ(sp_pack_bound(1), 1);
-    CHECK_EQ(sp_pack_bound(1000000), 1000000);
-    CHECK_EQ(sp_pack_bound(-1), -1);
-    CHECK_EQ(sp_pack_bound(INT64_MIN), -1);
+    int64_t size = -7;
+    CHECK_EQ(sp_pack_bound(0, &size), SP_OK);
+    CHECK_EQ(size, 0);
+    CHECK_EQ(sp_pack_bound(1000000, &size), SP_OK);
+    CHECK_EQ(size, 1000000);
+    CHECK_EQ(sp_pack_bound(-1, &size), SP_ERR_NEGATIVE_COUNT);
+    CHECK_EQ(size, 0);
+    CHECK_EQ(sp_pack_bound(INT64_MIN, &size), SP_ERR_NEGATIVE_COUNT);
+    CHECK_EQ(sp_pack_bound(1, NULL), SP_ERR_NULL_POINTER);
 
     sp_options o;
     memset(&o, 0x7b, sizeof o);

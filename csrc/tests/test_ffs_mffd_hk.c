@@ -1,6 +1,7 @@
 /*
  * test_ffs_mffd_hk.c - FirstFitShuffle, Modified FFD and Harmonic-K through the
- * public sp_pack(), plus the Harmonic-K open-bin counter (sp_hk_max_open).
+ * public sp_pack(), plus the most Harmonic-K bins open at once, counted
+ * through an SP_HK stream (hk_max_open below).
  *
  * Exact bins of whole random inputs are compared with the Python
  * references in tests/; here are hand-worked cases and the invariants.
@@ -9,7 +10,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "internal.h"
 #include "seqpacker.h"
 
 #define MAX_N 4096
@@ -72,6 +72,55 @@ static int bin_is(const packed *p, int64_t b, const int64_t *want, int64_t count
     if (b >= p->num_bins || p->offsets[b + 1] - p->offsets[b] != count)
         return 0;
     return memcmp(p->items + p->offsets[b], want, (size_t)count * 8) == 0;
+}
+
+/* The most bins Harmonic-K with k classes holds open at once over len,
+ * counted with the public stream API alone: the lengths go one by one
+ * into an SP_HK stream and after each add the open bins are read from
+ * sp_stream_get_info(). A class bin that the add fills (and so closes at
+ * once) held the new item together with every bin still open, so it
+ * counts at that moment: a pack closed by add j whose last id is j adds
+ * one. Packs are read and dropped after each add, so memory stays small.
+ * Returns the first status that is not SP_OK (*most is then untouched). */
+static int hk_max_open(const int64_t *len, int64_t n, int64_t cap, int64_t k,
+                       int64_t *most)
+{
+    static int64_t items[MAX_N], offsets[MAX_N + 1];
+    sp_options o;
+    sp_options_init(&o);
+    o.k = k;
+    sp_stream *s = NULL;
+    int status = sp_stream_create(cap, SP_HK, &o, &s);
+    int64_t best = 0;
+    for (int64_t j = 0; status == SP_OK && j < n; j++) {
+        int64_t unread = -1;
+        sp_stream_info info;
+        status = sp_stream_add(s, len[j], &unread);
+        if (status == SP_OK)
+            status = sp_stream_get_info(s, &info);
+        if (status != SP_OK)
+            break;
+        if (info.unread_packs != unread || info.sequences_added != j + 1 ||
+            info.unread_items > MAX_N || info.unread_packs > MAX_N) {
+            status = -1; /* the stream contradicts itself */
+            break;
+        }
+        int64_t at_once = info.open_bins;
+        if (unread > 0) {
+            sp_pack_buffers out = {items,   NULL, MAX_N,
+                                   offsets, NULL, MAX_N, -1};
+            status = sp_stream_read(s, &out);
+            if (status != SP_OK)
+                break;
+            for (int64_t p = 0; p < out.num_packs; p++)
+                at_once += items[offsets[p + 1] - 1] == j;
+        }
+        best = at_once > best ? at_once : best;
+    }
+    sp_stream_free(s);
+    if (status == SP_OK)
+        *most = best;
+    return status;
 }
 
 static void test_ffs(void)
@@ -161,13 +210,28 @@ static void test_hk(void)
     CHECK_EQ(pack(&out, one, 1, 10, SP_HK, &o), SP_ERR_INVALID_OPTION);
     o.k = SP_MAX_K + 1;
     CHECK_EQ(pack(&out, one, 1, 10, SP_HK, &o), SP_ERR_INVALID_OPTION);
-    int64_t most = -1;
-    CHECK_EQ(sp_hk_max_open(one, 1, 10, 1, &most), SP_ERR_INVALID_OPTION);
-    CHECK_EQ(sp_hk_max_open(one, 1, 0, 2, &most), SP_ERR_INVALID_CAPACITY);
-    CHECK_EQ(sp_hk_max_open(NULL, 1, 10, 2, &most), SP_ERR_NULL_POINTER);
+    /* The argument errors of Harmonic-K, offline and streamed. */
+    int64_t most = -1, err = -2;
+    sp_stream *s = (sp_stream *)&most; /* must be overwritten */
+    o.k = 1;
+    CHECK_EQ(sp_stream_create(10, SP_HK, &o, &s), SP_ERR_INVALID_OPTION);
+    CHECK(s == NULL);
+    CHECK_EQ(hk_max_open(one, 1, 10, 1, &most), SP_ERR_INVALID_OPTION);
+    CHECK_EQ(most, -1);
+    o.k = 2;
+    CHECK_EQ(pack(&out, one, 1, 0, SP_HK, &o), SP_ERR_INVALID_CAPACITY);
+    CHECK_EQ(sp_stream_create(0, SP_HK, &o, &s), SP_ERR_INVALID_CAPACITY);
+    CHECK_EQ(hk_max_open(one, 1, 0, 2, &most), SP_ERR_INVALID_CAPACITY);
+    CHECK_EQ(sp_pack(NULL, 1, 10, SP_HK, &o, out.items, out.offsets, out.used,
+                     &out.num_bins, &err), SP_ERR_NULL_POINTER);
     const int64_t too_long[] = {11};
-    CHECK_EQ(sp_hk_max_open(too_long, 1, 10, 2, &most),
+    CHECK_EQ(sp_pack(too_long, 1, 10, SP_HK, &o, out.items, out.offsets,
+                     out.used, &out.num_bins, &err),
              SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(err, 0);
+    CHECK_EQ(hk_max_open(too_long, 1, 10, 2, &most),
+             SP_ERR_LENGTH_EXCEEDS_CAPACITY);
+    CHECK_EQ(most, -1);
 
     /* C = 12, k = 4: classes 1 (7..12), 2 (5..6), 3 (4), last (<= 3).
      * Bins open in the order of their first item. */
@@ -183,7 +247,7 @@ static void test_hk(void)
     CHECK(bin_is(&out, 2, h2, 5)); /* 2+3+3+2+2 = 12, next fit */
     CHECK(bin_is(&out, 3, h3, 1));
     CHECK(bin_is(&out, 4, h4, 2));
-    CHECK_EQ(sp_hk_max_open(len, 13, 12, 4, &most), SP_OK);
+    CHECK_EQ(hk_max_open(len, 13, 12, 4, &most), SP_OK);
     CHECK_EQ(most, 4); /* at item 4: the bins of 6, 4, 2 and 12 */
 
     /* Random inputs: never more than k open, and the packing is valid. */
@@ -192,7 +256,7 @@ static void test_hk(void)
     for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
         for (int i = 0; i < MAX_N; i++)
             many[i] = random_in(1, 2048);
-        CHECK_EQ(sp_hk_max_open(many, MAX_N, 2048, ks[t], &most), SP_OK);
+        CHECK_EQ(hk_max_open(many, MAX_N, 2048, ks[t], &most), SP_OK);
         CHECK(most >= 1 && most <= ks[t]);
         o.k = ks[t];
         CHECK_EQ(pack(&out, many, MAX_N, 2048, SP_HK, &o), SP_OK);
@@ -201,7 +265,7 @@ static void test_hk(void)
     /* The bound is reached but not passed: the last class and classes 5, 4,
      * 3, 2 each hold a partly filled bin, then a class-1 item makes k = 6. */
     const int64_t climb[] = {1, 20, 25, 30, 40, 100};
-    CHECK_EQ(sp_hk_max_open(climb, 6, 100, 6, &most), SP_OK);
+    CHECK_EQ(hk_max_open(climb, 6, 100, 6, &most), SP_OK);
     CHECK_EQ(most, 6);
 
     /* Huge k, few items, huge capacity: cheap and correct. */

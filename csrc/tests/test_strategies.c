@@ -28,7 +28,8 @@ static result run_pack(const int64_t *lengths, int64_t n, int64_t capacity,
                        int strategy, const sp_options *opt, int with_used)
 {
     result r = {0};
-    int64_t bound = sp_pack_bound(n);
+    int64_t bound = 0;
+    CHECK_EQ(sp_pack_bound(n < 0 ? 0 : n, &bound), SP_OK);
     r.n = n;
     r.items = malloc(sizeof(int64_t) * (size_t)(bound + 1));
     r.offsets = malloc(sizeof(int64_t) * (size_t)(bound + 1));
@@ -407,7 +408,8 @@ static void test_page_helper(void)
     }
     lengths[n - 1] = capacity + 1;
     for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++) {
-        int64_t items_bound = sp_pack_bound(n);
+        int64_t items_bound = 0;
+        CHECK_EQ(sp_pack_bound(n, &items_bound), SP_OK);
         int64_t *items = malloc(sizeof(int64_t) * (size_t)(items_bound + 1));
         int64_t *offsets = malloc(sizeof(int64_t) * (size_t)(items_bound + 1));
         int64_t num_bins = -1, error_index = 0;

@@ -16,7 +16,7 @@ const SP_OBFD: c_int = 8;
 extern "C" {
     fn sp_version_string() -> *const c_char;
     fn sp_status_string(status: c_int) -> *const c_char;
-    fn sp_pack_bound(n: i64) -> i64;
+    fn sp_pack_bound(n: i64, size: *mut i64) -> c_int;
     fn sp_pack(
         lengths: *const i64,
         n: i64,
@@ -69,11 +69,21 @@ fn read_npy(bytes: &[u8]) -> Result<Vec<i64>, String> {
         .collect())
 }
 
+/// The library's English text for a status code.
+fn status_text(status: c_int) -> String {
+    unsafe { CStr::from_ptr(sp_status_string(status)) }.to_string_lossy().into_owned()
+}
+
 fn run(path: &str, capacity: i64) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let lengths = read_npy(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let n = lengths.len() as i64;
-    let bound = unsafe { sp_pack_bound(n) } as usize;
+    let mut bound = 0i64;
+    let status = unsafe { sp_pack_bound(n, &mut bound) };
+    if status != SP_OK {
+        return Err(format!("sp_pack_bound: {}", status_text(status)));
+    }
+    let bound = bound as usize;
     let (mut items, mut offsets, mut used) = (vec![0i64; bound], vec![0i64; bound + 1], vec![0i64; bound]);
     let (mut num_bins, mut bad) = (0i64, 0i64);
     let status = unsafe {
@@ -83,8 +93,7 @@ fn run(path: &str, capacity: i64) -> Result<String, String> {
         )
     };
     if status != SP_OK {
-        let why = unsafe { CStr::from_ptr(sp_status_string(status)) }.to_string_lossy();
-        return Err(format!("sp_pack: {why} (index {bad})"));
+        return Err(format!("sp_pack: {} (index {bad})", status_text(status)));
     }
     let mut out = format!("bins {num_bins}\n");
     for b in 0..num_bins as usize {
