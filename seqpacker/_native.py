@@ -64,6 +64,8 @@ _ERRORS = {
         (ValueError, "capacity = {capacity} is out of range: it must be >= 1 and <= " + str(INT64_MAX)),
     lib.SP_ERR_INVALID_OPTION: (ValueError, "{name} = {value} is out of range: {limits}"),
     lib.SP_ERR_OVERFLOW: (TotalOverflowError, "{subject} does not fit int64 (max " + str(INT64_MAX) + ")"),
+    lib.SP_ERR_TOO_MANY_LENGTHS:
+        (ValueError, "{count} lengths: one call packs at most " + str(lib.SP_MAX_LENGTHS)),
     lib.SP_ERR_OUT_OF_MEMORY: (MemoryError, "seqpacker: out of memory"),
     lib.SP_ERR_FINISHED:
         (ValueError, "this StreamPacker is finished: create a new one to pack more lengths"),
@@ -107,7 +109,7 @@ def raise_for_lengths(status: int, lengths: np.ndarray, capacity: int, error_ind
         return
     if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
         raise length_error(status, int(lengths[error_index]), capacity, error_index)
-    raise error(status, capacity=capacity, subject=subject)
+    raise error(status, capacity=capacity, subject=subject, count=len(lengths))
 
 
 def check_lengths(lengths: np.ndarray, capacity: int) -> None:

@@ -93,15 +93,21 @@ static PyObject *make_packs(PyObject *pack_type, const int64_t *items,
     return packs;
 }
 
-/* Move the unread packs out of the stream as a list of Pack objects. Only
- * add() calls it, right after an add that found the handle free: holding
- * the GIL all along, it cannot meet a call from another thread. */
+static PyObject *read_slow_name; /* "_read_slow", interned */
+
+/* Move the unread packs out of the stream as a list of Pack objects, right
+ * after an add. A cffi call of another thread that released the GIL just
+ * before entering the library can still hold the handle, or close packs
+ * between the two calls here: then the Python method _read_slow() reads
+ * them under the stream's lock. */
 static PyObject *read_packs(StreamBase *self)
 {
     int64_t small_items[SMALL_ITEMS], small_lengths[SMALL_ITEMS];
     int64_t small_offsets[SMALL_PACKS + 1], small_used[SMALL_PACKS];
     sp_stream_info info;
     int status = sp_stream_get_info(self->stream, &info);
+    if (status == SP_ERR_BUSY)
+        return PyObject_CallMethodNoArgs((PyObject *)self, read_slow_name);
     if (status != SP_OK)
         return PyErr_Format(PyExc_RuntimeError,
                             "seqpacker C library error %d: %s", status,
@@ -125,6 +131,8 @@ static PyObject *read_packs(StreamBase *self)
         if (status == SP_OK)
             packs = make_packs(self->pack_type, out.items, out.lengths,
                                out.bin_offsets, out.bin_used, out.num_packs);
+        else if (status == SP_ERR_BUSY || status == SP_ERR_BUFFER_TOO_SMALL)
+            packs = PyObject_CallMethodNoArgs((PyObject *)self, read_slow_name);
         else
             PyErr_Format(PyExc_RuntimeError, "seqpacker C library error %d: %s",
                          status, sp_status_string(status));
@@ -363,7 +371,8 @@ static struct PyModuleDef stream_add_module = {
 PyMODINIT_FUNC PyInit__stream_fast(void)
 {
     add_slow_name = PyUnicode_InternFromString("_add_slow");
-    if (add_slow_name == NULL || PyType_Ready(&StreamBaseType) < 0)
+    read_slow_name = PyUnicode_InternFromString("_read_slow");
+    if (add_slow_name == NULL || read_slow_name == NULL || PyType_Ready(&StreamBaseType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&stream_add_module);
     if (module == NULL)

@@ -120,14 +120,33 @@ class StreamPacker(StreamBase):
             raise _native.length_error(status, length, self._capacity)
         raise self._native.error(status)
 
+    def _read_slow(self) -> list[Pack]:
+        """The unread packs, read under the stream's lock (for ``add`` in C
+        when another thread's call holds the handle)."""
+        return _packs(*self._native.read())
+
+    def _all_or_nothing(self, work):
+        """``work()``, or, if anything interrupts it (KeyboardInterrupt,
+        MemoryError, ...), the stream as it was before: the state is saved
+        first (its open bins and unread packs: small) and restored, so a
+        batch is never counted as added while its packs are lost."""
+        saved = self._native.export_state()
+        try:
+            return work()
+        except BaseException:
+            self._attach(_native.StreamHandle.from_state(saved), self._strategy)
+            raise
+
     def add_many(self, lengths) -> list[Pack]:
         """Add a chunk of lengths (a sequence or an integer array), in order.
 
         Returns the packs the chunk completed. The chunk is checked whole
         first: if any length is bad, ValueError names its index and none of
-        the chunk is accepted.
+        the chunk is accepted. A call that is interrupted (KeyboardInterrupt,
+        MemoryError) leaves the stream as it was before it.
         """
-        return _packs(*self._native.pack_many(as_lengths(lengths)))
+        lengths = as_lengths(lengths)
+        return self._all_or_nothing(lambda: _packs(*self._native.pack_many(lengths)))
 
     def add_many_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
         """``add_many`` returning ``(items, bin_offsets)``, two int64 arrays.
@@ -138,16 +157,22 @@ class StreamPacker(StreamBase):
         gives the packs. When no pack completed ``items`` is empty (and
         ``np.split`` gives a single empty array).
         """
-        items, _lengths, offsets, _used = self._native.pack_many(as_lengths(lengths), ids_only=True)
+        lengths = as_lengths(lengths)
+        items, _lengths, offsets, _used = self._all_or_nothing(
+            lambda: self._native.pack_many(lengths, ids_only=True))
         return items, offsets[1:-1]
 
     def finish(self) -> list[Pack]:
         """Hand out every bin still open, in the order they were opened.
 
-        After this, every call raises ValueError.
+        After this, every call raises ValueError. An interrupted call leaves
+        the stream as it was (not finished).
         """
-        self._native.finish()
-        return _packs(*self._native.read())
+        def finish():
+            self._native.finish()
+            return _packs(*self._native.read())
+
+        return self._all_or_nothing(finish)
 
     # ---- state --------------------------------------------------------------
 

@@ -30,6 +30,7 @@ STATUS_CODES = [
     lib.SP_ERR_INVALID_STATE,
     lib.SP_ERR_OUT_OF_BOUNDS,
     lib.SP_ERR_INVALID_ELEMENT_SIZE,
+    lib.SP_ERR_TOO_MANY_LENGTHS,
 ]
 
 
@@ -269,3 +270,12 @@ def test_stream_calls_refuse_null():
     assert lib.sp_stream_add(ffi.NULL, 1, ffi.NULL) == lib.SP_ERR_NULL_POINTER
     assert lib.sp_stream_read(ffi.NULL, out) == lib.SP_ERR_NULL_POINTER
     assert lib.sp_stream_read(new_stream(5), ffi.NULL) == lib.SP_ERR_NULL_POINTER
+
+
+def test_too_many_lengths_for_one_call():
+    """The count is checked before any length is read, so a one-element
+    buffer stands for 2**31 - 1 lengths."""
+    call = Call([1], n=lib.SP_MAX_LENGTHS + 1)
+    assert call.pack(10) == lib.SP_ERR_TOO_MANY_LENGTHS
+    assert lib.sp_lengths_check(call.lengths, lib.SP_MAX_LENGTHS + 1, 10, ffi.NULL,
+                                ffi.NULL) == lib.SP_ERR_TOO_MANY_LENGTHS

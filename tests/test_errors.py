@@ -15,7 +15,7 @@ ERROR_STATUSES = [getattr(lib, name) for name in dir(lib) if name.startswith("SP
 @pytest.mark.parametrize("status", ERROR_STATUSES)
 def test_every_status_becomes_one_exception(status):
     fields = dict(name="lengths[3]", value=0, capacity=10, subject="the total", limits="x",
-                  index=2)
+                  index=2, count=5)
     error = _native.error(status, **fields)
     assert isinstance(error, Exception) and str(error)
     if status in (lib.SP_ERR_NULL_POINTER, lib.SP_ERR_NEGATIVE_COUNT, lib.SP_ERR_BUSY,

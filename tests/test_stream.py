@@ -566,3 +566,49 @@ def test_add_takes_length_by_keyword_as_in_0_1_3():
         with pytest.raises(TypeError, match="exactly one argument, length"):
             bad_call()
     assert packer.sequences_added == 2
+
+
+# ---- interrupted calls ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["nf", "hk"])
+@pytest.mark.parametrize("call", ["add_many", "add_many_flat", "finish"])
+def test_an_interrupted_call_leaves_the_stream_as_it_was(monkeypatch, strategy, call):
+    """A KeyboardInterrupt that lands after the C call has taken the batch
+    must not count the batch as added and lose its packs: the stream goes
+    back to where it was."""
+    rng = np.random.default_rng(3)
+    first, second = rng.integers(1, 101, 500), rng.integers(1, 101, 700)
+    packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
+    expected = as_tuples(twin.add_many(first))
+    assert as_tuples(packer.add_many(first)) == expected
+
+    # The C call runs in full, then the interrupt lands.
+    method = "read" if call == "finish" else "pack_many"
+    original = getattr(_native.StreamHandle, method)
+
+    def interrupted(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_native.StreamHandle, method, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        getattr(packer, call)(*([second] if call != "finish" else []))
+    monkeypatch.undo()
+    assert packer.sequences_added == twin.sequences_added == 500
+    assert not packer.finished
+    assert as_tuples(packer.add_many(second)) == as_tuples(twin.add_many(second))
+    assert as_tuples(packer.finish()) == as_tuples(twin.finish())
+
+
+def test_read_slow_reads_what_add_left():
+    """add() in C hands reading to _read_slow when another thread's call holds
+    the handle; it returns the same packs add() would have."""
+    packer = StreamPacker(10, "nf")
+    native = packer._native
+    status = _native.lib.sp_stream_add_many(
+        native._handle, _native.ffi.from_buffer("int64_t[]", np.array([6, 6, 6], np.int64)), 3,
+        _native.ffi.NULL)
+    assert status == 0
+    assert [(p.sequence_ids, p.used) for p in packer._read_slow()] == [([0], 6), ([1], 6)]
+    assert packer._read_slow() == []

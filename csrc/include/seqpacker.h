@@ -77,7 +77,8 @@ enum sp_status {
     SP_ERR_INVALID_STATE = 14,         /* a stream state to import is damaged */
     SP_ERR_OUT_OF_BOUNDS = 15,         /* a run lies outside its buffer
                                           (see error_index) */
-    SP_ERR_INVALID_ELEMENT_SIZE = 16   /* an element size is not supported */
+    SP_ERR_INVALID_ELEMENT_SIZE = 16,  /* an element size is not supported */
+    SP_ERR_TOO_MANY_LENGTHS = 17       /* n > SP_MAX_LENGTHS in one sp_pack() */
 };
 
 /* Strategy ids. The numbering is part of the ABI and never changes. */
@@ -100,6 +101,9 @@ enum sp_strategy {
 #define SP_DEFAULT_K 10
 #define SP_MAX_K 65536
 #define SP_MAX_THREADS 1024
+/* The most lengths one sp_pack() call takes (ids are kept as int32 in its
+ * working arrays). Streams have no such limit. */
+#define SP_MAX_LENGTHS 2147483646
 
 /* Options of the strategies that take any. Initialise with
  * sp_options_init() so that fields added later get their defaults. */

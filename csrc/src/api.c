@@ -31,6 +31,7 @@ const char *sp_status_string(int status)
     case SP_ERR_INVALID_STATE: return "the stream state is damaged or not a stream state";
     case SP_ERR_OUT_OF_BOUNDS: return "a run lies outside its buffer";
     case SP_ERR_INVALID_ELEMENT_SIZE: return "the element size is not supported";
+    case SP_ERR_TOO_MANY_LENGTHS: return "more lengths than one call packs";
     default: return "unknown status code";
     }
 }

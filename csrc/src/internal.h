@@ -17,7 +17,7 @@
 #include "seqpacker.h"
 
 /* Ids and bin numbers are kept as int32_t in the hot arrays. */
-#define SPI_MAX_N ((int64_t)INT32_MAX - 1)
+#define SPI_MAX_N ((int64_t)SP_MAX_LENGTHS)
 
 typedef struct spi_job {
     const int64_t *lengths;

@@ -83,7 +83,7 @@ int spi_check_count_and_capacity(int64_t n, int64_t capacity)
     if (n < 0)
         return SP_ERR_NEGATIVE_COUNT;
     if (n > SPI_MAX_N)
-        return SP_ERR_OVERFLOW;
+        return SP_ERR_TOO_MANY_LENGTHS;
     return capacity <= 0 ? SP_ERR_INVALID_CAPACITY : SP_OK;
 }
 

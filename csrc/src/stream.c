@@ -378,6 +378,7 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
         spi_reserve_pair(&first->ids, &first->lengths, &first->room,
                          n < cap - first->count ? first->count + n : cap) == SP_OK) {
         nf_run(s, q, lengths, n);
+        spi_shrink_pair(&first->ids, &first->lengths, &first->room, first->count);
         *done = n;
         return SP_OK;
     }
@@ -487,10 +488,14 @@ static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
                     int64_t *error_index)
 {
     int status = begin_batch(s, lengths, n, error_index);
-    if (status == SP_OK)
-        status = reserve_for(s, n);
     if (status != SP_OK)
         return status;
+    status = reserve_for(s, n);
+    if (status != SP_OK) {
+        if (error_index != NULL)
+            *error_index = 0; /* nothing of the batch accepted */
+        return status;
+    }
     int64_t done;
     status = run_batch(s, &s->queue, lengths, n, &done);
     if (status != SP_OK && error_index != NULL)

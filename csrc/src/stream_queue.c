@@ -113,6 +113,21 @@ int spi_queue_copy_out(const pack_queue *q, sp_pack_buffers *out)
  * when batches repeat); larger ones are given back once read. */
 #define QUEUE_KEEP ((int64_t)1 << 18)
 
+void spi_shrink_pair(int64_t **a, int64_t **b, int64_t *room, int64_t used)
+{
+    if (*room <= QUEUE_KEEP || used > *room / 4)
+        return;
+    const int64_t keep = used > 8 ? used : 8;
+    int64_t *smaller_a = realloc(*a, (size_t)keep * sizeof(int64_t));
+    if (smaller_a != NULL)
+        *a = smaller_a;
+    int64_t *smaller_b = realloc(*b, (size_t)keep * sizeof(int64_t));
+    if (smaller_b != NULL)
+        *b = smaller_b;
+    if (smaller_a != NULL || smaller_b != NULL)
+        *room = keep; /* the smaller of the two sizes */
+}
+
 void spi_queue_clear(pack_queue *q)
 {
     q->num_packs = 0;

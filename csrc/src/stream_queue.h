@@ -35,6 +35,10 @@ static inline int64_t spi_queue_items(const pack_queue *q)
  * doubling from *room. */
 int spi_reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need);
 
+/* After a burst: a pair of large, mostly empty buffers holding `used`
+ * entries shrinks, so that memory follows what they hold. */
+void spi_shrink_pair(int64_t **a, int64_t **b, int64_t *room, int64_t used);
+
 /* Room for `packs` more packs of `items` more ids in all. */
 int spi_queue_reserve(pack_queue *q, int64_t packs, int64_t items);
 
