@@ -26,7 +26,7 @@ from .registry import available_strategies, get_strategy
 from .result import Pack
 
 _STREAMABLE = ("NF", "HK")
-_PICKLE_VERSION = 1
+_PICKLE_VERSION = 2
 
 
 def _as_int(length) -> int:

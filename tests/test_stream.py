@@ -248,9 +248,9 @@ def test_ids_past_int32_continue_from_a_resumed_state():
     # The open bin holds id 0; move the whole stream far past 2**31.
     offset = 2**40
     words[5] += offset  # next id
-    words[-2] += offset  # the open bin's id
+    words[-3] += offset  # the open bin's id (before its length and the checksum)
     resumed = StreamPacker.__new__(StreamPacker)
-    resumed.__setstate__({"version": state["version"], "state": words.tobytes()})
+    resumed.__setstate__({"version": state["version"], "state": seal(words).tobytes()})
     assert resumed.sequences_added == offset + 1
     assert as_tuples(resumed.add(99)) == [([offset, offset + 1], [1, 99], 100)]
 
@@ -260,7 +260,7 @@ def test_the_last_id_then_overflow():
     state = packer.__getstate__()
     words = np.frombuffer(state["state"], dtype="<i8").copy()
     words[5] = INT64_MAX - 1
-    packer.__setstate__({"version": state["version"], "state": words.tobytes()})
+    packer.__setstate__({"version": state["version"], "state": seal(words).tobytes()})
     assert packer.add(10)[0].sequence_ids == [INT64_MAX - 1]
     with pytest.raises(OverflowError):
         packer.add(1)
@@ -401,6 +401,21 @@ def test_every_call_after_finish_raises():
         again.add(1)
 
 
+def seal(words: np.ndarray) -> np.ndarray:
+    """The state ``words`` with its last value set to the checksum of the
+    others, as csrc/src/stream_state.c computes it: the sum of
+    SplitMix64's finaliser over value_i + (i + 1) * 0x9E3779B97F4A7C15.
+    Tests forge damaged states with it to test the checks behind it."""
+    z = words[:-1].astype(np.uint64) + np.arange(1, len(words), dtype=np.uint64) * np.uint64(
+        0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    sealed = words.copy()
+    sealed[-1] = np.array([z.sum(dtype=np.uint64)], dtype=np.uint64).view(np.int64)[0]
+    return sealed
+
+
 # ---- pickling: corrupted states -------------------------------------------------------
 
 
@@ -417,11 +432,12 @@ def test_corrupted_pickles_are_refused():
         with pytest.raises(ValueError):
             target.__setstate__(bad)
     words = np.frombuffer(good["state"], dtype="<i8")
-    for at, value in [(0, 1), (2, 0), (3, 4), (4, 1), (5, 1), (6, 7), (8, 9), (-1, 0), (-2, 5)]:
+    for at, value in [(0, 1), (2, 0), (3, 4), (4, 1), (5, 1), (6, 7), (8, 9), (-2, 0), (-3, 5)]:
         damaged = words.copy()
         damaged[at] = value
-        with pytest.raises(ValueError, match="corrupted"):
-            target.__setstate__({"version": good["version"], "state": damaged.tobytes()})
+        for state in (damaged, seal(damaged)):  # the checksum, then the checks behind it
+            with pytest.raises(ValueError, match="corrupted"):
+                target.__setstate__({"version": good["version"], "state": state.tobytes()})
     # The target was never half-restored.
     assert target.capacity == 1 and target.add(1) != []
 
@@ -433,10 +449,10 @@ def test_random_damage_never_crashes(changes):
     good = packer.__getstate__()
     words = np.frombuffer(good["state"], dtype="<i8").copy()
     for at, value in changes:
-        words[at % len(words)] = value
+        words[at % (len(words) - 1)] = value
     target = StreamPacker.__new__(StreamPacker)
-    try:
-        target.__setstate__({"version": good["version"], "state": words.tobytes()})
+    try:  # sealed: past the checksum, the consistency checks
+        target.__setstate__({"version": good["version"], "state": seal(words).tobytes()})
     except ValueError:
         return
     # Whatever imports is a working stream.
@@ -522,7 +538,7 @@ def test_add_hands_out_every_unread_pack_of_a_resumed_state():
     status = _native.lib.sp_stream_add_many(
         native._handle, _native.ffi.from_buffer("int64_t[]", lengths), 20, _native.ffi.NULL)
     assert status == 0
-    state = {"version": 1, "state": native.export_state().astype("<i8").tobytes()}
+    state = {"version": StreamPacker(1).__getstate__()["version"], "state": native.export_state().astype("<i8").tobytes()}
     packer = StreamPacker.__new__(StreamPacker)
     packer.__setstate__(state)
     packs = packer.add(5)  # 19 unread packs, then 6 + 5 > 10 closes id 19's bin
@@ -612,3 +628,37 @@ def test_read_slow_reads_what_add_left():
     assert status == 0
     assert [(p.sequence_ids, p.used) for p in packer._read_slow()] == [([0], 6), ([1], 6)]
     assert packer._read_slow() == []
+
+
+def bit_flip_matrix(packer: StreamPacker, continuation) -> dict:
+    """Flip every bit of ``pickle.dumps(packer)`` in turn and sort the
+    results: ``rejected`` (loading raises), ``equal`` (it loads and packs
+    the continuation exactly as the original does) or ``different``."""
+    import pickle
+
+    def outcome(stream):
+        return as_tuples(stream.add_many(continuation)) + as_tuples(stream.finish())
+
+    data = pickle.dumps(packer)
+    expected = outcome(pickle.loads(data))
+    counts = {"bits": 8 * len(data), "rejected": 0, "equal": 0, "different": 0}
+    for bit in range(8 * len(data)):
+        flipped = bytearray(data)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        try:
+            loaded = pickle.loads(bytes(flipped))
+            got = outcome(loaded)
+        except Exception:
+            counts["rejected"] += 1
+            continue
+        counts["equal" if got == expected else "different"] += 1
+    return counts
+
+
+@pytest.mark.parametrize("strategy, lengths", [("nf", [60, 30, 50]), ("hk", [40, 30, 5, 6, 90])])
+def test_every_bit_flip_of_a_pickle_is_rejected_or_harmless(strategy, lengths):
+    packer = StreamPacker(100, strategy, k=4)
+    packer.add_many(lengths)
+    counts = bit_flip_matrix(packer, [70, 20, 20, 45])
+    assert counts["different"] == 0, counts
+    assert counts["rejected"] + counts["equal"] == counts["bits"]

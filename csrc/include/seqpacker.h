@@ -288,10 +288,11 @@ SP_API int sp_stream_get_info(const sp_stream *stream, sp_stream_info *info);
 /* Checkpointing: sp_stream_export() writes the whole state (capacity,
  * strategy, k, next id, finished flag, unread packs and open bins with
  * their ids and lengths) as int64 values; sp_stream_state_size() gives how
- * many. sp_stream_import() creates a stream that continues exactly where
- * the exported one was. It checks the buffer in full (ranges, classes,
- * sums, distinct ids) and gives SP_ERR_INVALID_STATE for anything that
- * is not such a state. */
+ * many; the last is a checksum of the others. sp_stream_import() creates a
+ * stream that continues exactly where the exported one was. It checks the
+ * checksum (which fails for any change of one value), then the buffer in
+ * full (ranges, classes, sums, distinct ids), and gives
+ * SP_ERR_INVALID_STATE for anything that is not such a state. */
 SP_API int sp_stream_state_size(const sp_stream *stream, int64_t *size);
 SP_API int sp_stream_export(const sp_stream *stream, int64_t *state,
                             int64_t state_size, int64_t *written);

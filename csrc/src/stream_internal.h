@@ -41,6 +41,11 @@ struct sp_stream {
  * The arguments are valid. */
 sp_stream *spi_stream_new(int64_t capacity, int strategy, int64_t k);
 
+/* The checksum that ends an exported state, over its other `size` values
+ * (stream_state.c; the tests use it to forge damaged states that get past
+ * it, so that the checks behind it are tested too). */
+int64_t spi_state_checksum(const int64_t *state, int64_t size);
+
 /* The slot of a length (1 <= length <= capacity). */
 static inline int64_t spi_stream_slot(const sp_stream *s, int64_t length)
 {

@@ -5,8 +5,16 @@
  * SP_ERR_INVALID_STATE, never undefined behaviour.
  *
  * The state is a header, then each unread pack as (count, ids...,
- * lengths...), then each open bin as (slot, count, ids..., lengths...).
- * Loads and used space are sums of the lengths, so they are not stored.
+ * lengths...), then each open bin as (slot, count, ids..., lengths...),
+ * then a checksum of all that. Loads and used space are sums of the
+ * lengths, so they are not stored.
+ *
+ * The checksum is the sum (mod 2^64) of mix(value_i + (i + 1) * odd) over
+ * the values before it, with mix a bijection of 64-bit words (the
+ * SplitMix64 finaliser). Changing any one value changes its term and no
+ * other, so every single-bit flip, and every change of one value, is
+ * caught; the consistency checks then catch what a checksum forged to
+ * match would still have to get past.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +22,7 @@
 #include "stream_internal.h"
 
 #define STATE_MAGIC ((int64_t)0x53505354524d3031) /* "SPSTRM01" */
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 enum {
     H_MAGIC, H_VERSION, H_CAPACITY, H_STRATEGY, H_K, H_NEXT_ID, H_FINISHED,
     H_PACKS, H_OPEN_BINS, H_HEADER_SIZE
@@ -26,7 +34,22 @@ static int64_t state_size(const sp_stream *s)
 {
     const pack_queue *q = &s->queue;
     return H_HEADER_SIZE + q->num_packs + 2 * spi_queue_items(q) +
-           2 * s->num_open + 2 * s->open_items;
+           2 * s->num_open + 2 * s->open_items + 1; /* + the checksum */
+}
+
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+int64_t spi_state_checksum(const int64_t *state, int64_t size)
+{
+    uint64_t sum = 0;
+    for (int64_t i = 0; i < size; i++)
+        sum += mix((uint64_t)state[i] + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15u);
+    return (int64_t)sum;
 }
 
 /* Write count, the ids, then the lengths; returns the next position. */
@@ -70,6 +93,8 @@ static int write_state(const sp_stream *s, int64_t *state, int64_t size,
         *w++ = i;
         w = write_group(w, bin->ids, bin->lengths, bin->count);
     }
+    *w = spi_state_checksum(state, w - state);
+    w++;
     *written = w - state;
     return SP_OK;
 }
@@ -212,9 +237,11 @@ int sp_stream_import(const int64_t *state, int64_t state_size,
     *out = NULL;
     if (state == NULL)
         return SP_ERR_NULL_POINTER;
-    if (state_size < H_HEADER_SIZE || state[H_MAGIC] != STATE_MAGIC ||
-        state[H_VERSION] != STATE_VERSION)
+    if (state_size < H_HEADER_SIZE + 1 || state[H_MAGIC] != STATE_MAGIC ||
+        state[H_VERSION] != STATE_VERSION ||
+        spi_state_checksum(state, state_size - 1) != state[state_size - 1])
         return SP_ERR_INVALID_STATE;
+    state_size--; /* the checksum is checked: the rest is the state */
     const int64_t strategy = state[H_STRATEGY], next_id = state[H_NEXT_ID];
     const int64_t finished = state[H_FINISHED], packs = state[H_PACKS];
     const int64_t open_bins = state[H_OPEN_BINS];

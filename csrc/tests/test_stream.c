@@ -510,6 +510,13 @@ static int64_t *export_state(const sp_stream *s, int64_t *size)
     return state;
 }
 
+/* Give a (damaged) state of `size` values the checksum of its values
+ * before the last, so that import checks what lies behind it. */
+static void seal(int64_t *state, int64_t size)
+{
+    state[size - 1] = spi_state_checksum(state, size - 1);
+}
+
 /* A bad length anywhere in a long HK batch (one that takes the block
  * loop), with bins open before it, gives its status and index through
  * add_many and pack_many, and leaves the state exactly as it was; with
@@ -790,8 +797,17 @@ static void test_import_corrupted(void)
              SP_OK);
     int64_t size;
     int64_t *state = export_state(s, &size);
-    /* Header 9, the pack (1 + 2), bins (2 + 4) + (2 + 2) + (2 + 2). */
-    CHECK_EQ(size, 9 + 3 + 6 + 4 + 4);
+    /* Header 9, the pack (1 + 2), bins (2 + 4) + (2 + 2) + (2 + 2), and
+     * the checksum. */
+    CHECK_EQ(size, 9 + 3 + 6 + 4 + 4 + 1);
+    /* Every single-bit flip of every value is caught by the checksum. */
+    for (int64_t i = 0; i < size; i++) {
+        for (int bit = 0; bit < 64; bit++) {
+            state[i] ^= (int64_t)((uint64_t)1 << bit);
+            CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_STATE);
+            state[i] ^= (int64_t)((uint64_t)1 << bit);
+        }
+    }
     CHECK_EQ(sp_stream_import(NULL, size, &t), SP_ERR_NULL_POINTER);
     CHECK_EQ(sp_stream_import(state, size, NULL), SP_ERR_NULL_POINTER);
     /* Every truncation, and one entry too many. */
@@ -805,12 +821,14 @@ static void test_import_corrupted(void)
     const int64_t values[] = {-1, 0, 1, 2, 3, 5, 99, 100, 101, INT64_MAX,
                               INT64_MIN};
     int64_t refused = 0, tries = 0;
-    for (int64_t i = 0; i < size; i++) {
+    for (int64_t i = 0; i < size - 1; i++) { /* (the checksum: above) */
         int64_t saved = state[i];
         for (size_t v = 0; v < sizeof values / sizeof *values; v++) {
             if (values[v] == saved)
                 continue;
             state[i] = values[v];
+            CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_STATE);
+            seal(state, size); /* past the checksum: the checks behind it */
             int status = sp_stream_import(state, size, &t);
             tries++;
             refused += status != SP_OK;
@@ -826,6 +844,7 @@ static void test_import_corrupted(void)
             }
         }
         state[i] = saved;
+        seal(state, size);
     }
     CHECK(refused > tries * 9 / 10);
     /* Specific damage that must always be refused. */
@@ -837,7 +856,7 @@ static void test_import_corrupted(void)
     CHECK(memcmp(state + 9, expected, sizeof expected) == 0);
     const struct { int64_t at, value, at2, value2; } damage[] = {
         {0, 0, 0, 0},           /* magic */
-        {1, 2, 1, 2},           /* version */
+        {1, 3, 1, 3},           /* version */
         {2, 0, 2, 0},           /* capacity */
         {3, SP_FF, 3, SP_FF},   /* not a streaming strategy */
         {4, 1, 4, 1},           /* k */
@@ -863,10 +882,12 @@ static void test_import_corrupted(void)
         int64_t saved = state[damage[d].at], saved2 = state[damage[d].at2];
         state[damage[d].at] = damage[d].value;
         state[damage[d].at2] = damage[d].value2;
+        seal(state, size);
         CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_STATE);
         CHECK(t == NULL);
         state[damage[d].at2] = saved2;
         state[damage[d].at] = saved;
+        seal(state, size);
     }
     CHECK_EQ(sp_stream_import(state, size, &t), SP_OK);
     sp_stream_free(t);
@@ -884,7 +905,7 @@ static void test_import_corrupted_nf(void)
     /* The pack {0} (length 6) at 9; the open bin (slot 0, id 1, length 6)
      * at 12. */
     const int64_t expected[] = {1, 0, 6, 0, 1, 1, 6};
-    CHECK_EQ(size, 16);
+    CHECK_EQ(size, 17);
     CHECK(memcmp(state + 9, expected, sizeof expected) == 0);
     const struct { int64_t at, value; } damage[] = {
         {10, 1},  /* the pack holds the open bin's id */
@@ -896,9 +917,11 @@ static void test_import_corrupted_nf(void)
     for (size_t d = 0; d < sizeof damage / sizeof *damage; d++) {
         int64_t saved = state[damage[d].at];
         state[damage[d].at] = damage[d].value;
+        seal(state, size);
         CHECK_EQ(sp_stream_import(state, size, &t), SP_ERR_INVALID_STATE);
         CHECK(t == NULL);
         state[damage[d].at] = saved;
+        seal(state, size);
     }
     /* Intact, it resumes: 4 fills the open bin exactly. */
     CHECK_EQ(sp_stream_import(state, size, &t), SP_OK);
