@@ -7,7 +7,10 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+import weakref
 
 import numpy as np
 
@@ -245,11 +248,12 @@ class StreamHandle:
     the GIL, so it has ended by the time the call has the GIL back.
     """
 
-    __slots__ = ("_handle", "lock", "capacity", "strategy_id", "k")
+    __slots__ = ("_handle", "lock", "capacity", "strategy_id", "k", "__weakref__")
 
     def __init__(self, handle):
         self._handle = ffi.gc(handle, lib.sp_stream_free)
         self.lock = threading.Lock()
+        _LIVE_HANDLES.add(self)
         info = self.info()
         self.capacity = info.capacity
         self.strategy_id = info.strategy
@@ -280,10 +284,7 @@ class StreamHandle:
     def _call(self, function, *args) -> int:
         """``function(handle, *args)`` under the lock; its status."""
         with self.lock:
-            while True:
-                status = function(self._handle, *args)
-                if status != lib.SP_ERR_BUSY:
-                    return status
+            return self._status(function, *args)
 
     def info(self):
         """The stream's ``sp_stream_info`` (counts and settings)."""
@@ -312,17 +313,15 @@ class StreamHandle:
         ``size()`` allowed for too small."""
         with self.lock:
             while True:
-                status = call(size())
-                if status not in (lib.SP_ERR_BUSY, lib.SP_ERR_BUFFER_TOO_SMALL):
+                views = size()
+                status = _until_free(lambda: call(views))
+                if status != lib.SP_ERR_BUFFER_TOO_SMALL:
                     return status
 
     def _status(self, function, *args) -> int:
         """One C call's status, retried while the handle is busy (under
         the lock already)."""
-        while True:
-            status = function(self._handle, *args)
-            if status != lib.SP_ERR_BUSY:
-                return status
+        return _until_free(lambda: function(self._handle, *args))
 
     def pack_many(self, lengths: np.ndarray, ids_only: bool = False):
         """Add a contiguous int64 array (all of it or, on a bad length, none)
@@ -389,6 +388,64 @@ class StreamHandle:
         if status != lib.SP_OK:
             raise self.error(status)
         return state[0]
+
+
+#: How long a call waits for a handle that stays busy before it gives up.
+BUSY_TIMEOUT_S = 1.0
+
+
+def _until_free(call) -> int:
+    """``call()``'s status, called again while the handle is busy. Under
+    the stream's lock only an ``add`` in C of another thread can hold the
+    handle, and it ends before this thread has the GIL back, so one more
+    try does it. A handle that stays busy (held by C code outside this
+    package that never lets go) raises after ``BUSY_TIMEOUT_S`` rather than
+    waiting for ever; meanwhile each try hands the GIL over."""
+    deadline = None
+    while True:
+        status = call()
+        if status != lib.SP_ERR_BUSY:
+            return status
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + BUSY_TIMEOUT_S
+        elif now > deadline:
+            raise RuntimeError(f"seqpacker: the stream stayed in use by another call for "
+                               f"{BUSY_TIMEOUT_S} s (shared with C code that does not let go?)")
+        time.sleep(0)
+
+
+#: Every live stream handle, for the fork handlers below.
+_LIVE_HANDLES: weakref.WeakSet = weakref.WeakSet()
+
+
+def _locks_before_fork() -> list:
+    """Take every stream's lock before a fork, so that no call is inside the
+    C library when the process is copied: the child's streams are then
+    whole and free. (add() in C holds the GIL, which the forking thread
+    has, so none runs either.)"""
+    locks = [handle.lock for handle in list(_LIVE_HANDLES)]
+    for lock in locks:
+        lock.acquire()
+    return locks
+
+
+_HELD_AT_FORK: list = []
+
+
+def _before_fork() -> None:
+    _HELD_AT_FORK[:] = _locks_before_fork()
+
+
+def _after_fork() -> None:
+    held, _HELD_AT_FORK[:] = list(_HELD_AT_FORK), []
+    for lock in held:
+        lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                        after_in_child=_after_fork)
 
 
 def _pack_arrays(num_items: int, num_packs: int, ids_only: bool) -> list:

@@ -662,3 +662,86 @@ def test_every_bit_flip_of_a_pickle_is_rejected_or_harmless(strategy, lengths):
     counts = bit_flip_matrix(packer, [70, 20, 20, 45])
     assert counts["different"] == 0, counts
     assert counts["rejected"] + counts["equal"] == counts["bits"]
+
+
+# ---- fork -------------------------------------------------------------------------------
+
+
+def _wait_child(pid: int, seconds: float = 20.0) -> int:
+    """The exit code of a forked child; a child still running after
+    ``seconds`` has hung: it is killed and the test fails."""
+    import os
+    import signal
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads running
+def test_streams_survive_fork_while_another_thread_uses_them():
+    """Fork while another thread is inside stream calls on the same packer:
+    the child's copy is whole and free (no hang, no damage), every time."""
+    import os
+
+    packer = StreamPacker(100, "hk", k=6)
+    stop = threading.Event()
+    rng = np.random.default_rng(9)
+    batch = rng.integers(1, 101, 20000)
+
+    def busy():
+        while not stop.is_set():
+            packer.add_many(batch)
+            packer.add(7)
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    try:
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:  # the child: use the copy, report through the exit code
+                code = 1
+                try:
+                    added = packer.sequences_added
+                    packs = packer.add_many([50, 50, 3]) + packer.finish()
+                    ids = sorted(i for p in packs for i in p.sequence_ids)
+                    code = 0 if ids[-1] == added + 2 and len(set(ids)) == len(ids) else 2
+                finally:
+                    os._exit(code)
+            assert _wait_child(pid) == 0
+    finally:
+        stop.set()
+        worker.join()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_parallel_packing_works_in_a_forked_child():
+    import os
+
+    lengths = np.random.default_rng(2).integers(1, 2049, 600_000)
+    expected = Packer(2048, "obfdp", threads=2).pack_flat(lengths)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            got = Packer(2048, "obfdp", threads=2).pack_flat(lengths)
+            code = 0 if all(np.array_equal(a, b) for a, b in zip(got, expected)) else 2
+        finally:
+            os._exit(code)
+    assert _wait_child(pid) == 0
+
+
+def test_a_handle_that_stays_busy_raises_instead_of_waiting(monkeypatch):
+    monkeypatch.setattr(_native, "BUSY_TIMEOUT_S", 0.05)
+    native = _native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
+    with pytest.raises(RuntimeError, match="stayed in use"):
+        native._call(lambda handle: _native.lib.SP_ERR_BUSY)
+    assert not native.lock.locked()
