@@ -157,6 +157,10 @@ SP_API int sp_pack_bound(int64_t n, int64_t *size);
  * Pack n lengths into bins of the given capacity with one strategy.
  *
  *   lengths      n lengths, each in [1, capacity]. May be NULL when n == 0.
+ *                Read once: a buffer that another thread writes during
+ *                the call gives a wrong packing or an error, never a bad
+ *                memory access (the strategies that use lengths as
+ *                indices work on a copy, which costs 8 bytes a length).
  *   options      NULL for the defaults.
  *   items        out, n entries: the ids bin by bin, each id exactly once,
  *                within a bin in placement order.
@@ -250,8 +254,9 @@ SP_API int sp_stream_add(sp_stream *stream, int64_t length,
 
 /* Add n lengths in order. The whole batch is checked first: on
  * SP_ERR_LENGTH_* *error_index (may be NULL) is the first bad length and
- * nothing of the batch is accepted. Only on SP_ERR_OUT_OF_MEMORY may a
- * prefix be accepted: lengths[0 .. *error_index) were. */
+ * nothing of the batch is accepted. Only on SP_ERR_OUT_OF_MEMORY, or on
+ * SP_ERR_LENGTH_* for a length that another thread changed during the
+ * call, may a prefix be accepted: lengths[0 .. *error_index) were. */
 SP_API int sp_stream_add_many(sp_stream *stream, const int64_t *lengths,
                               int64_t n, int64_t *error_index);
 
@@ -262,7 +267,8 @@ SP_API int sp_stream_add_many(sp_stream *stream, const int64_t *lengths,
  * ids + ids in open bins + n items, unread packs + open bins + n packs);
  * smaller buffers give SP_ERR_BUFFER_TOO_SMALL and change nothing. Bad
  * lengths are handled as by sp_stream_add_many(), with out->num_packs 0.
- * Only on SP_ERR_OUT_OF_MEMORY may a prefix lengths[0 .. *error_index) be
+ * Only on SP_ERR_OUT_OF_MEMORY (or a length changed during the call, as
+ * for sp_stream_add_many()) may a prefix lengths[0 .. *error_index) be
  * accepted; the packs it closed are in the buffers (out->num_packs). With
  * sp_options.threads other than 1 at creation, a helper thread maps the
  * pages of a large items buffer meanwhile (see sp_options; the thread

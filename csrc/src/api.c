@@ -55,10 +55,16 @@ typedef struct strategy_traits {
     /* It writes all n entries of bin_used (as scratch), not only the
      * num_bins entries of the result. */
     unsigned char fills_bin_used;
+    /* It reads each length once (after the check, or in its own checking
+     * pass) and never uses one as an index or a size, so a caller's buffer
+     * that changes meanwhile cannot lead it astray. The others work on a
+     * copy taken by the check (see spi_check_lengths). */
+    unsigned char reads_lengths_once;
 } strategy_traits;
 
 static const strategy_traits traits[SP_STRATEGY_COUNT] = {
-    [SP_HK] = {.checks_own_lengths = 1, .fills_bin_used = 1},
+    [SP_NF] = {.reads_lengths_once = 1},
+    [SP_HK] = {.checks_own_lengths = 1, .fills_bin_used = 1, .reads_lengths_once = 1},
 };
 
 const char *sp_strategy_name(int strategy)
@@ -103,20 +109,25 @@ int sp_options_check(const sp_options *o)
  * scratch for bin_used when the caller passed none. */
 static int check_and_run(spi_job *job, int strategy)
 {
-    if (!traits[strategy].checks_own_lengths) {
-        int status = spi_check_lengths(job);
-        if (status != SP_OK)
-            return status;
+    int64_t *copy = NULL, *scratch_used = NULL;
+    int status = SP_OK;
+    if (!traits[strategy].reads_lengths_once) {
+        copy = spi_alloc_array(job->n, sizeof(int64_t));
+        if (copy == NULL)
+            return SP_ERR_OUT_OF_MEMORY;
     }
-    int64_t *scratch_used = NULL;
-    if (job->bin_used == NULL) {
+    if (!traits[strategy].checks_own_lengths)
+        status = spi_check_lengths(job, copy);
+    if (status == SP_OK && job->bin_used == NULL) {
         scratch_used = spi_alloc_array(job->n, sizeof(int64_t));
         if (scratch_used == NULL)
-            return SP_ERR_OUT_OF_MEMORY;
+            status = SP_ERR_OUT_OF_MEMORY;
         job->bin_used = scratch_used;
     }
-    int status = strategy_fns[strategy](job);
+    if (status == SP_OK)
+        status = strategy_fns[strategy](job);
     free(scratch_used);
+    free(copy);
     return status;
 }
 

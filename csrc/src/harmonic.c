@@ -133,7 +133,7 @@ int spi_strategy_hk(spi_job *job)
     /* A total beyond int64 needs capacity > INT64_MAX / n: only then does
      * the total need its own check. */
     if (cap > INT64_MAX / n) {
-        int status = spi_check_lengths(job);
+        int status = spi_check_lengths(job, NULL);
         if (status != SP_OK)
             return status;
     }

@@ -93,8 +93,11 @@ static inline int spi_length_status(int64_t length, int64_t capacity)
 }
 
 /* Every length in [1, capacity] and the total within int64_t; sets
- * min_length, max_length and total, or the first bad index (lengths.c). */
-int spi_check_lengths(spi_job *job);
+ * min_length, max_length and total, or the first bad index (lengths.c).
+ * With a copy (n entries), job->lengths becomes the copy, read from the
+ * caller's buffer in one pass: a buffer that another thread writes to
+ * meanwhile can then give a wrong packing, never a length used unchecked. */
+int spi_check_lengths(spi_job *job, int64_t *copy);
 
 /* The count and capacity of a batch for sp_pack(): 0 <= n <= SPI_MAX_N,
  * capacity >= 1 (lengths.c). */

@@ -8,19 +8,32 @@
 
 /* Every length in [1, capacity] and the total within int64. The common
  * case is one branch-free pass (min, max and sum vectorise); only a failure
- * or a possible overflow takes the slower pass that finds the culprit. */
-int spi_check_lengths(spi_job *job)
+ * or a possible overflow takes the slower pass that finds the culprit.
+ * With a copy, the first pass also writes each length to it and the rest
+ * reads only the copy, so the caller's buffer is read once. */
+int spi_check_lengths(spi_job *job, int64_t *copy)
 {
     int64_t *error_index = job->error_index;
     const int64_t *len = job->lengths;
     const int64_t n = job->n, cap = job->capacity;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     uint64_t sum = 0; /* wraps only when an overflow is possible (checked) */
-    for (int64_t i = 0; i < n; i++) {
-        int64_t l = len[i];
-        lo = l < lo ? l : lo;
-        hi = l > hi ? l : hi;
-        sum += (uint64_t)l;
+    if (copy != NULL) {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t l = len[i];
+            copy[i] = l;
+            lo = l < lo ? l : lo;
+            hi = l > hi ? l : hi;
+            sum += (uint64_t)l;
+        }
+        len = job->lengths = copy;
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t l = len[i];
+            lo = l < lo ? l : lo;
+            hi = l > hi ? l : hi;
+            sum += (uint64_t)l;
+        }
     }
     if (lo >= 1 && hi <= cap && hi <= INT64_MAX / (n > 0 ? n : 1)) {
         job->min_length = lo;
@@ -99,7 +112,7 @@ int sp_lengths_check(const int64_t *lengths, int64_t n, int64_t capacity,
         return status;
     spi_job job = {.lengths = lengths, .n = n, .capacity = capacity,
                    .error_index = error_index};
-    status = spi_check_lengths(&job);
+    status = spi_check_lengths(&job, NULL);
     if (status == SP_OK && total != NULL)
         *total = job.total;
     return status;

@@ -136,13 +136,23 @@ static inline int place(open_bin *bin, pack_queue *q, cursor *c, int64_t slot,
     return SP_OK;
 }
 
+/* A length of a checked batch that is no longer valid when the loop
+ * reads it again: another thread has written the caller's buffer
+ * meanwhile. The loops stop there (see run_batch). */
+static inline int changed(int64_t length, int64_t capacity)
+{
+    return (uint64_t)length - 1u >= (uint64_t)capacity;
+}
+
 /* NextFit over a batch, written straight to q: the open bin's items go
  * out first, where the loop continues the bin, and the bin open at the
  * end comes back to its buffer, which has room for it (see run_batch).
  * Its ids are the latest ones, consecutive; its lengths are the batch's
- * last ones, after the old bin's when no pack closed. */
-static void nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
-                   int64_t n)
+ * last ones, after the old bin's when no pack closed. Returns the number
+ * of lengths placed: n, or fewer when one changed (see changed()), whose
+ * status then goes to *stopped. */
+static int64_t nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
+                      int64_t n, int *stopped)
 {
     open_bin *const bin = &s->bins[0];
     int64_t *const items = q->items, *const item_lengths = q->lengths;
@@ -150,8 +160,13 @@ static void nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
     const int64_t cap = s->capacity, old = bin->count;
     int64_t at = copy_bin(bin, items, item_lengths, spi_queue_items(q));
     int64_t load = bin->load, id = s->next_id, packs = q->num_packs;
-    for (int64_t j = 0; j < n; j++, id++) {
+    int64_t j = 0;
+    for (; j < n; j++, id++) {
         const int64_t l = lengths[j];
+        if (changed(l, cap)) {
+            *stopped = spi_length_status(l, cap);
+            break;
+        }
         if (spi_next_fit_closes_before(load, l, cap)) {
             if (used != NULL)
                 used[packs] = load;
@@ -170,11 +185,11 @@ static void nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
             load = 0;
         }
     }
-    const int64_t count = at - offsets[packs];
-    if (count > n) /* nothing closed: the old items stay, the batch follows */
-        memcpy(bin->lengths + old, lengths, (size_t)n * sizeof(int64_t));
+    const int64_t count = at - offsets[packs], placed = j;
+    if (count > placed) /* nothing closed: the old items stay, the batch follows */
+        memcpy(bin->lengths + old, lengths, (size_t)placed * sizeof(int64_t));
     else if (count > 0)
-        memcpy(bin->lengths, lengths + n - count, (size_t)count * sizeof(int64_t));
+        memcpy(bin->lengths, lengths + placed - count, (size_t)count * sizeof(int64_t));
     for (int64_t j = 0; j < count; j++)
         bin->ids[j] = id - count + j;
     bin->count = count;
@@ -183,6 +198,7 @@ static void nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
     s->next_id = id;
     s->num_open = count > 0;
     s->open_items = count;
+    return placed;
 }
 
 /* A class-i bin holds at most i - 1 items before its last one comes, so
@@ -319,6 +335,8 @@ static SPI_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
     int64_t j = 0;
     for (; j < n - block; j++, id++) {
         const int64_t l = lengths[j];
+        if (changed(l, cap))
+            break;
         const int64_t slot = class_of[l - 1];
         if (slot == 0) { /* the next-fit bin */
             if (spi_next_fit_closes_before(fit_load, l, cap)) {
@@ -363,9 +381,12 @@ static SPI_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
     return j;
 }
 
-/* Pack a checked batch into q, which has room for all it can close. Only
- * a bin buffer that cannot grow stops it early (then the lengths before
- * stay accepted); *done (always set) counts the lengths placed. */
+/* Pack a checked batch into q, which has room for all it can close. Each
+ * length is read again here and checked again where it would index or
+ * size anything: a caller's buffer that another thread writes meanwhile
+ * can give wrong packs or SP_ERR_LENGTH_*, never a bad access. Only that
+ * or a bin buffer that cannot grow stops it early (then the lengths
+ * before stay accepted); *done (always set) counts the lengths placed. */
 static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
                      int64_t n, int64_t *done)
 {
@@ -377,10 +398,10 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
     if (s->strategy == SP_NF && n >= first->count &&
         spi_reserve_pair(&first->ids, &first->lengths, &first->room,
                          n < cap - first->count ? first->count + n : cap) == SP_OK) {
-        nf_run(s, q, lengths, n);
+        int stopped = SP_OK;
+        *done = nf_run(s, q, lengths, n, &stopped);
         spi_shrink_pair(&first->ids, &first->lengths, &first->room, first->count);
-        *done = n;
-        return SP_OK;
+        return stopped;
     }
     int32_t *class_of = s->strategy == SP_HK
                             ? spi_hk_class_table(cap, s->classes, n) : NULL;
@@ -402,6 +423,10 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
     int status = SP_OK;
     for (; j < n; j++, c.id++) {
         const int64_t l = lengths[j];
+        if (changed(l, cap)) {
+            status = spi_length_status(l, cap);
+            break;
+        }
         const int64_t slot = class_of ? class_of[l - 1] : spi_stream_slot(s, l);
         status = place(&s->bins[slot], q, &c, slot, l, cap);
         if (status != SP_OK)
