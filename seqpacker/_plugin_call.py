@@ -18,8 +18,11 @@ from .registry import PluginError, StrategyInfo
 def run_plugin(info: StrategyInfo, lengths: np.ndarray, capacity: int, options: dict):
     """``(items, offsets, used)`` of the plugin ``info`` on checked ``lengths``."""
     check_lengths(lengths, capacity)
-    view = lengths.view()
-    view.flags.writeable = False  # the plugin may not change the caller's lengths
+    # A read-only copy: the plugin can neither change the caller's lengths
+    # nor make the checks below judge its result against other lengths
+    # (a view could be made writeable again).
+    view = lengths.copy()
+    view.flags.writeable = False
     try:
         returned = info.func(view, capacity, **options)
     except (ValueError, TypeError, MemoryError):

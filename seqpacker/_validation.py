@@ -42,6 +42,10 @@ def as_lengths(lengths) -> np.ndarray:
 
 
 def _array_as_lengths(array: np.ndarray) -> np.ndarray:
+    if isinstance(array, np.ma.MaskedArray):
+        # Its mask would be ignored, packing the masked values too.
+        raise TypeError("lengths must not be a masked array: fill it (.filled()) or drop "
+                        "the masked values (.compressed()) first")
     if array.ndim != 1:
         raise TypeError(f"lengths must be 1-D, got an array of shape {array.shape}")
     kind = array.dtype.kind
@@ -60,8 +64,10 @@ def _array_as_lengths(array: np.ndarray) -> np.ndarray:
                 f"lengths[{index}] = {int(array[index])} does not fit int64 "
                 f"(max {INT64_MAX})"
             )
-    # Returns the array itself when it already is contiguous int64.
-    return np.ascontiguousarray(array, dtype=np.int64)
+    # Returns the array itself when it already is contiguous int64 and
+    # aligned (C reads int64 values; an unaligned view is copied).
+    array = np.ascontiguousarray(array, dtype=np.int64)
+    return array if array.flags.aligned else array.copy()
 
 
 def _range_as_lengths(r: range) -> np.ndarray:

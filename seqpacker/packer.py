@@ -35,6 +35,11 @@ class StrategyName(tuple):
         pair.origin = origin
         return pair
 
+    def __reduce__(self):
+        # Copies and pickles carry the marks too (tuple's own reduce would
+        # call __new__ with the pair alone).
+        return type(self), (self[0], self[1], self.plugin, self.origin)
+
 
 class Packer:
     """Packs sequence lengths into bins of a fixed capacity.
@@ -66,6 +71,13 @@ class Packer:
         self._threads = check_threads(threads)
         self._options = _native.options(self._seed, self._k, self._threads)
         self._plugin_options = self._check_plugin_options(options)
+        self._given_options = options
+
+    def __reduce__(self):
+        # Pickles and copies (spawn-based DataLoader workers, process pools)
+        # rebuild the Packer from its arguments, which checks them again.
+        return _rebuild_packer, (self._capacity, self._strategy.short, self._seed, self._k,
+                                 self._threads or None, self._given_options)
 
     @property
     def capacity(self) -> int:
@@ -145,6 +157,11 @@ class Packer:
 
     def __repr__(self) -> str:
         return f"Packer(capacity={self._capacity}, strategy={self.strategy!r})"
+
+
+def _rebuild_packer(capacity, strategy, seed, k, threads, options) -> Packer:
+    """A pickled Packer (see ``Packer.__reduce__``)."""
+    return Packer(capacity, strategy, seed, k=k, threads=threads, options=options)
 
 
 def pack_sequences(lengths, capacity: int, strategy: str = "obfd", seed: int | None = None,

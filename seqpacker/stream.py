@@ -32,7 +32,9 @@ _PICKLE_VERSION = 2
 def _as_int(length) -> int:
     """A length that is not a plain int: NumPy integers pass, bools and
     non-integers (floats, Decimal, Fraction, which C would truncate) do not."""
-    if isinstance(length, (bool, np.bool_)) or not hasattr(length, "__index__"):
+    if isinstance(length, (bool, np.bool_, np.ndarray)) or not hasattr(length, "__index__"):
+        # (A NumPy array, even 0-d, is refused as Packer.pack refuses one
+        # among its lengths.)
         raise TypeError(f"length must be an int, not {type(length).__name__} ({length!r})")
     return operator.index(length)
 

@@ -425,3 +425,17 @@ def test_import_is_light(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path)
     assert out.stdout.strip() == "[]"
+
+
+def test_packers_and_strategy_names_pickle_and_copy():
+    """Spawn-based DataLoader workers and process pools carry a Packer."""
+    import copy
+    import pickle
+
+    packer = Packer(100, "hk", k=5, threads=2)
+    for clone in (pickle.loads(pickle.dumps(packer)), copy.copy(packer), copy.deepcopy(packer)):
+        assert (clone.capacity, clone.strategy, clone.k, clone.seed) == (100, "HK", 5, 0)
+        assert clone.pack_flat([60, 50, 40])[0].tolist() == packer.pack_flat([60, 50, 40])[0].tolist()
+    for pair in Packer.strategies():
+        for clone in (pickle.loads(pickle.dumps(pair)), copy.copy(pair)):
+            assert clone == pair and (clone.plugin, clone.origin) == (pair.plugin, pair.origin)

@@ -7,7 +7,7 @@ the limit, so each test checks the message, not only the exception type.
 import numpy as np
 import pytest
 
-from seqpacker import Packer, pack_sequences
+from seqpacker import Packer, StreamPacker, pack_sequences
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -246,3 +246,28 @@ def test_a_failed_call_leaves_the_packer_usable():
     with pytest.raises(TypeError):
         packer.pack([1.5])
     assert packer.pack([60, 50, 40]).bins == [[0, 2], [1]]
+
+
+def test_a_masked_array_is_refused_not_unmasked():
+    lengths = np.ma.array([3, 99, 4], mask=[False, True, False])
+    with pytest.raises(TypeError, match="masked array"):
+        Packer(10).pack(lengths)
+    with pytest.raises(TypeError, match="masked array"):
+        StreamPacker(10).add_many(lengths)
+
+
+def test_an_unaligned_int64_view_is_copied_before_c_reads_it():
+    raw = np.zeros(8 * 5 + 1, dtype=np.uint8)
+    view = raw[1:].view(np.int64)
+    view[:] = [3, 4, 9, 1, 2]
+    assert not view.flags.aligned
+    items, offsets = Packer(10, "nf").pack_flat(view)
+    assert items.tolist() == [0, 1, 2, 3, 4] and offsets.tolist() == [2, 4]
+
+
+@pytest.mark.parametrize("length", [np.array(5), np.array([5]), np.array([[5]])])
+def test_stream_add_refuses_arrays_as_pack_does(length):
+    with pytest.raises(TypeError, match=r"length must be an int, not ndarray"):
+        StreamPacker(10).add(length)
+    with pytest.raises(TypeError):
+        Packer(10).pack([length])

@@ -490,3 +490,19 @@ def test_packer_strategies_marks_plugins_and_stays_a_list_of_pairs(entry_points)
     assert pairs[-1].plugin and not pairs[0].plugin
     assert pairs[0].origin is None
     assert repr(pairs[0]) == "('NF', 'NextFit')"
+
+
+def test_a_plugin_cannot_change_the_lengths_it_is_judged_by(entry_points):
+    """A plugin that makes its argument writeable and rewrites it changes
+    only its own copy: the caller's array stays, and a packing that does
+    not fit the real lengths is refused."""
+    def cheat(lengths, capacity, **_):
+        lengths.flags.writeable = True
+        lengths[:] = 1
+        return np.arange(lengths.size), np.array([lengths.size])[:0]  # one bin of all
+
+    register_strategy("cheat", cheat)
+    lengths = np.array([9, 9, 8], dtype=np.int64)
+    with pytest.raises(PluginError, match="cheat"):
+        Packer(10, "cheat").pack_flat(lengths)
+    assert lengths.tolist() == [9, 9, 8]
