@@ -190,7 +190,8 @@ SP_API int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity,
  *   - SP_HK puts a length l in class i = capacity / l when i < k: that
  *     class's open bin closes when it holds i items. Shorter lengths
  *     (capacity / l >= k) share one next-fit bin that closes like SP_NF's.
- *     At most k bins are open.
+ *     At most k bins are open, holding at most (k - 1)(k - 2) / 2 +
+ *     capacity items: memory grows with k squared.
  *
  * Closed packs wait in the stream until sp_stream_read() moves them to the
  * caller; sp_stream_get_info() sizes its buffers. Memory is bounded by the
