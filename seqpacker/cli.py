@@ -12,6 +12,8 @@ from importlib import resources
 
 import numpy as np
 
+from . import _native
+from ._validation import INT64_MAX, INT64_MIN, as_lengths, check_capacity
 from .packer import Packer
 from .registry import PluginError, available_strategies, get_strategy
 
@@ -27,7 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plugin_options = _plugin_options(args.plugin_option or [])
         strategies = _strategies(args.strategy)
+        check_capacity(args.capacity)
         lengths, source = _load(args.input)
+        # Checked whole before anything is printed: the total below is then
+        # exact, and no strategy sees bad input.
+        lengths = as_lengths(lengths)
+        _native.check_lengths(lengths, args.capacity)
         # A plugin that fails to load fails alone; the others still run.
         packers = [_packer_or_error(args, name, plugin_options) for name in strategies]
     except (OSError, ValueError, TypeError) as error:
@@ -50,11 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             plugins_run.append(info)
         try:
             result = packer.pack(lengths)
-        except (ValueError, TypeError) as error:  # bad input: no strategy can pack it
-            print(f"seqpacker: error: {error}", file=sys.stderr)
-            return 2
-        except RuntimeError as error:  # this strategy failed; the others may not
-            print(f"{packer.strategy:<10} failed: {error}")
+        except (RuntimeError, ValueError, TypeError, MemoryError) as error:
+            # The input is checked already: this strategy failed (a plugin's
+            # own error, or memory); the others may not.
+            print(f"{packer.strategy:<10} failed: {type(error).__name__}: {error}")
             failures += 1
             continue
         print(f"{packer.strategy:<10} {result.num_bins:>10} {result.efficiency:>11.2%} "
@@ -116,9 +122,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _strategies(names: list[str] | None) -> list[str]:
-    if not names or "all" in (name.lower() for name in names):
+    """The strategies to run: every one for none or ``all``; a name given
+    beside ``all`` must still be a strategy (a typo is not ignored)."""
+    names = names or ["all"]
+    named = [name for name in names if name.lower() != "all"]
+    for name in named:
+        try:
+            get_strategy(name)
+        except PluginError:
+            pass  # a plugin that fails to load fails alone (_packer_or_error)
+    if len(named) < len(names):
         return [info.short for info in available_strategies()]
-    return names  # resolved (and a plugin loaded) by _packer_or_error
+    return named  # resolved (and a plugin loaded) by _packer_or_error
 
 
 def _load(path: str | None) -> tuple[np.ndarray, str]:
@@ -140,7 +155,11 @@ def _read_text(path: str) -> np.ndarray:
             if not text or text.startswith("#"):
                 continue
             try:
-                lengths.append(int(text))
+                value = int(text)
             except ValueError:
                 raise ValueError(f"{path}, line {line_number}: {text!r} is not an integer length") from None
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise ValueError(f"{path}, line {line_number}: {text} does not fit int64 "
+                                 f"(max {INT64_MAX})")
+            lengths.append(value)
     return np.array(lengths, dtype=np.int64)

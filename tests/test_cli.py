@@ -92,15 +92,27 @@ def test_all_keyword(tmp_path):
         (["--input", "missing.npy"], "missing.npy"),
         (["--input", "bad.txt"], "line 2: 'abc' is not an integer length"),
         (["--input", "floats.npy"], "got dtype float64"),
+        (["--input", "huge.txt"], "line 2: 9223372036854775808 does not fit int64"),
+        (["--input", "scalar.npy"], "must be 1-D"),
+        (["--input", "strings.npy"], "must be integers"),
+        (["--input", "dates.npy"], "must be integers"),
+        (["--input", "overflow.npy", "--capacity", str(2**62)], "does not fit int64"),
+        (["--strategy", "all", "--strategy", "nope"], "unknown strategy 'nope'"),
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path, args, message):
     (tmp_path / "bad.txt").write_text("5\nabc\n")
+    (tmp_path / "huge.txt").write_text("5\n9223372036854775808\n")
     np.save(tmp_path / "floats.npy", np.array([1.0, 2.0]))
+    np.save(tmp_path / "scalar.npy", np.array(5))
+    np.save(tmp_path / "strings.npy", np.array(["5", "6"]))
+    np.save(tmp_path / "dates.npy", np.array(["2026-01-01"], dtype="datetime64[D]"))
+    np.save(tmp_path / "overflow.npy", np.array([2**62, 2**62], dtype=np.int64))
     out = run_cli(tmp_path, *args)
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
     assert out.stderr.startswith("seqpacker: error:")
+    assert "tokens" not in out.stdout  # nothing printed before the check (no "-2 tokens")
 
 
 def test_help(tmp_path):

@@ -462,6 +462,22 @@ def test_cli_runs_and_marks_plugins(entry_points, tmp_path, capsys):
     assert out[5] == "MYFFD (plugin: seqpacker-mine 1.2)"
 
 
+@pytest.mark.parametrize("error", [MemoryError("no room"), ValueError("bad ranks"),
+                                   TypeError("odd option")])
+def test_a_plugin_that_raises_fails_alone_in_the_cli(entry_points, tmp_path, capsys, error):
+    def failing(lengths, capacity, **_):
+        raise error
+
+    register_strategy("failing", failing)
+    (tmp_path / "lengths.txt").write_text("6\n5\n")
+    status = cli.main(["--input", str(tmp_path / "lengths.txt"), "--capacity", "10",
+                       "--strategy", "failing", "--strategy", "nf"])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert out[2].startswith("FAILING") and f"failed: {type(error).__name__}: {error}" in out[2]
+    assert out[3].split()[:2] == ["NF", "2"]  # 6 + 5 > 10
+
+
 def test_cli_passes_plugin_options(entry_points, tmp_path, capsys):
     seen = {}
 
