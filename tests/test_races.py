@@ -66,3 +66,35 @@ def test_a_racing_writer_never_crashes(kind, name):
     assert done.returncode == 0, done.stderr[-2000:]
     calls, _errors = map(int, done.stdout.split())
     assert calls > 0
+
+
+def test_eight_threads_sharing_a_packer_get_the_serial_results():
+    """One Packer, eight threads, each packing its own inputs with every
+    built-in strategy: each result equals the serial one."""
+    import threading
+
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    inputs = [rng.integers(1, 2049, 20_000 + 1000 * t) for t in range(8)]
+    names = [pair[0] for pair in Packer.strategies() if not pair.plugin]
+    packers = {name: Packer(2048, name, threads=2) for name in names}
+    serial = {(name, t): packers[name].pack_flat(inputs[t]) for name in names for t in range(8)}
+    got, failures = {}, []
+
+    def work(t):
+        try:
+            for _ in range(2):
+                for name in names:
+                    got[(name, t)] = packers[name].pack_flat(inputs[t])
+        except BaseException as error:  # reported below, in the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    for key, (items, offsets) in serial.items():
+        assert np.array_equal(got[key][0], items) and np.array_equal(got[key][1], offsets), key
