@@ -1,7 +1,7 @@
 """Another thread writing the lengths while the C library packs them (the
 GIL is released during the call): a wrong packing or an error is allowed,
 a crash is not. Each race runs in a child process, so that a crash fails
-the test instead of ending the run."""
+the test instead of ending the run. Also: threads sharing one Packer."""
 
 from __future__ import annotations
 
@@ -60,9 +60,10 @@ RACE = textwrap.dedent("""
 @pytest.mark.parametrize("kind, name", [("pack", pair[0]) for pair in Packer.strategies()
                                         if not pair.plugin]
                          + [("stream", "nf"), ("stream", "hk")])
-def test_a_racing_writer_never_crashes(kind, name):
+def test_a_racing_writer_never_crashes(kind, name, tmp_path):
+    # (run outside the checkout, so that the installed package is imported)
     done = subprocess.run([sys.executable, "-c", RACE, kind, name], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     calls, _errors = map(int, done.stdout.split())
     assert calls > 0
