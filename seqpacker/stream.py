@@ -19,7 +19,7 @@ import operator
 
 import numpy as np
 
-from . import _native
+from . import _native, _stream_native
 from ._stream_fast import StreamBase, packs_from_arrays
 from ._validation import as_lengths, check_capacity, check_k
 from .registry import available_strategies, get_strategy
@@ -89,9 +89,9 @@ class StreamPacker(StreamBase):
                 f"Packer({capacity}, {strategy!r}).pack(lengths)"
             )
         k = check_k(k)
-        self._attach(_native.StreamHandle.create(capacity, info.c_id, k), info)
+        self._attach(_stream_native.StreamHandle.create(capacity, info.c_id, k), info)
 
-    def _attach(self, native: _native.StreamHandle, info) -> None:
+    def _attach(self, native: _stream_native.StreamHandle, info) -> None:
         self._native = native
         self._strategy = info
         self._k = native.k
@@ -136,7 +136,7 @@ class StreamPacker(StreamBase):
         try:
             return work()
         except BaseException:
-            self._attach(_native.StreamHandle.from_state(saved), self._strategy)
+            self._attach(_stream_native.StreamHandle.from_state(saved), self._strategy)
             raise
 
     def add_many(self, lengths) -> list[Pack]:
@@ -229,6 +229,6 @@ class StreamPacker(StreamBase):
                 and isinstance(pickled.get("state"), bytes) and len(pickled["state"]) % 8 == 0):
             raise ValueError("not a StreamPacker pickle (or one from another version)")
         state = np.frombuffer(pickled["state"], dtype="<i8").astype(np.int64)
-        native = _native.StreamHandle.from_state(state)
+        native = _stream_native.StreamHandle.from_state(state)
         info = next(s for s in available_strategies() if s.c_id == native.strategy_id)
         self._attach(native, info)

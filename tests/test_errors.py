@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqpacker import Packer, StreamPacker, _native
+from seqpacker import Packer, StreamPacker, _native, _stream_native
 from seqpacker._seqpacker_ffi import lib
 
 ERROR_STATUSES = [getattr(lib, name) for name in dir(lib) if name.startswith("SP_ERR_")]
@@ -58,7 +58,7 @@ def test_a_busy_handle_is_added_to_under_the_lock():
 
 
 def test_locked_calls_try_again_while_the_handle_is_busy():
-    native = _native.StreamHandle.create(10, lib.SP_NF, 10)
+    native = _stream_native.StreamHandle.create(10, lib.SP_NF, 10)
     answers = [lib.SP_ERR_BUSY, lib.SP_ERR_BUSY, lib.SP_OK]
     calls = []
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import seqpacker
-from seqpacker import Packer, StreamPacker, _native
+from seqpacker import Packer, StreamPacker, _native, _stream_native
 
 INT64_MAX = 2**63 - 1
 
@@ -533,7 +533,7 @@ def test_add_reads_a_pack_larger_than_its_stack_buffers():
 def test_add_hands_out_every_unread_pack_of_a_resumed_state():
     """A state may carry unread packs (the C API lets them wait): the next
     add() hands them all out, more than its fixed buffers (8 packs) hold."""
-    native = _native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
+    native = _stream_native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
     lengths = np.full(20, 6, dtype=np.int64)  # each closes the previous bin
     status = _native.lib.sp_stream_add_many(
         native._handle, _native.ffi.from_buffer("int64_t[]", lengths), 20, _native.ffi.NULL)
@@ -601,13 +601,13 @@ def test_an_interrupted_call_leaves_the_stream_as_it_was(monkeypatch, strategy, 
 
     # The C call runs in full, then the interrupt lands.
     method = "read" if call == "finish" else "pack_many"
-    original = getattr(_native.StreamHandle, method)
+    original = getattr(_stream_native.StreamHandle, method)
 
     def interrupted(*args, **kwargs):
         original(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_native.StreamHandle, method, interrupted)
+    monkeypatch.setattr(_stream_native.StreamHandle, method, interrupted)
     with pytest.raises(KeyboardInterrupt):
         getattr(packer, call)(*([second] if call != "finish" else []))
     monkeypatch.undo()
@@ -740,8 +740,8 @@ def test_parallel_packing_works_in_a_forked_child():
 
 
 def test_a_handle_that_stays_busy_raises_instead_of_waiting(monkeypatch):
-    monkeypatch.setattr(_native, "BUSY_TIMEOUT_S", 0.05)
-    native = _native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
+    monkeypatch.setattr(_stream_native, "BUSY_TIMEOUT_S", 0.05)
+    native = _stream_native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
     with pytest.raises(RuntimeError, match="stayed in use"):
         native._call(lambda handle: _native.lib.SP_ERR_BUSY)
     assert not native.lock.locked()

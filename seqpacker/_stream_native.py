@@ -1,0 +1,258 @@
+"""The cffi binding of the C streams (``sp_stream_*``), for ``stream.py``.
+
+Each call's status becomes an exception through ``_native.error``, the one
+table of statuses. The thread contract is here: a lock per stream around
+every cffi call, and locks taken around a fork (see ``StreamHandle``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+
+import numpy as np
+
+from ._native import error, ffi, length_error, lib, options, raise_for_lengths
+
+
+class StreamHandle:
+    """One C stream (``sp_stream``), freed with this object.
+
+    A handle belongs to one thread at a time: the C library answers a call
+    that overlaps another on the same handle with ``SP_ERR_BUSY``. So that
+    threads may share a StreamPacker, every call made here holds ``lock``.
+    ``StreamPacker.add`` calls the stream from C (``_stream_fast.c``, at
+    ``address``) without the lock but with the GIL, which it never
+    releases: when it meets a call of this class in progress it gets
+    ``SP_ERR_BUSY`` and comes back through ``add``, which takes the lock.
+    A locked call that meets such an ``add`` tries again: the ``add`` holds
+    the GIL, so it has ended by the time the call has the GIL back.
+    """
+
+    __slots__ = ("_handle", "lock", "capacity", "strategy_id", "k", "__weakref__")
+
+    def __init__(self, handle):
+        self._handle = ffi.gc(handle, lib.sp_stream_free)
+        self.lock = threading.Lock()
+        _LIVE_HANDLES.add(self)
+        info = self.info()
+        self.capacity = info.capacity
+        self.strategy_id = info.strategy
+        self.k = info.k
+
+    @property
+    def address(self) -> int:
+        """The ``sp_stream *`` as an int, for ``_stream_fast``."""
+        return int(ffi.cast("uintptr_t", self._handle))
+
+    @classmethod
+    def create(cls, capacity: int, strategy_id: int, k: int) -> StreamHandle:
+        out = ffi.new("sp_stream **")
+        status = lib.sp_stream_create(capacity, strategy_id, options(k=k), out)
+        if status != lib.SP_OK:
+            raise error(status, capacity=capacity)
+        return cls(out[0])
+
+    @classmethod
+    def from_state(cls, state: np.ndarray) -> StreamHandle:
+        """A stream restored from ``export_state()``; ValueError if corrupted."""
+        out = ffi.new("sp_stream **")
+        status = lib.sp_stream_import(ffi.from_buffer("int64_t[]", state), len(state), out)
+        if status != lib.SP_OK:
+            raise error(status)
+        return cls(out[0])
+
+    def _call(self, function, *args) -> int:
+        """``function(handle, *args)`` under the lock; its status."""
+        with self.lock:
+            return self._status(function, *args)
+
+    def info(self):
+        """The stream's ``sp_stream_info`` (counts and settings)."""
+        info = ffi.new("sp_stream_info *")
+        status = self._call(lib.sp_stream_get_info, info)
+        if status != lib.SP_OK:
+            raise error(status)
+        return info
+
+    def add(self, length: int) -> None:
+        """Add one plain int (the path of ``add`` after ``SP_ERR_BUSY``)."""
+        status = self._call(lib.sp_stream_add, length, ffi.NULL)
+        if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+            raise length_error(status, length, self.capacity)
+        if status != lib.SP_OK:
+            raise self.error(status)
+
+    @staticmethod
+    def error(status: int) -> Exception:
+        """The exception for a stream call's status (other than a length's)."""
+        return error(status, subject="the number of sequences of a stream")
+
+    def _sized_call(self, size, call) -> int:
+        """``call(size())`` under the lock, again while it finds the handle
+        busy or, because an ``add`` slipped in between, the buffers that
+        ``size()`` allowed for too small."""
+        with self.lock:
+            while True:
+                views = size()
+                status = _until_free(lambda: call(views))
+                if status != lib.SP_ERR_BUFFER_TOO_SMALL:
+                    return status
+
+    def _status(self, function, *args) -> int:
+        """One C call's status, retried while the handle is busy (under
+        the lock already)."""
+        return _until_free(lambda: function(self._handle, *args))
+
+    def pack_many(self, lengths: np.ndarray, ids_only: bool = False):
+        """Add a contiguous int64 array (all of it or, on a bad length, none)
+        and move out the unread packs and every pack it closes, in one C
+        pass (``sp_stream_pack_many``): ``(items, lengths, offsets, used)``
+        as ``read()`` gives them."""
+        n = len(lengths)
+        source = ffi.from_buffer("int64_t[]", lengths)
+        error_index = ffi.new("int64_t *")
+        out = ffi.new("sp_pack_buffers *")
+        arrays = []
+
+        def size():
+            sizes = ffi.new("int64_t[2]")
+            status = self._status(lib.sp_stream_pack_many_bound, n, sizes, sizes + 1)
+            if status != lib.SP_OK:
+                raise self.error(status)
+            arrays[:] = _pack_arrays(sizes[0], sizes[1], ids_only)
+            return _fill_buffers(out, *arrays)
+
+        status = self._sized_call(
+            size, lambda _views: lib.sp_stream_pack_many(self._handle, source, n, out, error_index))
+        raise_for_lengths(status, lengths, self.capacity, error_index[0],
+                          subject="the number of sequences of a stream")
+        return _packs_written(out.num_packs, *arrays)
+
+    def finish(self) -> None:
+        status = self._call(lib.sp_stream_finish)
+        if status != lib.SP_OK:
+            raise self.error(status)
+
+    def read(self):
+        """Move the unread packs out: ``(items, lengths, offsets, used)``.
+
+        ``offsets`` has ``num_packs + 1`` entries from 0; pack ``p`` holds
+        ``items[offsets[p]:offsets[p + 1]]`` with ``lengths`` alongside.
+        """
+        info = ffi.new("sp_stream_info *")
+        out = ffi.new("sp_pack_buffers *")
+        arrays = []
+
+        def size():
+            self._status(lib.sp_stream_get_info, info)
+            arrays[:] = _pack_arrays(info.unread_items, info.unread_packs, False)
+            return _fill_buffers(out, *arrays)
+
+        status = self._sized_call(size, lambda _views: lib.sp_stream_read(self._handle, out))
+        if status != lib.SP_OK:
+            raise self.error(status)
+        return _packs_written(out.num_packs, *arrays)
+
+    def export_state(self) -> np.ndarray:
+        """The whole state as an int64 array (see ``sp_stream_export``)."""
+        size = ffi.new("int64_t *")
+        state = []
+
+        def sized():
+            self._status(lib.sp_stream_state_size, size)
+            state[:] = [np.empty(size[0], dtype=np.int64)]
+            return ffi.from_buffer("int64_t[]", state[0], require_writable=True)
+
+        status = self._sized_call(
+            sized, lambda view: lib.sp_stream_export(self._handle, view, len(state[0]), size))
+        if status != lib.SP_OK:
+            raise self.error(status)
+        return state[0]
+
+
+#: How long a call waits for a handle that stays busy before it gives up.
+BUSY_TIMEOUT_S = 1.0
+
+
+def _until_free(call) -> int:
+    """``call()``'s status, called again while the handle is busy. Under
+    the stream's lock only an ``add`` in C of another thread can hold the
+    handle, and it ends before this thread has the GIL back, so one more
+    try does it. A handle that stays busy (held by C code outside this
+    package that never lets go) raises after ``BUSY_TIMEOUT_S`` rather than
+    waiting for ever; meanwhile each try hands the GIL over."""
+    deadline = None
+    while True:
+        status = call()
+        if status != lib.SP_ERR_BUSY:
+            return status
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + BUSY_TIMEOUT_S
+        elif now > deadline:
+            raise RuntimeError(f"seqpacker: the stream stayed in use by another call for "
+                               f"{BUSY_TIMEOUT_S} s (shared with C code that does not let go?)")
+        time.sleep(0)
+
+
+#: Every live stream handle, for the fork handlers below.
+_LIVE_HANDLES: weakref.WeakSet = weakref.WeakSet()
+
+
+def _locks_before_fork() -> list:
+    """Take every stream's lock before a fork, so that no call is inside the
+    C library when the process is copied: the child's streams are then
+    whole and free. (add() in C holds the GIL, which the forking thread
+    has, so none runs either.)"""
+    locks = [handle.lock for handle in list(_LIVE_HANDLES)]
+    for lock in locks:
+        lock.acquire()
+    return locks
+
+
+_HELD_AT_FORK: list = []
+
+
+def _before_fork() -> None:
+    _HELD_AT_FORK[:] = _locks_before_fork()
+
+
+def _after_fork() -> None:
+    held, _HELD_AT_FORK[:] = list(_HELD_AT_FORK), []
+    for lock in held:
+        lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                        after_in_child=_after_fork)
+
+
+def _pack_arrays(num_items: int, num_packs: int, ids_only: bool) -> list:
+    """Empty ``items, lengths, offsets, used`` for so many ids and packs
+    (no lengths and used when ``ids_only``)."""
+    return [np.empty(num_items, dtype=np.int64),
+            None if ids_only else np.empty(num_items, dtype=np.int64),
+            np.empty(num_packs + 1, dtype=np.int64),
+            None if ids_only else np.empty(num_packs, dtype=np.int64)]
+
+
+def _packs_written(got: int, items, lengths, offsets, used):
+    """The first ``got`` packs of the arrays, trimmed."""
+    end = offsets[got]
+    return (items[:end], None if lengths is None else lengths[:end], offsets[: got + 1],
+            None if used is None else used[:got])
+
+
+def _fill_buffers(out, items, lengths, offsets, used) -> list:
+    """Point an ``sp_pack_buffers`` at NumPy arrays (``lengths`` and
+    ``used`` may be None); returns the cffi views, to keep alive meanwhile."""
+    views = [ffi.from_buffer("int64_t[]", a, require_writable=True) if a is not None else ffi.NULL
+             for a in (items, lengths, offsets, used)]
+    out.items, out.lengths, out.bin_offsets, out.bin_used = views
+    out.items_size = items.size
+    out.packs_size = offsets.size - 1
+    return views
