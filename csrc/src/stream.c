@@ -136,23 +136,26 @@ static inline int place(open_bin *bin, pack_queue *q, cursor *c, int64_t slot,
     return SP_OK;
 }
 
-/* A length of a checked batch that is no longer valid when the loop
- * reads it again: another thread has written the caller's buffer
- * meanwhile. The loops stop there (see run_batch). */
+/* A length outside [1, capacity] where a loop reads it: nf_run() checks
+ * every length so (it is not checked before); the other loops meet one
+ * only when another thread has written the caller's buffer since the
+ * check, and stop there (see run_batch). */
 static inline int changed(int64_t length, int64_t capacity)
 {
     return (uint64_t)length - 1u >= (uint64_t)capacity;
 }
 
-/* NextFit over a batch, written straight to q: the open bin's items go
- * out first, where the loop continues the bin, and the bin open at the
- * end comes back to its buffer, which has room for it (see run_batch).
- * Its ids are the latest ones, consecutive; its lengths are the batch's
- * last ones, after the old bin's when no pack closed. Returns the number
- * of lengths placed: n, or fewer when one changed (see changed()), whose
- * status then goes to *stopped. */
-static int64_t nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
-                      int64_t n, int *stopped)
+/* NextFit over a batch, written straight to q, checking each length as it
+ * reads it (once): the batch is not checked before, which saves a pass.
+ * The open bin's items go out first, where the loop continues the bin,
+ * and the bin open at the end comes back to its buffer, which has room for
+ * it (see run_batch). Its ids are the latest ones, consecutive; its
+ * lengths are the batch's last ones, after the old bin's when no pack
+ * closed. A bad length changes nothing: the stream and q stay as they
+ * were (what the loop wrote lies past q's packs), and its status and index
+ * come back (*bad). */
+static int nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
+                  int64_t n, int64_t *bad)
 {
     open_bin *const bin = &s->bins[0];
     int64_t *const items = q->items, *const item_lengths = q->lengths;
@@ -160,12 +163,11 @@ static int64_t nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
     const int64_t cap = s->capacity, old = bin->count;
     int64_t at = copy_bin(bin, items, item_lengths, spi_queue_items(q));
     int64_t load = bin->load, id = s->next_id, packs = q->num_packs;
-    int64_t j = 0;
-    for (; j < n; j++, id++) {
+    for (int64_t j = 0; j < n; j++, id++) {
         const int64_t l = lengths[j];
         if (changed(l, cap)) {
-            *stopped = spi_length_status(l, cap);
-            break;
+            *bad = j;
+            return spi_length_status(l, cap);
         }
         if (spi_next_fit_closes_before(load, l, cap)) {
             if (used != NULL)
@@ -185,11 +187,11 @@ static int64_t nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
             load = 0;
         }
     }
-    const int64_t count = at - offsets[packs], placed = j;
-    if (count > placed) /* nothing closed: the old items stay, the batch follows */
-        memcpy(bin->lengths + old, lengths, (size_t)placed * sizeof(int64_t));
+    const int64_t count = at - offsets[packs];
+    if (count > n) /* nothing closed: the old items stay, the batch follows */
+        memcpy(bin->lengths + old, lengths, (size_t)n * sizeof(int64_t));
     else if (count > 0)
-        memcpy(bin->lengths, lengths + placed - count, (size_t)count * sizeof(int64_t));
+        memcpy(bin->lengths, lengths + n - count, (size_t)count * sizeof(int64_t));
     for (int64_t j = 0; j < count; j++)
         bin->ids[j] = id - count + j;
     bin->count = count;
@@ -198,7 +200,7 @@ static int64_t nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
     s->next_id = id;
     s->num_open = count > 0;
     s->open_items = count;
-    return placed;
+    return SP_OK;
 }
 
 /* A class-i bin holds at most i - 1 items before its last one comes, so
@@ -381,28 +383,36 @@ static SPI_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
     return j;
 }
 
-/* Pack a checked batch into q, which has room for all it can close. Each
- * length is read again here and checked again where it would index or
- * size anything: a caller's buffer that another thread writes meanwhile
- * can give wrong packs or SP_ERR_LENGTH_*, never a bad access. Only that
- * or a bin buffer that cannot grow stops it early (then the lengths
- * before stay accepted); *done (always set) counts the lengths placed. */
+/* Pack a batch into q, which has room for all it can close. A bad length
+ * (SP_ERR_LENGTH_*) changes nothing: *done is 0 and *at its index. Each
+ * length is checked where a loop reads it to index or size anything, so
+ * a caller's buffer that another thread writes meanwhile gives wrong
+ * packs or an error, never a bad access. Only such a change, or a bin
+ * buffer that cannot grow, stops a batch partway: the lengths before
+ * stay accepted (*done of them) and *at is the one it stopped at. */
 static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
-                     int64_t n, int64_t *done)
+                     int64_t n, int64_t *done, int64_t *at)
 {
     const int64_t cap = s->capacity;
     open_bin *const first = &s->bins[0];
-    /* NF's batch loop copies the open bin out and back, which a batch at
-     * least as long pays for; it needs room for the bin it leaves open
-     * (at most the old one plus the batch, and at most capacity items). */
+    *done = 0;
+    *at = -1;
+    /* NF's batch loop checks as it goes and copies the open bin out and
+     * back, which a batch at least as long pays for; it needs room for the
+     * bin it leaves open (at most the old one plus the batch, and at most
+     * capacity items). */
     if (s->strategy == SP_NF && n >= first->count &&
         spi_reserve_pair(&first->ids, &first->lengths, &first->room,
                          n < cap - first->count ? first->count + n : cap) == SP_OK) {
-        int stopped = SP_OK;
-        *done = nf_run(s, q, lengths, n, &stopped);
+        const int status = nf_run(s, q, lengths, n, at);
         spi_shrink_pair(&first->ids, &first->lengths, &first->room, first->count);
-        return stopped;
+        *done = status == SP_OK ? n : 0;
+        return status;
     }
+    /* The other loops take a batch that is checked whole first. */
+    int status = spi_check_each_length(lengths, n, cap, at);
+    if (status != SP_OK)
+        return status;
     int32_t *class_of = s->strategy == SP_HK
                             ? spi_hk_class_table(cap, s->classes, n) : NULL;
     cursor c = cursor_start(s, q);
@@ -420,7 +430,6 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
                 : hk_run_blocks(s, q, &blocks, lengths, n, class_of, &c, HK_BLOCK, 0);
     if (block != 0)
         hk_blocks_store(s, &blocks, &c, lengths, s->next_id, with_lengths);
-    int status = SP_OK;
     for (; j < n; j++, c.id++) {
         const int64_t l = lengths[j];
         if (changed(l, cap)) {
@@ -435,6 +444,8 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
     free(class_of);
     cursor_store(s, q, &c);
     *done = j;
+    if (status != SP_OK)
+        *at = j;
     return status;
 }
 
@@ -492,10 +503,8 @@ static int add_one(sp_stream *s, int64_t length, int64_t *unread_packs)
 }
 
 /* What every batch call checks before it changes anything: the buffer, a
- * stream not finished, every length valid (so that a bad one leaves the
- * stream exactly as it was), ids left. */
-static int begin_batch(const sp_stream *s, const int64_t *lengths, int64_t n,
-                       int64_t *error_index)
+ * stream not finished, ids left. (The lengths: run_batch.) */
+static int begin_batch(const sp_stream *s, const int64_t *lengths, int64_t n)
 {
     if (n > 0 && lengths == NULL)
         return SP_ERR_NULL_POINTER;
@@ -503,16 +512,13 @@ static int begin_batch(const sp_stream *s, const int64_t *lengths, int64_t n,
         return SP_ERR_NEGATIVE_COUNT;
     if (s->finished)
         return SP_ERR_FINISHED;
-    int status = spi_check_each_length(lengths, n, s->capacity, error_index);
-    if (status != SP_OK)
-        return status;
     return n > INT64_MAX - s->next_id ? SP_ERR_OVERFLOW : SP_OK;
 }
 
 static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
                     int64_t *error_index)
 {
-    int status = begin_batch(s, lengths, n, error_index);
+    int status = begin_batch(s, lengths, n);
     if (status != SP_OK)
         return status;
     status = reserve_for(s, n);
@@ -521,10 +527,10 @@ static int add_many(sp_stream *s, const int64_t *lengths, int64_t n,
             *error_index = 0; /* nothing of the batch accepted */
         return status;
     }
-    int64_t done;
-    status = run_batch(s, &s->queue, lengths, n, &done);
+    int64_t done, at;
+    status = run_batch(s, &s->queue, lengths, n, &done, &at);
     if (status != SP_OK && error_index != NULL)
-        *error_index = done;
+        *error_index = at;
     return status;
 }
 
@@ -550,7 +556,7 @@ static int pack_many_bound(const sp_stream *s, int64_t n, int64_t *items_size,
 static int pack_many(sp_stream *s, const int64_t *lengths, int64_t n,
                      sp_pack_buffers *out, int64_t *error_index)
 {
-    int status = begin_batch(s, lengths, n, error_index);
+    int status = begin_batch(s, lengths, n);
     if (status != SP_OK)
         return status;
     if (out->items == NULL || out->bin_offsets == NULL)
@@ -570,13 +576,17 @@ static int pack_many(sp_stream *s, const int64_t *lengths, int64_t n,
     status = spi_queue_copy_out(&s->queue, out);
     pack_queue view = spi_queue_view(out);
     view.num_packs = out->num_packs;
-    int64_t done = 0;
+    int64_t done = 0, at = -1;
     if (status == SP_OK)
-        status = run_batch(s, &view, lengths, n, &done);
-    spi_queue_clear(&s->queue);
-    out->num_packs = view.num_packs;
+        status = run_batch(s, &view, lengths, n, &done, &at);
+    if (status == SP_OK || done > 0) { /* the unread packs went out too */
+        spi_queue_clear(&s->queue);
+        out->num_packs = view.num_packs;
+    } else { /* nothing changed: they stay unread */
+        out->num_packs = 0;
+    }
     if (status != SP_OK && error_index != NULL)
-        *error_index = done;
+        *error_index = at;
     spi_prefault_join(&prefault);
     return status;
 }
