@@ -113,7 +113,7 @@ class StreamPacker(StreamBase):
             return self.add(_as_int(length))
         if status == _native.lib.SP_ERR_BUSY:
             self._native.add(length)
-            return _packs(*self._native.read())
+            return self._read_slow()
         if status == 0:
             status = (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE if length < 1
                       else _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY)

@@ -591,13 +591,6 @@ static int pack_many(sp_stream *s, const int64_t *lengths, int64_t n,
     return status;
 }
 
-/* qsort order of (first id, slot) pairs by first id. */
-static int compare_first(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int finish(sp_stream *s)
 {
     if (s->finished)
@@ -618,7 +611,7 @@ static int finish(sp_stream *s)
             m++;
         }
     }
-    qsort(order, (size_t)m, 2 * sizeof(int64_t), compare_first);
+    qsort(order, (size_t)m, 2 * sizeof(int64_t), spi_compare_int64);
     pack_queue *q = &s->queue;
     int64_t at = spi_queue_items(q);
     for (int64_t j = 0; j < m; j++)

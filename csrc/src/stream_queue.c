@@ -39,6 +39,12 @@ int spi_reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need)
     return SP_OK;
 }
 
+int spi_compare_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 int spi_queue_init(pack_queue *q)
 {
     memset(q, 0, sizeof *q);

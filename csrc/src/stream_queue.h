@@ -31,6 +31,10 @@ static inline int64_t spi_queue_items(const pack_queue *q)
     return q->offsets[q->num_packs];
 }
 
+/* qsort order of int64 values (the first of each record), ascending: the
+ * stream sorts open bins by first id, its state check all ids. */
+int spi_compare_int64(const void *a, const void *b);
+
 /* Make both arrays of a pair hold at least `need` entries, growing by
  * doubling from *room. */
 int spi_reserve_pair(int64_t **a, int64_t **b, int64_t *room, int64_t need);

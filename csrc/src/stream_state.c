@@ -153,12 +153,6 @@ static int is_open_bin(const sp_stream *s, int64_t slot, const group *g)
     return 1;
 }
 
-static int compare_ids(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* No id may be in two places: sort them all and look for repeats. */
 static int check_ids_distinct(const sp_stream *s)
 {
@@ -179,7 +173,7 @@ static int check_ids_distinct(const sp_stream *s)
             memcpy(all + m, bin->ids, (size_t)bin->count * sizeof(int64_t));
         m += bin->count;
     }
-    qsort(all, (size_t)n, sizeof(int64_t), compare_ids);
+    qsort(all, (size_t)n, sizeof(int64_t), spi_compare_int64);
     int status = SP_OK;
     for (int64_t j = 1; j < n && status == SP_OK; j++)
         if (all[j] == all[j - 1])
