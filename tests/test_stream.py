@@ -247,7 +247,7 @@ def test_ids_past_int32_continue_from_a_resumed_state():
     words = np.frombuffer(state["state"], dtype="<i8").copy()
     # The open bin holds id 0; move the whole stream far past 2**31.
     offset = 2**40
-    words[5] += offset  # next id
+    words[6] += offset  # next id (after magic, version, capacity, strategy, k, max_items)
     words[-3] += offset  # the open bin's id (before its length and the checksum)
     resumed = StreamPacker.__new__(StreamPacker)
     resumed.__setstate__({"version": state["version"], "state": seal(words).tobytes()})
@@ -259,7 +259,7 @@ def test_the_last_id_then_overflow():
     packer = StreamPacker(10, "nf")
     state = packer.__getstate__()
     words = np.frombuffer(state["state"], dtype="<i8").copy()
-    words[5] = INT64_MAX - 1
+    words[6] = INT64_MAX - 1  # next id
     packer.__setstate__({"version": state["version"], "state": seal(words).tobytes()})
     assert packer.add(10)[0].sequence_ids == [INT64_MAX - 1]
     with pytest.raises(OverflowError):
@@ -432,7 +432,8 @@ def test_corrupted_pickles_are_refused():
         with pytest.raises(ValueError):
             target.__setstate__(bad)
     words = np.frombuffer(good["state"], dtype="<i8")
-    for at, value in [(0, 1), (2, 0), (3, 4), (4, 1), (5, 1), (6, 7), (8, 9), (-2, 0), (-3, 5)]:
+    for at, value in [(0, 1), (2, 0), (3, 4), (4, 1), (5, -1), (6, 1), (7, 7), (9, 9), (-2, 0),
+                      (-3, 5)]:
         damaged = words.copy()
         damaged[at] = value
         for state in (damaged, seal(damaged)):  # the checksum, then the checks behind it

@@ -31,11 +31,11 @@
 #include <stdint.h>
 
 #define SP_VERSION_MAJOR 0
-#define SP_VERSION_MINOR 2
+#define SP_VERSION_MINOR 3
 #define SP_VERSION_PATCH 0
 #define SP_VERSION_NUMBER \
     (SP_VERSION_MAJOR * 10000 + SP_VERSION_MINOR * 100 + SP_VERSION_PATCH)
-#define SP_VERSION_STRING "0.2.0"
+#define SP_VERSION_STRING "0.3.0"
 
 /* Symbols are hidden by default; SP_API marks the exported ones. */
 #ifndef SP_API
@@ -117,6 +117,12 @@ typedef struct sp_options {
      * pages of the output arrays while the strategy works (Linux). 1 keeps
      * every call on the calling thread. */
     int64_t threads;
+    /* The most sequences a bin holds, 1..SP_MAX_LENGTHS, or 0 = no limit
+     * (the default). Every strategy and both streams treat a bin that holds
+     * max_items sequences as full. SP_OBFD (and SP_OBFDP) with 2 or 3 plan
+     * the bins over the histogram of lengths instead of by best fit (see
+     * docs/constraints.md): optimal for 2, near-optimal for 3. */
+    int64_t max_items;
 } sp_options;
 
 /* Runtime version; equal to the macros of the header that built the library. */
@@ -133,7 +139,8 @@ SP_API const char *sp_strategy_name(int strategy);
 SP_API void sp_options_init(sp_options *options);
 
 /* SP_OK when every field of *options is in range (k in 2..SP_MAX_K,
- * threads in 0..SP_MAX_THREADS), else SP_ERR_INVALID_OPTION;
+ * threads in 0..SP_MAX_THREADS, max_items in 0..SP_MAX_LENGTHS), else
+ * SP_ERR_INVALID_OPTION;
  * SP_ERR_NULL_POINTER for NULL. sp_pack() and sp_stream_create() accept
  * exactly the options that pass this check. */
 SP_API int sp_options_check(const sp_options *options);
@@ -192,6 +199,8 @@ SP_API int sp_pack(const int64_t *lengths, int64_t n, int64_t capacity,
  *     (capacity / l >= k) share one next-fit bin that closes like SP_NF's.
  *     At most k bins are open, holding at most (k - 1)(k - 2) / 2 +
  *     capacity items: memory grows with k squared.
+ *   - With sp_options.max_items = m > 0, a bin also closes as soon as it
+ *     holds m items (an HK class-i bin at min(i, m)).
  *
  * Closed packs wait in the stream until sp_stream_read() moves them to the
  * caller; sp_stream_get_info() sizes its buffers. Memory is bounded by the
@@ -229,6 +238,7 @@ typedef struct sp_stream_info {
     int64_t capacity;
     int64_t strategy;        /* SP_NF or SP_HK */
     int64_t k;               /* as created (SP_NF keeps it, unused) */
+    int64_t max_items;       /* as created: sp_options.max_items */
     int64_t sequences_added; /* lengths accepted: the next id */
     int64_t open_bins;       /* bins holding at least one item */
     int64_t open_items;      /* items in the open bins */

@@ -81,6 +81,7 @@ void sp_options_init(sp_options *options)
     options->seed = SP_DEFAULT_SEED;
     options->k = SP_DEFAULT_K;
     options->threads = 0;
+    options->max_items = 0;
 }
 
 int sp_pack_bound(int64_t n, int64_t *size)
@@ -101,6 +102,8 @@ int sp_options_check(const sp_options *o)
     if (o->k < 2 || o->k > SP_MAX_K)
         return SP_ERR_INVALID_OPTION;
     if (o->threads < 0 || o->threads > SP_MAX_THREADS)
+        return SP_ERR_INVALID_OPTION;
+    if (o->max_items < 0 || o->max_items > SP_MAX_LENGTHS)
         return SP_ERR_INVALID_OPTION;
     return SP_OK;
 }

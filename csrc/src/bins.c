@@ -8,6 +8,7 @@
 int spi_bins_init(spi_bins *bins, spi_job *job)
 {
     bins->capacity = job->capacity;
+    bins->limit = spi_item_limit(&job->options);
     bins->num_bins = 0;
     bins->steps = 0;
     bins->load = job->bin_used;

@@ -65,10 +65,12 @@ int spi_best_fit_runs(spi_job *job, const spi_sorted *sorted, spi_bins *bins,
              * when the bin fits just one more item. */
             int64_t q = (bulk && r - s >= s) ? r / s : 1;
             q = q < left ? q : left;
+            const int64_t room = spi_bins_room(bins, b);
+            q = q < room ? q : room;
             spi_bins_place(bins, b, s, q);
             r -= q * s;
             left -= q;
-            if (r >= useful)
+            if (r >= useful && q < room) /* not at its item limit */
                 spi_ri_push(ri, b, r);
         }
     }

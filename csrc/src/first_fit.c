@@ -144,8 +144,11 @@ void spi_ff_place_run(spi_first_fit *ff, spi_bins *bins, int64_t length,
          * the rest of the step: skip it when b fits one more item only.) */
         int64_t q = (count > 1 && r - length >= length) ? r / length : 1;
         q = q < count ? q : count;
+        const int64_t room = spi_bins_room(bins, b);
+        q = q < room ? q : room;
         spi_bins_place(bins, b, length, q);
-        spi_ff_set(ff, b, r - q * length);
+        /* A bin at its item limit has no residual for any length. */
+        spi_ff_set(ff, b, q < room ? r - q * length : 0);
         count -= q;
     }
 }

@@ -13,16 +13,19 @@ int spi_strategy_nf(spi_job *job)
 {
     const int64_t *len = job->lengths;
     const int64_t n = job->n, cap = job->capacity;
-    int64_t b = 0, load = 0;
+    const int64_t limit = spi_item_limit(&job->options);
+    int64_t b = 0, load = 0, count = 0;
     job->bin_offsets[0] = 0;
     for (int64_t i = 0; i < n; i++) {
         int64_t l = len[i];
-        if (load + l > cap) {
+        if (spi_next_fit_closes_before(load, count, l, cap, limit)) {
             job->bin_used[b] = load;
             job->bin_offsets[++b] = i;
             load = 0;
+            count = 0;
         }
         load += l;
+        count++;
         job->items[i] = i;
     }
     job->bin_used[b] = load;
@@ -61,8 +64,8 @@ static int residual_fit(spi_job *job, int best)
         return SP_ERR_OUT_OF_MEMORY;
     }
     const int64_t *len = job->lengths;
-    /* A bin with less room than the shortest length never takes another
-     * item, so it is not indexed. */
+    /* A bin with less room than the shortest length, or at its item
+     * limit, never takes another item, so it is not indexed. */
     const int64_t useful = job->min_length;
     for (int64_t i = 0; i < job->n; i++) {
         int64_t s = len[i], r = 0;
@@ -81,7 +84,7 @@ static int residual_fit(spi_job *job, int best)
             r = job->capacity;
         }
         spi_bins_place(&bins, b, s, 1);
-        if (r - s >= useful)
+        if (r - s >= useful && spi_bins_room(&bins, b) > 0)
             spi_ri_push(ri, b, r - s);
     }
     spi_bins_emit(&bins, job, NULL);

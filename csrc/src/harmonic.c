@@ -7,7 +7,8 @@
  * class i keeps one open bin that takes exactly i items (i of them always
  * fit) and closes when full. Items with floor(C / l) >= k (l <= C/k) form
  * the last class, packed next fit into one open bin that closes when the
- * next such item does not fit. So at most
+ * next such item does not fit. With an item limit m (sp_options.max_items)
+ * a class-i bin closes at min(i, m) items and the next-fit bin at m. So at most
  * k bins are open at any moment (one per class, the class-1 bin only for
  * the instant of its single item), and each item costs O(1).
  *
@@ -50,6 +51,7 @@ static int hk_assign(spi_job *job, hk_slot *slot, int64_t slots,
                      const int32_t *class_of, int64_t *bins_out)
 {
     const int64_t cap = job->capacity, k = job->options.k, n = job->n;
+    const int64_t limit = spi_item_limit(&job->options);
     const int64_t *len = job->lengths;
     int64_t *bin_of = job->bin_used, *count = job->bin_offsets + 1;
     for (int64_t s = 0; s < slots; s++)
@@ -70,7 +72,7 @@ static int hk_assign(spi_job *job, hk_slot *slot, int64_t slots,
             /* The last class, next fit: a new bin replaces the old one,
              * which closes. (Its closing when exactly full needs no step
              * here: no later item fits it.) */
-            if (spi_next_fit_closes_before(last_load, l, cap)) {
+            if (spi_next_fit_closes_before(last_load, last_count, l, cap, limit)) {
                 last_bin = bins++;
                 last_load = 0;
                 last_count = 0;
@@ -84,7 +86,7 @@ static int hk_assign(spi_job *job, hk_slot *slot, int64_t slots,
             /* Masks rather than branches: -1 when true, 0 when false. */
             const int64_t opening = -(int64_t)(sl->count == 0);
             const int32_t filled = sl->count + 1;
-            const int32_t full = -(int32_t)spi_hk_class_closes(c, sl->count);
+            const int32_t full = -(int32_t)spi_hk_class_closes(c, sl->count, limit);
             b = (bins & opening) | (sl->bin & ~opening);
             bins -= opening;
             sl->bin = (int32_t)b;

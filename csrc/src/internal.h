@@ -65,18 +65,28 @@ static inline int64_t spi_hk_class(int64_t capacity, int64_t length, int64_t k)
     return i < k ? i : 0;
 }
 
-/* A bin of class c >= 1 holding `count` items closes with the next one. */
-static inline int spi_hk_class_closes(int64_t c, int64_t count)
+/* The most items a bin takes: sp_options.max_items, where 0 means no
+ * limit. Every strategy treats a bin that holds this many as full. */
+static inline int64_t spi_item_limit(const sp_options *options)
 {
-    return count + 1 == c;
+    return options->max_items > 0 ? options->max_items : INT64_MAX;
 }
 
-/* A next-fit bin of this load closes before an item that does not fit
- * (and, in the stream, as soon as it is exactly full). */
-static inline int spi_next_fit_closes_before(int64_t load, int64_t length,
-                                             int64_t capacity)
+/* A bin of class c >= 1 holding `count` items closes with the next one:
+ * its c-th, or its limit-th when the item limit is lower. */
+static inline int spi_hk_class_closes(int64_t c, int64_t count, int64_t limit)
 {
-    return length > capacity - load;
+    return count + 1 == (c < limit ? c : limit);
+}
+
+/* A next-fit bin of this load and count closes before an item that does
+ * not fit or when it holds `limit` items already (and, in the stream, as
+ * soon as it is exactly full or at its limit). */
+static inline int spi_next_fit_closes_before(int64_t load, int64_t count,
+                                             int64_t length, int64_t capacity,
+                                             int64_t limit)
+{
+    return length > capacity - load || count >= limit;
 }
 
 /* The classes of the lengths 1..capacity (class_of[l - 1]), when a batch
@@ -162,6 +172,7 @@ static inline void spi_part_range(int64_t n, int part, int parts,
  * used space of bin b, count[b] its number of items. */
 typedef struct spi_bins {
     int64_t capacity;
+    int64_t limit;     /* items a bin takes at most (spi_item_limit) */
     int64_t num_bins;
     int64_t steps;
     int64_t *load;     /* aliases job->bin_used */
@@ -179,6 +190,12 @@ static inline int32_t spi_bins_open(spi_bins *bins)
     bins->load[b] = 0;
     bins->count[b] = 0;
     return b;
+}
+
+/* How many more items bin b takes before its item limit. */
+static inline int64_t spi_bins_room(const spi_bins *bins, int32_t b)
+{
+    return bins->limit - bins->count[b];
 }
 
 /* Record `times` placements of `length` into bin b. */

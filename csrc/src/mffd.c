@@ -6,7 +6,8 @@
  * and so on, which cannot overflow):
  *   large  l > C/2,  medium C/3 < l <= C/2,  small C/6 < l <= C/3,
  *   tiny   l <= C/6.
- * Phases (docs/mffd-and-harmonic.md gives the tie rules):
+ * Phases (docs/mffd-and-harmonic.md gives the tie rules; an item limit
+ * below 3 skips the phases that would exceed it, and phase 4 respects it):
  *   1. Each large item opens its own bin, in decreasing order.
  *   2. Forward through the large bins (least room first): put in the
  *      largest remaining medium item that fits, if any does.
@@ -113,7 +114,8 @@ static int finish_first_fit(mffd_state *st, const spi_sorted *sorted,
     if (ff == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     for (int32_t b = 0; b < large; b++)
-        spi_ff_set(ff, b, st->bins.capacity - st->bins.load[b]);
+        spi_ff_set(ff, b, spi_bins_room(&st->bins, b) > 0
+                              ? st->bins.capacity - st->bins.load[b] : 0);
     int64_t pos = 0;
     for (int64_t r = 0; r < sorted->runs; r++) {
         const int64_t end = pos + sorted->run_count[r];
@@ -158,10 +160,15 @@ int spi_strategy_mffd(spi_job *job)
     const int64_t small_end = end_above(&st, medium_end, n, cap / 6);
     for (int64_t pos = 0; pos < large; pos++)
         place(&st, spi_bins_open(&st.bins), pos);
-    status = pair_mediums(&st, large, large, medium_end);
-    if (status != SP_OK)
-        goto done;
-    add_small_pairs(&st, large, medium_end, small_end);
+    /* Phase 2 gives a bin its second item and phase 3 its second and
+     * third: each runs only where the item limit allows that many. */
+    if (st.bins.limit >= 2) {
+        status = pair_mediums(&st, large, large, medium_end);
+        if (status != SP_OK)
+            goto done;
+    }
+    if (st.bins.limit >= 3)
+        add_small_pairs(&st, large, medium_end, small_end);
     status = finish_first_fit(&st, &sorted, large, n);
     if (status == SP_OK)
         spi_bins_emit(&st.bins, job, st.step_id);

@@ -18,10 +18,13 @@
  * first id), so that sorting all the packs of a stream by first id gives
  * exactly the bins of sp_pack() with the same strategy, in its order.
  *
+ * With an item limit m (sp_options.max_items), a bin also closes as soon
+ * as it holds m items (a class-i bin at min(i, m)).
+ *
  * Every open bin keeps its ids and lengths in its own buffers. Three loops
- * place items by the rule: place() one at a time (any batch), nf_run()
- * for NF batches and hk_run_blocks() for long HK batches, the last two
- * only for speed.
+ * place items by the rule: place() one at a time (any batch, any limit),
+ * nf_run() for NF batches and hk_run_blocks() for long HK batches without
+ * an item limit, the last two only for speed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +98,11 @@ static inline void emit_bin(open_bin *bin, const pack_queue *q, int64_t *at,
  * SP_ERR_OUT_OF_MEMORY when a bin buffer cannot grow, before anything
  * changes. */
 static inline int place(open_bin *bin, pack_queue *q, cursor *c, int64_t slot,
-                        int64_t l, int64_t cap)
+                        int64_t l, int64_t cap, int64_t limit)
 {
     int64_t *const items = q->items, *const item_lengths = q->lengths;
     const int64_t count = bin->count;
-    if (slot > 0 && spi_hk_class_closes(slot, count)) {
+    if (slot > 0 && spi_hk_class_closes(slot, count, limit)) {
         c->at = copy_bin(bin, items, item_lengths, c->at);
         items[c->at] = c->id;
         if (item_lengths != NULL)
@@ -114,7 +117,8 @@ static inline int place(open_bin *bin, pack_queue *q, cursor *c, int64_t slot,
         bin->load = 0;
         return SP_OK;
     }
-    const int closes = slot == 0 && spi_next_fit_closes_before(bin->load, l, cap);
+    const int closes = slot == 0 &&
+                       spi_next_fit_closes_before(bin->load, count, l, cap, limit);
     if (spi_reserve_pair(&bin->ids, &bin->lengths, &bin->room,
                          closes ? 1 : count + 1) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
@@ -128,7 +132,7 @@ static inline int place(open_bin *bin, pack_queue *q, cursor *c, int64_t slot,
     bin->ids[bin->count] = c->id;
     bin->lengths[bin->count++] = l;
     bin->load += l;
-    if (slot == 0 && bin->load == cap) {
+    if (slot == 0 && (bin->load == cap || bin->count == limit)) {
         c->num_open--;
         c->open_items -= bin->count;
         emit_bin(bin, q, &c->at, &c->packs);
@@ -169,7 +173,7 @@ static int nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
             *bad = j;
             return spi_length_status(l, cap);
         }
-        if (spi_next_fit_closes_before(load, l, cap)) {
+        if (spi_next_fit_closes_before(load, 0, l, cap, INT64_MAX)) { /* no limit */
             if (used != NULL)
                 used[packs] = load;
             offsets[++packs] = at;
@@ -239,6 +243,7 @@ static int64_t hk_blocks_load(sp_stream *s, const pack_queue *q, int64_t n,
                           : most_held <= HK_BLOCK     ? HK_BLOCK
                                                       : 0;
     if (block == 0 || n < HK_BLOCKS_MIN_BATCH || class_of == NULL ||
+        s->limit != INT64_MAX ||
         (q->lengths == NULL) != (q->used == NULL))
         return 0;
     open_bin *next_fit = &s->bins[0];
@@ -341,7 +346,7 @@ static SPI_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
             break;
         const int64_t slot = class_of[l - 1];
         if (slot == 0) { /* the next-fit bin */
-            if (spi_next_fit_closes_before(fit_load, l, cap)) {
+            if (spi_next_fit_closes_before(fit_load, 0, l, cap, INT64_MAX)) {
                 hk_emit_next_fit(fit_ids, fit_lengths, fit_count, fit_load, q,
                                  &at, &packs, with_lengths);
                 fit_count = fit_load = 0;
@@ -357,7 +362,7 @@ static SPI_ALWAYS_INLINE int64_t hk_run_blocks(sp_stream *s, pack_queue *q,
             continue;
         }
         const int64_t count = b->counts[slot];
-        const int64_t closes = spi_hk_class_closes(slot, count);
+        const int64_t closes = spi_hk_class_closes(slot, count, INT64_MAX);
         const int64_t stays = 1 - closes;
         /* Kept after the held ones, or past the block when it closes. */
         const int64_t keep_at = count + ((block - count) & -closes);
@@ -401,7 +406,7 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
      * back, which a batch at least as long pays for; it needs room for the
      * bin it leaves open (at most the old one plus the batch, and at most
      * capacity items). */
-    if (s->strategy == SP_NF && n >= first->count &&
+    if (s->strategy == SP_NF && s->limit == INT64_MAX && n >= first->count &&
         spi_reserve_pair(&first->ids, &first->lengths, &first->room,
                          n < cap - first->count ? first->count + n : cap) == SP_OK) {
         const int status = nf_run(s, q, lengths, n, at);
@@ -437,7 +442,7 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
             break;
         }
         const int64_t slot = class_of ? class_of[l - 1] : spi_stream_slot(s, l);
-        status = place(&s->bins[slot], q, &c, slot, l, cap);
+        status = place(&s->bins[slot], q, &c, slot, l, cap, s->limit);
         if (status != SP_OK)
             break;
     }
@@ -451,7 +456,8 @@ static int run_batch(sp_stream *s, pack_queue *q, const int64_t *lengths,
 
 /* ---- the calls, inside the handle's guard --------------------------------- */
 
-sp_stream *spi_stream_new(int64_t capacity, int strategy, int64_t k)
+sp_stream *spi_stream_new(int64_t capacity, int strategy, int64_t k,
+                          int64_t max_items)
 {
     sp_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -460,6 +466,8 @@ sp_stream *spi_stream_new(int64_t capacity, int strategy, int64_t k)
     s->capacity = capacity;
     s->strategy = strategy;
     s->k = k;
+    s->max_items = max_items;
+    s->limit = max_items > 0 ? max_items : INT64_MAX;
     s->classes = strategy == SP_NF ? 1 : k;
     /* HK classes are 1 .. min(k - 1, capacity), plus the last class. */
     s->num_slots = strategy == SP_NF ? 1
@@ -491,7 +499,8 @@ static int add_one(sp_stream *s, int64_t length, int64_t *unread_packs)
     if (status == SP_OK) {
         cursor c = cursor_start(s, &s->queue);
         const int64_t slot = spi_stream_slot(s, length);
-        status = place(&s->bins[slot], &s->queue, &c, slot, length, s->capacity);
+        status = place(&s->bins[slot], &s->queue, &c, slot, length, s->capacity,
+                       s->limit);
         if (status == SP_OK) {
             c.id++;
             cursor_store(s, &s->queue, &c);
@@ -638,6 +647,7 @@ static void get_info(const sp_stream *s, sp_stream_info *info)
     info->capacity = s->capacity;
     info->strategy = s->strategy;
     info->k = s->k;
+    info->max_items = s->max_items;
     info->sequences_added = s->next_id;
     info->open_bins = s->num_open;
     info->open_items = s->open_items;
@@ -668,7 +678,7 @@ int sp_stream_create(int64_t capacity, int strategy, const sp_options *options,
     int status = sp_options_check(&opts);
     if (status != SP_OK)
         return status;
-    *out = spi_stream_new(capacity, strategy, opts.k);
+    *out = spi_stream_new(capacity, strategy, opts.k, opts.max_items);
     if (*out == NULL)
         return SP_ERR_OUT_OF_MEMORY;
     (*out)->threads = opts.threads;

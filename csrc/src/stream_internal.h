@@ -27,6 +27,8 @@ struct sp_stream {
     int finished;
     int64_t k;          /* as created */
     int64_t classes;    /* the k of the class rule: 1 for NF (all slot 0) */
+    int64_t max_items;  /* as created (0: no limit) */
+    int64_t limit;      /* items a bin takes at most (spi_item_limit) */
     int64_t threads;    /* sp_options.threads; not part of the state */
     int64_t next_id;
     int64_t num_open;   /* open bins holding at least one item */
@@ -39,7 +41,8 @@ struct sp_stream {
 
 /* A stream with empty open bins and an empty queue, or NULL (stream.c).
  * The arguments are valid. */
-sp_stream *spi_stream_new(int64_t capacity, int strategy, int64_t k);
+sp_stream *spi_stream_new(int64_t capacity, int strategy, int64_t k,
+                          int64_t max_items);
 
 /* The checksum that ends an exported state, over its other `size` values
  * (stream_state.c; the tests use it to forge damaged states that get past

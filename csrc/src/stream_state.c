@@ -22,10 +22,10 @@
 #include "stream_internal.h"
 
 #define STATE_MAGIC ((int64_t)0x53505354524d3031) /* "SPSTRM01" */
-#define STATE_VERSION 2
+#define STATE_VERSION 3
 enum {
-    H_MAGIC, H_VERSION, H_CAPACITY, H_STRATEGY, H_K, H_NEXT_ID, H_FINISHED,
-    H_PACKS, H_OPEN_BINS, H_HEADER_SIZE
+    H_MAGIC, H_VERSION, H_CAPACITY, H_STRATEGY, H_K, H_MAX_ITEMS, H_NEXT_ID,
+    H_FINISHED, H_PACKS, H_OPEN_BINS, H_HEADER_SIZE
 };
 
 /* How many values the state takes. Every term is bounded by memory the
@@ -77,6 +77,7 @@ static int write_state(const sp_stream *s, int64_t *state, int64_t size,
     w[H_CAPACITY] = s->capacity;
     w[H_STRATEGY] = s->strategy;
     w[H_K] = s->k;
+    w[H_MAX_ITEMS] = s->max_items;
     w[H_NEXT_ID] = s->next_id;
     w[H_FINISHED] = s->finished;
     w[H_PACKS] = q->num_packs;
@@ -147,6 +148,8 @@ static int is_open_bin(const sp_stream *s, int64_t slot, const group *g)
         return 0; /* NF's open bin holds the latest ids */
     if (slot > 0 && g->count >= slot)
         return 0; /* a class-i bin closes with its i-th item */
+    if (g->count >= s->limit)
+        return 0; /* and every bin at the item limit */
     for (int64_t j = 0; j < g->count; j++)
         if (spi_stream_slot(s, g->lengths[j]) != slot)
             return 0;
@@ -188,7 +191,7 @@ static int import_body(sp_stream *s, reader *r, int64_t packs,
     pack_queue *q = &s->queue;
     group g;
     for (int64_t p = 0; p < packs; p++) {
-        if (!take_group(r, s, INT64_MAX, &g))
+        if (!take_group(r, s, s->limit, &g))
             return SP_ERR_INVALID_STATE;
         int status = spi_queue_reserve(q, 1, g.count);
         if (status != SP_OK)
@@ -244,6 +247,7 @@ int sp_stream_import(const int64_t *state, int64_t state_size,
     sp_options opts;
     sp_options_init(&opts);
     opts.k = state[H_K];
+    opts.max_items = state[H_MAX_ITEMS];
     sp_stream *s = NULL;
     int status = sp_stream_create(state[H_CAPACITY], (int)strategy, &opts, &s);
     if (status != SP_OK)

@@ -423,6 +423,60 @@ static void test_page_helper(void)
     free(lengths);
 }
 
+/* Every strategy with an item limit: a valid packing whose bins hold at
+ * most max_items ids; BFD and OBFD still agree above the limits that OBFD
+ * plans differently (2 and 3), and a limit of 1 gives one bin per id. */
+static void test_item_limit(void)
+{
+    static const int64_t sizes[] = {1, 5, 300, 3000};
+    static const int64_t capacities[] = {1, 10, 1000, (int64_t)1 << 40};
+    static const int64_t limits[] = {1, 2, 3, 4, 7, SP_MAX_LENGTHS};
+    int64_t *lengths = malloc(sizeof(int64_t) * 3000);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        for (size_t c = 0; c < sizeof capacities / sizeof *capacities; c++)
+            for (int shape = 0; shape < SHAPES; shape++) {
+                fill(lengths, sizes[i], capacities[c], (enum shape)shape);
+                for (size_t m = 0; m < sizeof limits / sizeof *limits; m++) {
+                    sp_options opt;
+                    sp_options_init(&opt);
+                    opt.max_items = limits[m];
+                    result bfd = {0};
+                    for (int st = 0; st < SP_STRATEGY_COUNT; st++) {
+                        result r = run_pack(lengths, sizes[i], capacities[c],
+                                            st, &opt, 1);
+                        CHECK_EQ(r.status, SP_OK);
+                        if (r.status != SP_OK || !check_layout(lengths, sizes[i],
+                                                               capacities[c], &r)) {
+                            free_result(&r);
+                            continue;
+                        }
+                        int64_t over = 0;
+                        for (int64_t b = 0; b < r.num_bins; b++)
+                            over += r.offsets[b + 1] - r.offsets[b] > limits[m];
+                        CHECK_EQ(over, 0);
+                        if (limits[m] == 1)
+                            CHECK_EQ(r.num_bins, sizes[i]);
+                        if (st == SP_BFD) {
+                            bfd = r;
+                            continue;
+                        }
+                        if (st == SP_OBFD && limits[m] > 3)
+                            CHECK(same_bins(&bfd, &r));
+                        free_result(&r);
+                    }
+                    free_result(&bfd);
+                }
+            }
+    free(lengths);
+    sp_options opt;
+    sp_options_init(&opt);
+    CHECK_EQ(opt.max_items, 0);
+    opt.max_items = -1;
+    CHECK_EQ(sp_options_check(&opt), SP_ERR_INVALID_OPTION);
+    opt.max_items = SP_MAX_LENGTHS + (int64_t)1;
+    CHECK_EQ(sp_options_check(&opt), SP_ERR_INVALID_OPTION);
+}
+
 int main(void)
 {
     test_example();
@@ -433,5 +487,6 @@ int main(void)
     test_options();
     test_parallel_shares();
     test_page_helper();
+    test_item_limit();
     return check_summary();
 }

@@ -127,14 +127,21 @@ static sp_pack_buffers buffers(int64_t *items, int64_t *lengths,
     return out;
 }
 
-static sp_stream *create(int64_t capacity, int strategy, int64_t k)
+static sp_stream *create_limited(int64_t capacity, int strategy, int64_t k,
+                                 int64_t max_items)
 {
     sp_options o;
     sp_options_init(&o);
     o.k = k;
+    o.max_items = max_items;
     sp_stream *s = NULL;
     CHECK_EQ(sp_stream_create(capacity, strategy, &o, &s), SP_OK);
     return s;
+}
+
+static sp_stream *create(int64_t capacity, int strategy, int64_t k)
+{
+    return create_limited(capacity, strategy, k, 0);
 }
 
 /* Does pack a of p hold exactly the given ids (and used)? */
@@ -282,13 +289,14 @@ static void test_hk_example(void)
 /* The packs of p sorted by first id must be sp_pack()'s bins, in order. */
 static void check_same_as_offline(const packs *p, const int64_t *lengths,
                                   int64_t n, int64_t capacity, int strategy,
-                                  int64_t k)
+                                  int64_t k, int64_t max_items)
 {
     static int64_t items[4096], offsets[4097], used[4096];
     int64_t num_bins = -1, error_index = -1;
     sp_options o;
     sp_options_init(&o);
     o.k = k;
+    o.max_items = max_items;
     CHECK_EQ(sp_pack(lengths, n, capacity, strategy, &o, items, offsets, used,
                      &num_bins, &error_index), SP_OK);
     CHECK_EQ(p->num_packs, num_bins);
@@ -312,6 +320,8 @@ static void check_same_as_offline(const packs *p, const int64_t *lengths,
         matched += pack_is(p, a, items + offsets[b], size, used[b]);
     }
     CHECK_EQ(matched, num_bins);
+    for (int64_t a = 0; a < p->num_packs && max_items > 0; a++)
+        CHECK(p->offsets[a + 1] - p->offsets[a] <= max_items);
     if (strategy == SP_NF) {
         /* NF closes bins in opening order: the very same sequence. */
         CHECK(memcmp(p->items, items, (size_t)n * sizeof *items) == 0);
@@ -416,16 +426,16 @@ static void feed(sp_stream *s, packs *p, const int64_t *lengths, int64_t n,
  * finished, against sp_pack(). */
 static void check_stream_vs_offline(const int64_t *lengths, int64_t n,
                                     int64_t capacity, int strategy, int64_t k,
-                                    int64_t max_batch)
+                                    int64_t max_items, int64_t max_batch)
 {
-    sp_stream *s = create(capacity, strategy, k);
+    sp_stream *s = create_limited(capacity, strategy, k, max_items);
     packs *p = malloc(sizeof *p);
     packs_init(p);
     feed(s, p, lengths, n, strategy == SP_NF ? 1 : k, max_batch);
     CHECK_EQ(sp_stream_finish(s), SP_OK);
     CHECK_EQ(drain(s, p), SP_OK);
     fill_lengths(p, lengths);
-    check_same_as_offline(p, lengths, n, capacity, strategy, k);
+    check_same_as_offline(p, lengths, n, capacity, strategy, k, max_items);
     free(p);
     sp_stream_free(s);
 }
@@ -442,7 +452,10 @@ static void test_random_vs_offline(void)
         int64_t hi = random_in(1, capacity);
         for (int64_t i = 0; i < n; i++)
             lengths[i] = random_in(1, hi);
-        check_stream_vs_offline(lengths, n, capacity, strategy, k, 40);
+        /* A third of the rounds with an item limit. */
+        int64_t max_items = round % 3 == 0 ? random_in(1, 5) : 0;
+        check_stream_vs_offline(lengths, n, capacity, strategy, k, max_items,
+                                40);
     }
 }
 
@@ -460,7 +473,8 @@ static void test_hk_long_batches_vs_offline(void)
         int64_t hi = random_in(1, capacity);
         for (int64_t i = 0; i < n; i++)
             lengths[i] = random_in(1, hi);
-        check_stream_vs_offline(lengths, n, capacity, SP_HK, k, 700);
+        check_stream_vs_offline(lengths, n, capacity, SP_HK, k,
+                                round % 4 == 0 ? 3 : 0, 700);
     }
 }
 
@@ -796,9 +810,9 @@ static void test_import_corrupted(void)
              SP_OK);
     int64_t size;
     int64_t *state = export_state(s, &size);
-    /* Header 9, the pack (1 + 2), bins (2 + 4) + (2 + 2) + (2 + 2), and
+    /* Header 10, the pack (1 + 2), bins (2 + 4) + (2 + 2) + (2 + 2), and
      * the checksum. */
-    CHECK_EQ(size, 9 + 3 + 6 + 4 + 4 + 1);
+    CHECK_EQ(size, 10 + 3 + 6 + 4 + 4 + 1);
     /* Every single-bit flip of every value is caught by the checksum. */
     for (int64_t i = 0; i < size; i++) {
         for (int bit = 0; bit < 64; bit++) {
@@ -847,35 +861,37 @@ static void test_import_corrupted(void)
     }
     CHECK(refused > tries * 9 / 10);
     /* Specific damage that must always be refused. */
-    /* The layout: header [0, 9); the pack {4} (length 90) at 9; the
-     * last class (slot 0, ids 2 3, lengths 5 6) at 12; class 2 (id 0,
-     * length 40) at 18; class 3 (id 1, length 30) at 22. */
+    /* The layout: header [0, 10); the pack {4} (length 90) at 10; the
+     * last class (slot 0, ids 2 3, lengths 5 6) at 13; class 2 (id 0,
+     * length 40) at 19; class 3 (id 1, length 30) at 23. */
     const int64_t expected[] = {1, 4, 90, 0, 2, 2, 3, 5, 6, 2, 1, 0, 40,
                                 3, 1, 1, 30};
-    CHECK(memcmp(state + 9, expected, sizeof expected) == 0);
+    CHECK(memcmp(state + 10, expected, sizeof expected) == 0);
     const struct { int64_t at, value, at2, value2; } damage[] = {
         {0, 0, 0, 0},           /* magic */
-        {1, 3, 1, 3},           /* version */
+        {1, 2, 1, 2},           /* version (2: before the item limit) */
         {2, 0, 2, 0},           /* capacity */
         {3, SP_FF, 3, SP_FF},   /* not a streaming strategy */
         {4, 1, 4, 1},           /* k */
-        {5, 4, 5, 4},           /* next id not above every id in use */
-        {6, 1, 6, 1},           /* finished with open bins */
-        {6, 2, 6, 2},           /* finished flag not 0 or 1 */
-        {7, 2, 7, 2},           /* more packs than present */
-        {8, 4, 8, 4},           /* more open bins than present */
-        {9, 0, 9, 0},           /* a pack with no ids */
-        {11, 101, 11, 101},     /* a length over capacity */
-        {12, 4, 12, 4},         /* no slot 4 (classes 1..3 and 0) */
-        {22, 2, 25, 40},        /* class 2 twice */
-        {14, 7, 14, 7},         /* an id that was never handed out */
-        {14, 0, 14, 0},         /* id 0 in two bins */
-        {15, 2, 15, 2},         /* ids not increasing */
-        {21, 55, 21, 55},       /* class 1 length in the class-2 bin */
-        {21, 33, 21, 33},       /* class 3 length in the class-2 bin */
-        {16, 26, 16, 26},       /* class 3 length in the last class */
-        {25, 0, 25, 0},         /* length 0 */
-        {23, 2, 23, 2},         /* more items than present */
+        {5, -1, 5, -1},         /* a negative item limit */
+        {5, 1, 5, 1},           /* open bins over the item limit */
+        {6, 4, 6, 4},           /* next id not above every id in use */
+        {7, 1, 7, 1},           /* finished with open bins */
+        {7, 2, 7, 2},           /* finished flag not 0 or 1 */
+        {8, 2, 8, 2},           /* more packs than present */
+        {9, 4, 9, 4},           /* more open bins than present */
+        {10, 0, 10, 0},         /* a pack with no ids */
+        {12, 101, 12, 101},     /* a length over capacity */
+        {13, 4, 13, 4},         /* no slot 4 (classes 1..3 and 0) */
+        {23, 2, 26, 40},        /* class 2 twice */
+        {15, 7, 15, 7},         /* an id that was never handed out */
+        {15, 0, 15, 0},         /* id 0 in two bins */
+        {16, 2, 16, 2},         /* ids not increasing */
+        {22, 55, 22, 55},       /* class 1 length in the class-2 bin */
+        {22, 33, 22, 33},       /* class 3 length in the class-2 bin */
+        {17, 26, 17, 26},       /* class 3 length in the last class */
+        {26, 0, 26, 0},         /* length 0 */
+        {24, 2, 24, 2},         /* more items than present */
     };
     for (size_t d = 0; d < sizeof damage / sizeof *damage; d++) {
         int64_t saved = state[damage[d].at], saved2 = state[damage[d].at2];
@@ -901,17 +917,17 @@ static void test_import_corrupted_nf(void)
     CHECK_EQ(sp_stream_add_many(s, (int64_t[]){6, 6}, 2, NULL), SP_OK);
     int64_t size;
     int64_t *state = export_state(s, &size);
-    /* The pack {0} (length 6) at 9; the open bin (slot 0, id 1, length 6)
-     * at 12. */
+    /* The pack {0} (length 6) at 10; the open bin (slot 0, id 1, length 6)
+     * at 13. */
     const int64_t expected[] = {1, 0, 6, 0, 1, 1, 6};
-    CHECK_EQ(size, 17);
-    CHECK(memcmp(state + 9, expected, sizeof expected) == 0);
+    CHECK_EQ(size, 18);
+    CHECK(memcmp(state + 10, expected, sizeof expected) == 0);
     const struct { int64_t at, value; } damage[] = {
-        {10, 1},  /* the pack holds the open bin's id */
-        {14, 0},  /* the open bin does not hold the latest id */
-        {15, 10}, /* an exactly full bin would have closed */
-        {12, 1},  /* NF has one slot */
-        {8, 2},   /* two open bins */
+        {11, 1},  /* the pack holds the open bin's id */
+        {15, 0},  /* the open bin does not hold the latest id */
+        {16, 10}, /* an exactly full bin would have closed */
+        {13, 1},  /* NF has one slot */
+        {9, 2},   /* two open bins */
     };
     for (size_t d = 0; d < sizeof damage / sizeof *damage; d++) {
         int64_t saved = state[damage[d].at];
