@@ -77,7 +77,11 @@ _ERRORS = {
 _OPTION_LIMITS = {
     "k": f"it must be >= 2 and <= {lib.SP_MAX_K}",
     "threads": f"it must be >= 1 and <= {lib.SP_MAX_THREADS} (or None for one per CPU)",
+    "max_seqs_per_pack": f"it must be >= 1 and <= {lib.SP_MAX_LENGTHS} (or None for no limit)",
 }
+
+#: The Python name of each ``sp_options`` field that has another one.
+_OPTION_NAMES = {"max_items": "max_seqs_per_pack"}
 
 
 def option_limits(name: str) -> str:
@@ -127,11 +131,12 @@ def check_capacity(capacity: int) -> None:
         raise error(status, capacity=capacity)
 
 
-def options(seed: int = DEFAULT_SEED, k: int = DEFAULT_K, threads: int = 0):
+def options(seed: int = DEFAULT_SEED, k: int = DEFAULT_K, threads: int = 0,
+            max_items: int = 0):
     """A filled ``sp_options`` struct, checked by ``sp_options_check`` (the
     authority on what the library accepts; the values' types are checked
     before). A rejected field is found by checking it alone."""
-    values = {"seed": seed, "k": k, "threads": threads}
+    values = {"seed": seed, "k": k, "threads": threads, "max_items": max_items}
     opts = ffi.new("sp_options *")
     lib.sp_options_init(opts)
     for name, value in values.items():
@@ -144,6 +149,7 @@ def options(seed: int = DEFAULT_SEED, k: int = DEFAULT_K, threads: int = 0):
         lib.sp_options_init(alone)
         setattr(alone, name, value)
         if lib.sp_options_check(alone) != lib.SP_OK:
+            name = _OPTION_NAMES.get(name, name)
             raise error(status, name=name, value=value, limits=option_limits(name))
     raise error(status, name="options", value=values, limits="")
 

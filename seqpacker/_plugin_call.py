@@ -15,8 +15,10 @@ from . import _native
 from .registry import PluginError, StrategyInfo
 
 
-def run_plugin(info: StrategyInfo, lengths: np.ndarray, capacity: int, options: dict):
-    """``(items, offsets, used)`` of the plugin ``info`` on checked ``lengths``."""
+def run_plugin(info: StrategyInfo, lengths: np.ndarray, capacity: int, options: dict,
+               max_items: int = 0):
+    """``(items, offsets, used)`` of the plugin ``info`` on checked ``lengths``,
+    with at most ``max_items`` ids per bin when that is not 0."""
     check_lengths(lengths, capacity)
     # A read-only copy: the plugin can neither change the caller's lengths
     # nor make the checks below judge its result against other lengths
@@ -29,7 +31,15 @@ def run_plugin(info: StrategyInfo, lengths: np.ndarray, capacity: int, options: 
         raise  # the plugin's word on bad input or options: the user's to read
     except Exception as error:
         raise PluginError(f"{_name(info)} raised {type(error).__name__}: {error}") from error
-    return check_result(info, returned, lengths, capacity)
+    items, offsets, used = check_result(info, returned, lengths, capacity)
+    if max_items:
+        over = np.flatnonzero(np.diff(offsets) > max_items)
+        if over.size:
+            b = int(over[0])
+            raise PluginError(f"{_name(info)} returned bin {b} with "
+                              f"{int(offsets[b + 1] - offsets[b])} sequences, over "
+                              f"max_seqs_per_pack={max_items}")
+    return items, offsets, used
 
 
 def check_lengths(lengths: np.ndarray, capacity: int) -> None:

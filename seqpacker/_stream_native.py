@@ -31,7 +31,7 @@ class StreamHandle:
     the GIL, so it has ended by the time the call has the GIL back.
     """
 
-    __slots__ = ("_handle", "lock", "capacity", "strategy_id", "k", "__weakref__")
+    __slots__ = ("_handle", "lock", "capacity", "strategy_id", "k", "max_items", "__weakref__")
 
     def __init__(self, handle):
         self._handle = ffi.gc(handle, lib.sp_stream_free)
@@ -41,6 +41,7 @@ class StreamHandle:
         self.capacity = info.capacity
         self.strategy_id = info.strategy
         self.k = info.k
+        self.max_items = info.max_items
 
     @property
     def address(self) -> int:
@@ -48,9 +49,10 @@ class StreamHandle:
         return int(ffi.cast("uintptr_t", self._handle))
 
     @classmethod
-    def create(cls, capacity: int, strategy_id: int, k: int) -> StreamHandle:
+    def create(cls, capacity: int, strategy_id: int, k: int, max_items: int = 0) -> StreamHandle:
         out = ffi.new("sp_stream **")
-        status = lib.sp_stream_create(capacity, strategy_id, options(k=k), out)
+        status = lib.sp_stream_create(capacity, strategy_id,
+                                      options(k=k, max_items=max_items), out)
         if status != lib.SP_OK:
             raise error(status, capacity=capacity)
         return cls(out[0])

@@ -170,6 +170,29 @@ def check_threads(threads) -> int:
     return threads
 
 
+def check_max_seqs(max_seqs_per_pack) -> int:
+    """The most sequences a pack holds: ``None`` means no limit (0 for the
+    C side, so 0 itself is refused); an int that fits the C field
+    otherwise, whose range the C library checks (``_native.options``)."""
+    if max_seqs_per_pack is None:
+        return 0
+    value = _check_field("max_seqs_per_pack", max_seqs_per_pack)
+    if value == 0:
+        raise ValueError("max_seqs_per_pack = 0 is out of range: "
+                         f"{_native.option_limits('max_seqs_per_pack')}")
+    return value
+
+
+def check_optional_count(name: str, value, minimum: int) -> int | None:
+    """``None``, or an int >= minimum (a pack count or multiple)."""
+    if value is None:
+        return None
+    value = _check_int(name, value)
+    if value < minimum:
+        raise ValueError(f"{name} = {value} is out of range: it must be >= {minimum} (or None)")
+    return value
+
+
 def _check_field(name: str, value) -> int:
     """An int for an int64 field of ``sp_options``; a value C would check
     against a range it cannot even hold is out of range here."""

@@ -71,10 +71,14 @@ class PackMetrics:
     avg_sequences_per_pack: float
     packing_time_ms: float
     throughput: float
+    #: Packs added by splitting to meet ``min_packs``/``packs_multiple_of``,
+    #: and the efficiency that cost (efficiency before the splits minus after).
+    packs_added: int = 0
+    split_cost: float = 0.0
 
     @classmethod
     def from_arrays(cls, num_sequences: int, used: np.ndarray, capacity: int,
-                    time_ms: float) -> PackMetrics:
+                    time_ms: float, packs_added: int = 0) -> PackMetrics:
         """Metrics from the used space of each bin, with NumPy (no loop over bins)."""
         num_packs = len(used)
         total = int(used.sum())
@@ -91,7 +95,10 @@ class PackMetrics:
             throughput = 0.0
         else:
             throughput = num_sequences / seconds if seconds > 0 else float("inf")
-        return cls(num_sequences, total, num_packs, slots - total, *ratios, time_ms, throughput)
+        before = num_packs - packs_added
+        split_cost = total / (before * capacity) - ratios[0] if packs_added else 0.0
+        return cls(num_sequences, total, num_packs, slots - total, *ratios, time_ms, throughput,
+                   packs_added, split_cost)
 
     def __repr__(self) -> str:
         return (
@@ -110,7 +117,7 @@ class PackResult:
     """
 
     __slots__ = ("_items", "_offsets", "_used", "_lengths", "_capacity", "_time_ms",
-                 "_bins", "_packs", "_metrics")
+                 "_packs_added", "_bins", "_packs", "_metrics")
 
     def __init__(
         self,
@@ -120,6 +127,7 @@ class PackResult:
         lengths: np.ndarray,
         capacity: int,
         time_ms: float,
+        packs_added: int = 0,
     ):
         for array in (items, offsets, used, lengths):
             array.flags.writeable = False
@@ -129,6 +137,7 @@ class PackResult:
         self._lengths = lengths
         self._capacity = capacity
         self._time_ms = time_ms
+        self._packs_added = packs_added
         self._bins: list[list[int]] | None = None
         self._packs: list[Pack] | None = None
         self._metrics: PackMetrics | None = None
@@ -195,7 +204,8 @@ class PackResult:
     def metrics(self) -> PackMetrics:
         """Packing metrics (computed on first access, then cached)."""
         if self._metrics is None:
-            self._metrics = PackMetrics.from_arrays(len(self._items), self._used, self._capacity, self._time_ms)
+            self._metrics = PackMetrics.from_arrays(len(self._items), self._used, self._capacity,
+                                                    self._time_ms, self._packs_added)
         return self._metrics
 
     def __repr__(self) -> str:

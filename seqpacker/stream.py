@@ -21,12 +21,12 @@ import numpy as np
 
 from . import _native, _stream_native
 from ._stream_fast import StreamBase, packs_from_arrays
-from ._validation import as_lengths, check_capacity, check_k
+from ._validation import as_lengths, check_capacity, check_k, check_max_seqs
 from .registry import available_strategies, get_strategy
 from .result import Pack
 
 _STREAMABLE = ("NF", "HK")
-_PICKLE_VERSION = 2
+_PICKLE_VERSION = 3
 
 
 def _as_int(length) -> int:
@@ -55,6 +55,9 @@ class StreamPacker(StreamBase):
             input first: use ``Packer`` for them.
         k: number of size classes of ``hk``, 2 to 65536; ``None`` means 10.
             Checked and then ignored by ``nf``.
+        max_seqs_per_pack: the most sequences a pack holds, an int >= 1;
+            ``None`` means no limit. A bin at the limit is handed out at
+            once (as by ``Packer`` with the same limit).
 
     Sequence ids are 0, 1, 2, ... in the order lengths are accepted; a
     rejected length raises and takes no id. NextFit hands out a bin when the
@@ -78,7 +81,8 @@ class StreamPacker(StreamBase):
 
     __slots__ = ("_native", "_strategy", "_k", "_capacity")
 
-    def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None):
+    def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None, *,
+                 max_seqs_per_pack: int | None = None):
         capacity = check_capacity(capacity)
         info = get_strategy(strategy)
         if info.short not in _STREAMABLE:
@@ -89,7 +93,8 @@ class StreamPacker(StreamBase):
                 f"Packer({capacity}, {strategy!r}).pack(lengths)"
             )
         k = check_k(k)
-        self._attach(_stream_native.StreamHandle.create(capacity, info.c_id, k), info)
+        max_items = check_max_seqs(max_seqs_per_pack)
+        self._attach(_stream_native.StreamHandle.create(capacity, info.c_id, k, max_items), info)
 
     def _attach(self, native: _stream_native.StreamHandle, info) -> None:
         self._native = native
@@ -192,6 +197,11 @@ class StreamPacker(StreamBase):
         return self._k
 
     @property
+    def max_seqs_per_pack(self) -> int | None:
+        """The most sequences a pack holds; ``None`` for no limit."""
+        return self._native.max_items or None
+
+    @property
     def sequences_added(self) -> int:
         """Lengths accepted so far (the next sequence id)."""
         return self._native.info().sequences_added
@@ -207,6 +217,8 @@ class StreamPacker(StreamBase):
 
     def __repr__(self) -> str:
         k = f", k={self._k}" if self._strategy.short == "HK" else ""
+        if self._native.max_items:
+            k += f", max_seqs_per_pack={self._native.max_items}"
         done = ", finished" if self.finished else ""
         return (
             f"StreamPacker(strategy={self._strategy.short!r}{k}, capacity={self._capacity}, "
