@@ -187,7 +187,8 @@ def _cost_coefficients(cost) -> tuple[float, float]:
 def _pack_costs(result: PackResult, linear: float, quadratic: float, cost) -> np.ndarray:
     """The float64 cost of each pack: per-sequence costs summed bin by bin."""
     lengths = result.lengths[result.items].astype(np.float64)
-    item_cost = linear * lengths + quadratic * lengths * lengths
+    with np.errstate(over="ignore"):  # an overflow is reported below, by value
+        item_cost = linear * lengths + quadratic * lengths * lengths
     pack_cost = np.zeros(result.num_bins)
     # reduceat needs strictly increasing starts to sum whole bins (it returns
     # one element for an empty one), so it runs on the non-empty bins only;
