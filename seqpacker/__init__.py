@@ -11,6 +11,7 @@ torch, never plugins).
 from . import _native
 from .packer import Packer, pack_sequences
 from .result import Pack, PackMetrics, PackResult
+from .schedule import Schedule, balance
 from .stream import StreamPacker
 
 #: The package and its C library share one version number.
@@ -22,6 +23,8 @@ __all__ = [
     "PackMetrics",
     "PackResult",
     "Packer",
+    "Schedule",
     "StreamPacker",
+    "balance",
     "pack_sequences",
 ]
