@@ -189,6 +189,22 @@ def pack(
     return items, offsets[: nb + 1], used[:nb]
 
 
+def lower_bound(lengths: np.ndarray, capacity: int, max_items: int = 0) -> int:
+    """No packing of a contiguous int64 array into bins of ``capacity``
+    uses fewer bins than this: Martello and Toth's L2, and with
+    ``max_items > 0`` (at most that many lengths a bin) also
+    ``ceil(n / max_items)``. Bad lengths raise as packing does."""
+    bound = ffi.new("int64_t *")
+    error_index = ffi.new("int64_t *")
+    status = lib.sp_lower_bound(ffi.from_buffer("int64_t[]", lengths), lengths.size, capacity,
+                                max_items, bound, error_index)
+    if status == lib.SP_ERR_INVALID_OPTION:
+        raise error(status, name="max_items", value=max_items,
+                    limits="it must be >= 0 (0 for no limit on the items per bin)")
+    raise_for_lengths(status, lengths, capacity, error_index[0])
+    return bound[0]
+
+
 # ---- row layout (used by _packed_layout.py) ---------------------------------
 
 def _check_runs(**arrays: np.ndarray) -> None:

@@ -1,8 +1,9 @@
 /*
- * fuzz_pack.c - libFuzzer harness over sp_pack() and sp_lengths_check():
- * any strategy, capacity, options and lengths. A call that succeeds must
- * give a valid packing (each id once, every bin within capacity, used
- * equal to the sum of its lengths); any other call must give a status.
+ * fuzz_pack.c - libFuzzer harness over sp_pack(), sp_lengths_check() and
+ * sp_lower_bound(): any strategy, capacity, options and lengths. A call
+ * that succeeds must give a valid packing (each id once, every bin within
+ * capacity, used equal to the sum of its lengths) into no fewer bins than
+ * the lower bound; any other call must give a status.
  */
 #include <stdlib.h>
 
@@ -32,6 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const int checked = sp_lengths_check(lengths, n, capacity, &total, &error_index);
     if (sp_pack_bound(n, &bound) != SP_OK)
         abort();
+    /* The lower bound checks the lengths exactly as sp_lengths_check. */
+    int64_t lower = -1, lower_index = -7;
+    const int lower_status = sp_lower_bound(lengths, n, capacity, 0, &lower, &lower_index);
+    if (lower_status != checked && lower_status != SP_ERR_OUT_OF_MEMORY)
+        abort();
+    if (lower_status == checked && lower_index != error_index)
+        abort();
     static int64_t items[MAX_N], offsets[MAX_N + 1], used[MAX_N];
     int64_t num_bins = -1;
     const int status = sp_pack(lengths, n, capacity, strategy, &options, items, offsets,
@@ -45,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (checked != SP_OK)
         abort(); /* sp_pack took lengths that the check refuses */
+    if (lower_status == SP_OK && (lower > num_bins || lower < (n > 0)))
+        abort(); /* a packing below the lower bound */
     static unsigned char seen[MAX_N];
     memset(seen, 0, (size_t)n);
     if (offsets[0] != 0 || offsets[num_bins] != n)

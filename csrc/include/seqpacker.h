@@ -160,6 +160,19 @@ SP_API int sp_lengths_check(const int64_t *lengths, int64_t n,
  * length, so *size is n). SP_ERR_NEGATIVE_COUNT when n < 0. */
 SP_API int sp_pack_bound(int64_t n, int64_t *size);
 
+/* A lower bound on the bins of any packing of these lengths, in *bound:
+ * Martello and Toth's L2 (at least ceil(total / capacity) and the number
+ * of lengths above capacity / 2), and with max_items > 0 also
+ * ceil(n / max_items), for bins that hold at most max_items lengths
+ * (0 = no cap). The lengths are checked as by sp_lengths_check() (same
+ * statuses and *error_index, which may be NULL) and read once; a negative
+ * max_items gives SP_ERR_INVALID_OPTION. lengths may be NULL when n == 0
+ * (*bound is then 0). Costs O(n + capacity) time when capacity <= 4n,
+ * else O(n log n), and O(n) memory either way. */
+SP_API int sp_lower_bound(const int64_t *lengths, int64_t n, int64_t capacity,
+                          int64_t max_items, int64_t *bound,
+                          int64_t *error_index);
+
 /*
  * Pack n lengths into bins of the given capacity with one strategy.
  *

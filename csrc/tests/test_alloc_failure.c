@@ -170,6 +170,18 @@ static int stream_scenario_with(int strategy)
     return bad;
 }
 
+/* The lower bound on both of its paths: the histogram (capacity <= 4n)
+ * and the sorted copy. */
+static int lower_bound_scenario(void)
+{
+    int64_t bound = 0, error_index = 0;
+    int bad = 0;
+    bad |= !ok_or_oom(sp_lower_bound(lengths, N_LENGTHS, 512, 0, &bound, &error_index));
+    bad |= !ok_or_oom(sp_lower_bound(lengths, N_LENGTHS, INT64_C(1) << 40, 2, &bound,
+                                     &error_index));
+    return bad;
+}
+
 static int stream_nf(void) { return stream_scenario_with(SP_NF); }
 static int stream_hk(void) { return stream_scenario_with(SP_HK); }
 
@@ -183,6 +195,7 @@ int main(void)
     }
     every_failure("stream nf", stream_nf);
     every_failure("stream hk", stream_hk);
+    every_failure("lower bound", lower_bound_scenario);
     printf("allocation failure points tested: %lld\n", (long long)points_tested);
     CHECK(points_tested > 50);
     return check_summary();
