@@ -10,6 +10,7 @@ torch, never plugins).
 
 from . import _native
 from .packer import Packer, pack_sequences
+from .plan import Plan, plan
 from .result import Pack, PackMetrics, PackResult
 from .schedule import Schedule, balance
 from .stream import StreamPacker
@@ -23,8 +24,10 @@ __all__ = [
     "PackMetrics",
     "PackResult",
     "Packer",
+    "Plan",
     "Schedule",
     "StreamPacker",
     "balance",
     "pack_sequences",
+    "plan",
 ]

@@ -59,7 +59,7 @@ def group_units(groups, lengths: np.ndarray, capacity: int) -> Groups:
         g = int(over[0])
         shown = members[starts[g]:starts[g + 1]]
         listed = ", ".join(str(int(i)) for i in shown[:8]) + (", ..." if len(shown) > 8 else "")
-        raise ValueError(f"group {ids[shown[0]]!r} (sequences {listed}) holds "
+        raise ValueError(f"group {ids[shown[0]].item()!r} (sequences {listed}) holds "
                          f"{int(group_lengths[g])} tokens, more than the capacity {capacity}: "
                          f"a group must fit one pack")
     return Groups(members, starts, group_lengths, sizes, unique[by_appearance])
@@ -76,10 +76,10 @@ def group_limit(units: Groups, max_items: int) -> int:
     if odd.size:
         other = int(odd[0])
         raise ValueError(f"max_seqs_per_pack with groups needs groups of one size: group "
-                         f"{units.ids[0]!r} has {g} sequences and group {units.ids[other]!r} "
+                         f"{units.ids[0].item()!r} has {g} sequences and group {units.ids[other].item()!r} "
                          f"has {int(units.sizes[other])}")
     if g > max_items:
-        raise ValueError(f"group {units.ids[0]!r} has {g} sequences, more than "
+        raise ValueError(f"group {units.ids[0].item()!r} has {g} sequences, more than "
                          f"max_seqs_per_pack={max_items}")
     return max_items // g
 

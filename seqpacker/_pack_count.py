@@ -34,7 +34,7 @@ def target_count(num_bins: int, units: int, min_packs: int | None,
             asked.append(f"min_packs={min_packs}")
         if multiple:
             asked.append(f"packs_multiple_of={multiple}")
-        raise ValueError(f"{' and '.join(asked)} ask for {target} packs, but there are only "
+        raise ValueError(f"{' and '.join(asked)}: {target} packs are needed, but there are only "
                          f"{units} sequences (or groups) to put in them: every pack needs at "
                          f"least one")
     return target

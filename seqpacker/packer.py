@@ -8,6 +8,7 @@ output without building any per-bin object.
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -146,7 +147,7 @@ class Packer:
             array = array.copy()
         items, offsets, used, time_ms, added = self._run(array, groups)
         return PackResult(items, offsets, used, array, self._capacity, time_ms,
-                          packs_added=added)
+                          packs_added=added, max_items=self._max_items)
 
     def pack_flat(self, lengths, groups=None) -> tuple[np.ndarray, np.ndarray]:
         """Pack ``lengths`` into ``(items, bin_offsets)``, two int64 arrays.
@@ -202,6 +203,9 @@ class Packer:
         if self._strategy.plugin:
             options = dict(self._plugin_options)
             if limit:
+                if not _takes_keyword(self._strategy.func, "max_seqs_per_pack"):
+                    raise TypeError(f"strategy plugin {self._strategy.long!r} does not take "
+                                    f"max_seqs_per_pack (see docs/plugins.md)")
                 options["max_seqs_per_pack"] = limit
             return run_plugin(self._strategy, lengths, self._capacity, options, limit)
         opts = self._options
@@ -211,6 +215,15 @@ class Packer:
 
     def __repr__(self) -> str:
         return f"Packer(capacity={self._capacity}, strategy={self.strategy!r})"
+
+
+def _takes_keyword(func, name: str) -> bool:
+    """Whether ``func`` accepts the keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return True  # no signature to read: let the call decide
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def _rebuild_packer(capacity, strategy, seed, k, threads, options, max_seqs_per_pack=None,

@@ -9,10 +9,12 @@ Python objects per bin are the slowest part of any result, so ``bins`` and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import _native
 from ._stream_fast import bins_from_arrays, packs_from_arrays
 
 
@@ -56,6 +58,15 @@ class PackMetrics:
     ``utilisation_std`` is the population standard deviation;
     ``throughput`` is in sequences per second. With no bins, every ratio
     is 0.0.
+
+    The quality report (docs/constraints.md): ``lower_bound`` is a bin
+    count no packing of these lengths can beat (Martello and Toth's L2, and
+    ``ceil(n / max_seqs_per_pack)`` under a limit), ``lower_bound_gap`` is
+    ``num_packs / lower_bound - 1`` (0.0 proves the packing optimal),
+    ``sequences_per_pack[c]`` counts the packs of ``c`` sequences, and the
+    attention cost of a pack (the sum of its squared lengths) spreads from
+    ``attention_cost_min`` to ``attention_cost_max`` with coefficient of
+    variation ``attention_cost_cv`` (std / mean).
     """
 
     num_sequences: int
@@ -75,11 +86,18 @@ class PackMetrics:
     #: and the efficiency that cost (efficiency before the splits minus after).
     packs_added: int = 0
     split_cost: float = 0.0
+    lower_bound: int = 0
+    lower_bound_gap: float = 0.0
+    sequences_per_pack: tuple = ()
+    attention_cost_min: float = 0.0
+    attention_cost_max: float = 0.0
+    attention_cost_cv: float = 0.0
 
     @classmethod
     def from_arrays(cls, num_sequences: int, used: np.ndarray, capacity: int,
                     time_ms: float, packs_added: int = 0) -> PackMetrics:
-        """Metrics from the used space of each bin, with NumPy (no loop over bins)."""
+        """The figures that need only the used space of each bin, with NumPy
+        (no loop over bins); the quality report stays at its defaults."""
         num_packs = len(used)
         total = int(used.sum())
         slots = num_packs * capacity  # a Python int: cannot overflow
@@ -100,11 +118,40 @@ class PackMetrics:
         return cls(num_sequences, total, num_packs, slots - total, *ratios, time_ms, throughput,
                    packs_added, split_cost)
 
+    @classmethod
+    def of_packing(cls, items: np.ndarray, offsets: np.ndarray, used: np.ndarray,
+                   lengths: np.ndarray, capacity: int, time_ms: float, packs_added: int = 0,
+                   max_items: int = 0) -> PackMetrics:
+        """Every figure, the quality report included (one pass of the C
+        library for the bound, NumPy for the rest)."""
+        basic = cls.from_arrays(len(items), used, capacity, time_ms, packs_added)
+        bound = _native.lower_bound(np.ascontiguousarray(lengths, dtype=np.int64), capacity,
+                                    max_items)
+        per_pack = np.diff(offsets)
+        cost = _attention_costs(items, offsets, lengths)
+        spread = (float(cost.min()), float(cost.max()),
+                  float(cost.std() / cost.mean())) if cost.size else (0.0, 0.0, 0.0)
+        return dataclasses.replace(
+            basic, lower_bound=bound,
+            lower_bound_gap=basic.num_packs / bound - 1.0 if bound else 0.0,
+            sequences_per_pack=tuple(int(c) for c in np.bincount(per_pack)) if per_pack.size else (),
+            attention_cost_min=spread[0], attention_cost_max=spread[1],
+            attention_cost_cv=spread[2])
+
     def __repr__(self) -> str:
         return (
             f"PackMetrics(bins={self.num_packs}, efficiency={self.efficiency:.2%}, "
             f"time={self.packing_time_ms:.2f}ms)"
         )
+
+
+def _attention_costs(items: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The sum of squared lengths of each bin, in float64 (a square of an
+    int64 length may not fit int64); bins are never empty."""
+    if len(offsets) < 2:
+        return np.zeros(0)
+    squares = np.square(lengths[items].astype(np.float64))
+    return np.add.reduceat(squares, offsets[:-1])
 
 
 class PackResult:
@@ -117,7 +164,7 @@ class PackResult:
     """
 
     __slots__ = ("_items", "_offsets", "_used", "_lengths", "_capacity", "_time_ms",
-                 "_packs_added", "_bins", "_packs", "_metrics")
+                 "_packs_added", "_max_items", "_bins", "_packs", "_metrics")
 
     def __init__(
         self,
@@ -128,6 +175,7 @@ class PackResult:
         capacity: int,
         time_ms: float,
         packs_added: int = 0,
+        max_items: int = 0,
     ):
         for array in (items, offsets, used, lengths):
             array.flags.writeable = False
@@ -138,6 +186,7 @@ class PackResult:
         self._capacity = capacity
         self._time_ms = time_ms
         self._packs_added = packs_added
+        self._max_items = max_items
         self._bins: list[list[int]] | None = None
         self._packs: list[Pack] | None = None
         self._metrics: PackMetrics | None = None
@@ -204,8 +253,9 @@ class PackResult:
     def metrics(self) -> PackMetrics:
         """Packing metrics (computed on first access, then cached)."""
         if self._metrics is None:
-            self._metrics = PackMetrics.from_arrays(len(self._items), self._used, self._capacity,
-                                                    self._time_ms, self._packs_added)
+            self._metrics = PackMetrics.of_packing(
+                self._items, self._offsets, self._used, self._lengths, self._capacity,
+                self._time_ms, self._packs_added, self._max_items)
         return self._metrics
 
     def __repr__(self) -> str:
