@@ -227,7 +227,9 @@ int spi_strategy_obfdp(spi_job *job)
     int64_t most = job->n / MIN_ITEMS_PER_THREAD;
     if (threads > most)
         threads = most;
-    if (threads <= 1)
+    /* Under an item limit of 2 or 3 OBFD plans the bins (decreasing.c). */
+    const int64_t limit = spi_item_limit(&job->options);
+    if (threads <= 1 || limit == 2 || limit == 3)
         return spi_strategy_obfd(job);
     const int parts = (int)threads;
 
