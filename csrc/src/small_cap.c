@@ -289,8 +289,9 @@ typedef struct lp {
     double *best;      /* D + 1, max(0, y[k..D)) */
     int32_t *best_at;  /* D + 1, where best is reached; -1: none */
     pattern *basis;    /* D */
-    pattern *pool;     /* D */
+    pattern *pool;     /* pool_cap >= D */
     int64_t pool_n;
+    int64_t pool_cap;
     double x_tol;      /* primal feasibility tolerance for the ratio test */
     int64_t pivots;
     int64_t pricings;
@@ -309,7 +310,7 @@ static void lp_free(lp *p)
 }
 
 static int lp_init(lp *p, const int64_t *length, const int64_t *count,
-                   int64_t D, int64_t capacity)
+                   int64_t D, int64_t capacity, int64_t pool_cap)
 {
     memset(p, 0, sizeof(*p));
     p->D = D;
@@ -323,7 +324,8 @@ static int lp_init(lp *p, const int64_t *length, const int64_t *count,
     p->best = spi_alloc_array(D + 1, sizeof(double));
     p->best_at = spi_alloc_array(D + 1, sizeof(int32_t));
     p->basis = spi_alloc_array(D, sizeof(pattern));
-    p->pool = spi_alloc_array(D, sizeof(pattern));
+    p->pool_cap = pool_cap > D ? pool_cap : D;
+    p->pool = spi_alloc_array(p->pool_cap, sizeof(pattern));
     if (!p->binv || !p->x || !p->y || !p->alpha || !p->best || !p->best_at ||
         !p->basis || !p->pool) {
         lp_free(p);
@@ -367,8 +369,9 @@ static void lp_refresh_duals(lp *p)
  * largest item is worth <= 0 is dominated by the pattern without it), the
  * best second b <= c within the room and the best third a <= b within what
  * is left, from the suffix maxima of y. Two pointers keep it O(D^2).
- * The improving patterns replace the pool; returns their number. */
-static int64_t lp_price(lp *p)
+ * The patterns worth more than threshold replace the pool; returns their
+ * number. */
+static int64_t lp_price(lp *p, double threshold)
 {
     const int64_t D = p->D, C = p->capacity;
     const int64_t *length = p->length;
@@ -404,42 +407,92 @@ static int64_t lp_price(lp *p)
                 col = (pattern){{(int32_t)ic, (int32_t)ib, p->best_at[ia]}};
             }
         }
-        if (value > 1 + LP_EPS)
+        if (value > threshold)
             p->pool[p->pool_n++] = col;
     }
     p->pricings++;
     return p->pool_n;
 }
 
-/* The pool column with the most negative reduced cost below -LP_EPS, or -1. */
-static int64_t lp_choose(const lp *p, double *reduced)
+/* The step length of the ratio test for column c (alpha in p->alpha). */
+static double lp_step(lp *p, const pattern *c)
 {
-    int64_t chosen = -1;
-    double most = -LP_EPS;
-    for (int64_t k = 0; k < p->pool_n; k++) {
-        double d = 1 - pattern_value(p, &p->pool[k]);
-        if (d < most) {
-            most = d;
-            chosen = k;
+    const int64_t D = p->D;
+    double *alpha = p->alpha;
+    const double *c0 = p->binv + (int64_t)c->ix[0] * D;
+    const double *c1 = c->ix[1] >= 0 ? p->binv + (int64_t)c->ix[1] * D : NULL;
+    const double *c2 = c->ix[2] >= 0 ? p->binv + (int64_t)c->ix[2] * D : NULL;
+    double theta = -1;
+    for (int64_t i = 0; i < D; i++) {
+        double a = c0[i] + (c1 != NULL ? c1[i] : 0) + (c2 != NULL ? c2[i] : 0);
+        alpha[i] = a;
+        if (a > LP_PIVOT) {
+            double r = p->x[i] / a;
+            if (theta < 0 || r < theta)
+                theta = r;
         }
     }
-    *reduced = most;
-    return chosen;
+    return theta;
 }
 
-/* Bring `col` (reduced cost d < 0) into the basis. Returns 0 when no row
+#ifndef LP_CANDIDATES
+#define LP_CANDIDATES 32
+#endif
+/* Full pricings between recomputations of the duals from B^-1. */
+#define LP_REFRESH 8
+
+/* Among the LP_CANDIDATES pool columns of most negative reduced cost
+ * (below -LP_EPS), the one whose pivot lowers the objective most (greatest
+ * improvement, -d * step); -1 when none improves. On return p->alpha
+ * holds B^-1 of the chosen column. */
+static int64_t lp_choose(lp *p, double *reduced)
+{
+    int64_t cand[LP_CANDIDATES];
+    double cd[LP_CANDIDATES];
+    int nc = 0;
+    for (int64_t k = 0; k < p->pool_n; k++) {
+        double d = 1 - pattern_value(p, &p->pool[k]);
+        if (d >= -LP_EPS)
+            continue;
+        /* Insertion into the sorted candidate list (most negative first). */
+        int at = nc < LP_CANDIDATES ? nc++ : LP_CANDIDATES;
+        while (at > 0 && cd[at - 1] > d) {
+            if (at < LP_CANDIDATES) {
+                cand[at] = cand[at - 1];
+                cd[at] = cd[at - 1];
+            }
+            at--;
+        }
+        if (at < LP_CANDIDATES) {
+            cand[at] = k;
+            cd[at] = d;
+        }
+    }
+    if (nc == 0)
+        return -1;
+    int best = 0;
+    double gain = -1;
+    for (int c = 0; c < nc && nc > 1; c++) {
+        double g = -cd[c] * lp_step(p, &p->pool[cand[c]]);
+        if (g > gain) {
+            gain = g;
+            best = c;
+        }
+    }
+    if (nc == 1 || best != nc - 1)
+        (void)lp_step(p, &p->pool[cand[best]]); /* p->alpha for the pivot */
+    *reduced = cd[best];
+    return cand[best];
+}
+
+/* Bring `col` (reduced cost d < 0, B^-1 col in p->alpha) into the basis. Returns 0 when no row
  * can leave (numerically unbounded; cannot happen in exact arithmetic, as
  * every x_p <= min count). */
 static int lp_pivot(lp *p, const pattern *col, double d)
 {
     const int64_t D = p->D;
-    double *alpha = p->alpha, *x = p->x;
-    memset(alpha, 0, (size_t)D * sizeof(double));
-    for (int k = 0; k < SPI_TEMPLATE_MAX && col->ix[k] >= 0; k++) {
-        const double *bcol = p->binv + (int64_t)col->ix[k] * D;
-        for (int64_t i = 0; i < D; i++)
-            alpha[i] += bcol[i];
-    }
+    const double *alpha = p->alpha;
+    double *x = p->x;
     /* Harris ratio test: a bound with the tolerance, then the largest
      * pivot among the rows within it. */
     double bound = 0;
@@ -512,21 +565,82 @@ static void lp_refresh_primal(lp *p)
             x[i] = 0;
 }
 
+/* Pivot in the best pool column while one improves. */
+static int lp_pivot_pool(lp *p, int64_t max_pivots)
+{
+    double d;
+    int64_t k;
+    while (p->pivots < max_pivots && (k = lp_choose(p, &d)) >= 0)
+        if (!lp_pivot(p, &p->pool[k], d))
+            return 0;
+    return 1;
+}
+
+/* The distinct index of length L (present in the descending length[]). */
+static int32_t index_of(const int64_t *length, int64_t D, int64_t L)
+{
+    int64_t lo = 0, hi = D - 1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (length[mid] > L)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (int32_t)lo;
+}
+
+/* A crash start: the simplex over the greedy's patterns first. They bring
+ * the objective to at most the greedy's bins in about D pivots, where the
+ * single-item start takes many more priced pivots to get there. */
+static void lp_crash(lp *p, const tlist *greedy, int64_t max_pivots)
+{
+    p->pool_n = 0;
+    for (int64_t k = 0; k < greedy->n && p->pool_n < p->pool_cap; k++) {
+        const spi_template *t = &greedy->t[k];
+        pattern c = {{-1, -1, -1}};
+        for (int64_t e = 0; e < t->items; e++)
+            c.ix[e] = index_of(p->length, p->D, t->len[e]);
+        p->pool[p->pool_n++] = c;
+    }
+    /* Plus the fullest pattern for every largest length: pricing with
+     * duals proportional to length. */
+    for (int64_t i = 0; i < p->D; i++)
+        p->y[i] = (double)p->length[i] / (double)p->capacity;
+    pattern *keep = p->pool;
+    int64_t kept = p->pool_n;
+    p->pool += kept;
+    (void)lp_price(p, 0);
+    p->pool = keep;
+    p->pool_n += kept;
+    p->pricings--;
+    for (int64_t i = 0; i < p->D; i++)
+        p->y[i] = 1;
+    (void)lp_pivot_pool(p, max_pivots);
+}
+
 /* Run column generation to optimality or the pivot limit. */
 static void lp_solve(lp *p, int64_t max_pivots, int *optimal)
 {
     *optimal = 0;
+    int fresh = 0; /* the duals were just recomputed */
     while (p->pivots < max_pivots) {
-        lp_refresh_duals(p);
-        if (lp_price(p) == 0) {
-            *optimal = 1;
-            return;
+        if (p->pricings % LP_REFRESH == 0) {
+            lp_refresh_duals(p);
+            fresh = 1;
         }
-        double d;
-        int64_t k;
-        while (p->pivots < max_pivots && (k = lp_choose(p, &d)) >= 0)
-            if (!lp_pivot(p, &p->pool[k], d))
+        if (lp_price(p, 1 + LP_EPS) == 0) {
+            if (fresh) {
+                *optimal = 1;
                 return;
+            }
+            lp_refresh_duals(p); /* confirm with exact duals */
+            fresh = 1;
+            continue;
+        }
+        fresh = 0;
+        if (!lp_pivot_pool(p, max_pivots))
+            return;
     }
 }
 
@@ -587,16 +701,26 @@ static int pack_triples(const int64_t *length, const int64_t *count,
     tlist greedy = {0};
     lp p;
     int status = SP_ERR_OUT_OF_MEMORY;
-    if (rem == NULL || fits == NULL || lp_init(&p, length, count, D, capacity) != SP_OK)
+    if (rem == NULL || fits == NULL)
         goto fail;
+    memcpy(rem, count, (size_t)D * sizeof(int64_t));
+    status = pack_greedy3(length, rem, D, capacity, fits, &greedy);
+    if (status != SP_OK)
+        goto fail;
+    status = lp_init(&p, length, count, D, capacity, greedy.n + D);
+    if (status != SP_OK)
+        goto fail;
+    const int64_t max_pivots = lp_max_pivots(D);
     int optimal;
-    lp_solve(&p, lp_max_pivots(D), &optimal);
+    lp_crash(&p, &greedy, max_pivots);
+    lp_solve(&p, max_pivots, &optimal);
     lp_refresh_primal(&p);
     if (stats != NULL) {
         stats->pivots = p.pivots;
         stats->pricings = p.pricings;
         stats->optimal = optimal;
         stats->lp_bins = lp_objective(&p);
+        stats->greedy_bins = tlist_bins(&greedy);
     }
     memcpy(rem, count, (size_t)D * sizeof(int64_t));
     status = lp_round_down(&p, rem, out);
@@ -605,12 +729,6 @@ static int pack_triples(const int64_t *length, const int64_t *count,
         status = pack_greedy3(length, rem, D, capacity, fits, out);
     if (status != SP_OK)
         goto fail;
-    memcpy(rem, count, (size_t)D * sizeof(int64_t));
-    status = pack_greedy3(length, rem, D, capacity, fits, &greedy);
-    if (status != SP_OK)
-        goto fail;
-    if (stats != NULL)
-        stats->greedy_bins = tlist_bins(&greedy);
     if (tlist_bins(&greedy) < tlist_bins(out)) {
         tlist swap = *out;
         *out = greedy;
