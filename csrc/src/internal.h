@@ -289,10 +289,13 @@ int spi_small_cap_templates(const int64_t *length, const int64_t *count,
 typedef struct spi_small_cap_stats {
     int64_t bins;        /* bins of the answer */
     int64_t greedy_bins; /* bins of the greedy alone (cap 3) */
-    int64_t pivots;      /* simplex pivots */
-    int64_t pricings;    /* full pricing rounds */
-    int optimal;         /* the LP reached optimality (else the pivot limit) */
-    double lp_bins;      /* the LP objective (a lower bound when optimal) */
+    int64_t pivots;      /* simplex pivots, all LPs */
+    int64_t pricings;    /* full pricing rounds, all LPs */
+    int64_t grouped_bins; /* bins of the grouped LP's answer (0: not run) */
+    int64_t lp_rows;     /* rows of the last LP */
+    int optimal;         /* the last LP reached optimality (else the limit) */
+    double lp_bins;      /* its objective (a lower bound when optimal and
+                          * lp_rows == distinct) */
 } spi_small_cap_stats;
 
 /* spi_small_cap_templates() that also fills *stats (may be NULL). */

@@ -407,7 +407,7 @@ static int64_t lp_price(lp *p, double threshold)
                 col = (pattern){{(int32_t)ic, (int32_t)ib, p->best_at[ia]}};
             }
         }
-        if (value > threshold)
+        if (value > threshold && p->pool_n < p->pool_cap)
             p->pool[p->pool_n++] = col;
     }
     p->pricings++;
@@ -593,25 +593,28 @@ static int32_t index_of(const int64_t *length, int64_t D, int64_t L)
 /* A crash start: the simplex over the greedy's patterns first. They bring
  * the objective to at most the greedy's bins in about D pivots, where the
  * single-item start takes many more priced pivots to get there. */
-static void lp_crash(lp *p, const tlist *greedy, int64_t max_pivots)
+static void lp_crash(lp *p, const tlist *seed, int seeds, int64_t max_pivots)
 {
     p->pool_n = 0;
-    for (int64_t k = 0; k < greedy->n && p->pool_n < p->pool_cap; k++) {
-        const spi_template *t = &greedy->t[k];
-        pattern c = {{-1, -1, -1}};
-        for (int64_t e = 0; e < t->items; e++)
-            c.ix[e] = index_of(p->length, p->D, t->len[e]);
-        p->pool[p->pool_n++] = c;
-    }
+    for (int s = 0; s < seeds; s++)
+        for (int64_t k = 0; k < seed[s].n && p->pool_n < p->pool_cap; k++) {
+            const spi_template *t = &seed[s].t[k];
+            pattern c = {{-1, -1, -1}};
+            for (int64_t e = 0; e < t->items; e++)
+                c.ix[e] = index_of(p->length, p->D, t->len[e]);
+            p->pool[p->pool_n++] = c;
+        }
     /* Plus the fullest pattern for every largest length: pricing with
-     * duals proportional to length. */
+     * duals proportional to length, into the rest of the pool. */
     for (int64_t i = 0; i < p->D; i++)
         p->y[i] = (double)p->length[i] / (double)p->capacity;
     pattern *keep = p->pool;
     int64_t kept = p->pool_n;
     p->pool += kept;
+    p->pool_cap -= kept;
     (void)lp_price(p, 0);
     p->pool = keep;
+    p->pool_cap += kept;
     p->pool_n += kept;
     p->pricings--;
     for (int64_t i = 0; i < p->D; i++)
@@ -653,9 +656,118 @@ static double lp_objective(const lp *p)
     return s;
 }
 
-/* Round the basic x down into templates, taking from rem[]; a rounded
- * value never takes more than rem[] holds, so the cover stays exact. */
-static int lp_round_down(const lp *p, int64_t *rem, tlist *out)
+/* ---- cap 3: rows, rounding and the whole -------------------------------
+ * The LP's rows are groups of w consecutive distinct lengths, each standing
+ * for its longest one (w = 1: the lengths themselves). A pattern over the
+ * groups fits whatever lengths of the groups fill it, so a grouped solution
+ * is a valid packing; it costs up to the gap inside a group per item.
+ * Grouping bounds the dense LP's size (LP_ROWS rows) and time. */
+
+#define LP_ROWS 256
+
+typedef struct grouping {
+    const int64_t *length; /* the distinct lengths, D */
+    int64_t D;
+    int64_t w;
+    int64_t G;
+    int64_t *glen;   /* G: the longest length of each group */
+    int64_t *gcount; /* G: the items in each group */
+} grouping;
+
+static int grouping_init(grouping *g, const int64_t *length,
+                         const int64_t *count, int64_t D, int64_t w)
+{
+    g->length = length;
+    g->D = D;
+    g->w = w;
+    g->G = (D + w - 1) / w;
+    g->glen = spi_alloc_array(g->G, sizeof(int64_t));
+    g->gcount = spi_alloc_zeroed(g->G, sizeof(int64_t));
+    if (g->glen == NULL || g->gcount == NULL) {
+        free(g->glen);
+        free(g->gcount);
+        return SP_ERR_OUT_OF_MEMORY;
+    }
+    for (int64_t d = 0; d < D; d++) {
+        if (d % w == 0)
+            g->glen[d / w] = length[d];
+        g->gcount[d / w] += count[d];
+    }
+    return SP_OK;
+}
+
+static void grouping_free(grouping *g)
+{
+    free(g->glen);
+    free(g->gcount);
+}
+
+/* Runs of one slot of a grouped pattern: at most w lengths each. */
+#define SLOT_RUNS (SPI_SMALL_CAP_MAX_DISTINCT / LP_ROWS + 1)
+
+typedef struct slot {
+    int64_t len[SLOT_RUNS];
+    int64_t cnt[SLOT_RUNS];
+    int runs;
+    int at;
+} slot;
+
+/* `times` items of group gi for one slot, longest remaining first. */
+static void draw(const grouping *g, int64_t gi, int64_t times, int64_t *rem,
+                 slot *s)
+{
+    s->runs = s->at = 0;
+    int64_t end = (gi + 1) * g->w < g->D ? (gi + 1) * g->w : g->D;
+    for (int64_t d = gi * g->w; d < end && times > 0; d++) {
+        int64_t k = rem[d] < times ? rem[d] : times;
+        if (k == 0)
+            continue;
+        s->len[s->runs] = g->length[d];
+        s->cnt[s->runs++] = k;
+        rem[d] -= k;
+        times -= k;
+    }
+}
+
+/* `times` bins of grouped pattern c as templates over the real lengths:
+ * each slot draws its items from its group (slots of one group one after
+ * the other), and the slots' runs are zipped into templates. */
+static int expand(const grouping *g, const pattern *c, int items,
+                  int64_t times, int64_t *rem, tlist *out)
+{
+    slot s[SPI_TEMPLATE_MAX];
+    for (int k = 0; k < items; k++)
+        draw(g, c->ix[k], times, rem, &s[k]);
+    while (times > 0) {
+        int64_t run = times, len[SPI_TEMPLATE_MAX];
+        for (int k = 0; k < items; k++) {
+            const slot *t = &s[k];
+            run = t->cnt[t->at] < run ? t->cnt[t->at] : run;
+            len[k] = t->len[t->at];
+        }
+        /* Descending order within the template (insertion sort of 3). */
+        for (int k = 1; k < items; k++)
+            for (int j = k; j > 0 && len[j] > len[j - 1]; j--) {
+                int64_t tmp = len[j];
+                len[j] = len[j - 1];
+                len[j - 1] = tmp;
+            }
+        int status = tlist_add(out, len, items, run);
+        if (status != SP_OK)
+            return status;
+        for (int k = 0; k < items; k++)
+            if ((s[k].cnt[s[k].at] -= run) == 0)
+                s[k].at++;
+        times -= run;
+    }
+    return SP_OK;
+}
+
+/* Round the basic x down into templates, taking from the group counts
+ * grem[] and the length counts rem[]; a rounded value never takes more
+ * than grem[] holds, so the cover stays exact. */
+static int lp_round_down(const lp *p, const grouping *g, int64_t *grem,
+                         int64_t *rem, tlist *out)
 {
     for (int64_t i = 0; i < p->D; i++) {
         const pattern *c = &p->basis[i];
@@ -670,17 +782,14 @@ static int lp_round_down(const lp *p, int64_t *rem, tlist *out)
             int64_t mult = 0;
             for (int b = 0; b < items; b++)
                 mult += c->ix[b] == c->ix[a];
-            int64_t t = rem[c->ix[a]] / mult;
+            int64_t t = grem[c->ix[a]] / mult;
             times = t < times ? t : times;
         }
         if (times == 0)
             continue;
-        int64_t len[SPI_TEMPLATE_MAX];
-        for (int a = 0; a < items; a++) {
-            len[a] = p->length[c->ix[a]];
-            rem[c->ix[a]] -= times;
-        }
-        int status = tlist_add(out, len, items, times);
+        for (int a = 0; a < items; a++)
+            grem[c->ix[a]] -= times;
+        int status = expand(g, c, items, times, rem, out);
         if (status != SP_OK)
             return status;
     }
@@ -690,52 +799,120 @@ static int lp_round_down(const lp *p, int64_t *rem, tlist *out)
 /* Pivot limit: generous next to the few D pivots the histograms need. */
 static int64_t lp_max_pivots(int64_t D) { return 20 * D + 1000; }
 
-/* Cap 3: LP rounding plus greedy residual, or the greedy alone when that
- * takes fewer bins (tiny histograms, where the rounding leaves most). */
+/* Solve the LP over g's rows, crashing from the patterns of seed[0 ..
+ * seeds) (lengths of the rows), round down into out and pack the rest
+ * greedily: every item of count[] ends up in out. */
+static int lp_pack(const grouping *g, const int64_t *count, int64_t capacity,
+                   const tlist *seed, int seeds, int64_t max_pivots,
+                   int64_t *fits, tlist *out, spi_small_cap_stats *stats)
+{
+    const int64_t G = g->G;
+    int64_t *grem = spi_alloc_array(G, sizeof(int64_t));
+    int64_t *rem = spi_alloc_array(g->D, sizeof(int64_t));
+    int64_t pool = G;
+    for (int k = 0; k < seeds; k++)
+        pool += seed[k].n;
+    lp p;
+    int status = SP_ERR_OUT_OF_MEMORY;
+    if (grem == NULL || rem == NULL ||
+        lp_init(&p, g->glen, g->gcount, G, capacity, pool) != SP_OK)
+        goto done;
+    int optimal;
+    lp_crash(&p, seed, seeds, max_pivots);
+    lp_solve(&p, max_pivots, &optimal);
+    lp_refresh_primal(&p);
+    if (stats != NULL) {
+        stats->pivots += p.pivots;
+        stats->pricings += p.pricings;
+        stats->optimal = optimal;
+        stats->lp_bins = lp_objective(&p);
+        stats->lp_rows = G;
+    }
+    memcpy(grem, g->gcount, (size_t)G * sizeof(int64_t));
+    memcpy(rem, count, (size_t)g->D * sizeof(int64_t));
+    status = lp_round_down(&p, g, grem, rem, out);
+    lp_free(&p);
+    if (status == SP_OK)
+        status = pack_greedy3(g->length, rem, g->D, capacity, fits, out);
+done:
+    free(grem);
+    free(rem);
+    return status;
+}
+
+/* Keep in *best whichever of *best and *other takes fewer bins (*best on a
+ * tie); the other one is freed. */
+static void keep_fewer(tlist *best, tlist *other)
+{
+    if (tlist_bins(other) < tlist_bins(best)) {
+        tlist swap = *best;
+        *best = *other;
+        *other = swap;
+    }
+    free(other->t);
+    *other = (tlist){0};
+}
+
+/* Cap 3. Up to LP_ROWS lengths: the LP on the lengths themselves. More:
+ * first the LP on groups, then the LP on the lengths, crashed from the
+ * grouped answer and the greedy and stopped after LP_POLISH * D pivots (it
+ * can only improve on the grouped answer's LP value, as that is in its
+ * start). The answer is the one of fewest bins among these and the greedy
+ * alone. */
+#define LP_POLISH 4
+
 static int pack_triples(const int64_t *length, const int64_t *count,
                         int64_t D, int64_t capacity, tlist *out,
                         spi_small_cap_stats *stats)
 {
     int64_t *rem = spi_alloc_array(D, sizeof(int64_t));
     int64_t *fits = spi_alloc_array(D, sizeof(int64_t));
-    tlist greedy = {0};
-    lp p;
+    tlist greedy = {0}, coarse = {0}, coarse_greedy = {0}, fine = {0};
+    grouping one = {0}, grouped = {0};
     int status = SP_ERR_OUT_OF_MEMORY;
     if (rem == NULL || fits == NULL)
-        goto fail;
+        goto done;
     memcpy(rem, count, (size_t)D * sizeof(int64_t));
     status = pack_greedy3(length, rem, D, capacity, fits, &greedy);
     if (status != SP_OK)
-        goto fail;
-    status = lp_init(&p, length, count, D, capacity, greedy.n + D);
-    if (status != SP_OK)
-        goto fail;
-    const int64_t max_pivots = lp_max_pivots(D);
-    int optimal;
-    lp_crash(&p, &greedy, max_pivots);
-    lp_solve(&p, max_pivots, &optimal);
-    lp_refresh_primal(&p);
-    if (stats != NULL) {
-        stats->pivots = p.pivots;
-        stats->pricings = p.pricings;
-        stats->optimal = optimal;
-        stats->lp_bins = lp_objective(&p);
+        goto done;
+    if (stats != NULL)
         stats->greedy_bins = tlist_bins(&greedy);
-    }
-    memcpy(rem, count, (size_t)D * sizeof(int64_t));
-    status = lp_round_down(&p, rem, out);
-    lp_free(&p);
-    if (status == SP_OK)
-        status = pack_greedy3(length, rem, D, capacity, fits, out);
+    status = grouping_init(&one, length, count, D, 1);
     if (status != SP_OK)
-        goto fail;
-    if (tlist_bins(&greedy) < tlist_bins(out)) {
-        tlist swap = *out;
-        *out = greedy;
-        greedy = swap;
+        goto done;
+    int64_t max_pivots = lp_max_pivots(D);
+    if (D > LP_ROWS) {
+        status = grouping_init(&grouped, length, count, D, (D + LP_ROWS - 1) / LP_ROWS);
+        if (status != SP_OK)
+            goto done;
+        memcpy(rem, grouped.gcount, (size_t)grouped.G * sizeof(int64_t));
+        status = pack_greedy3(grouped.glen, rem, grouped.G, capacity, fits, &coarse_greedy);
+        if (status == SP_OK)
+            status = lp_pack(&grouped, count, capacity, &coarse_greedy, 1,
+                             lp_max_pivots(grouped.G), fits, &coarse, stats);
+        if (status != SP_OK)
+            goto done;
+        if (stats != NULL)
+            stats->grouped_bins = tlist_bins(&coarse);
+        max_pivots = LP_POLISH * D;
     }
-fail:
+    const tlist seed[2] = {greedy, coarse};
+    status = lp_pack(&one, count, capacity, seed, D > LP_ROWS ? 2 : 1, max_pivots,
+                     fits, &fine, stats);
+    if (status != SP_OK)
+        goto done;
+    keep_fewer(&fine, &coarse);
+    keep_fewer(&fine, &greedy);
+    *out = fine;
+    fine = (tlist){0};
+done:
     free(greedy.t);
+    free(coarse.t);
+    free(coarse_greedy.t);
+    free(fine.t);
+    grouping_free(&one);
+    grouping_free(&grouped);
     free(rem);
     free(fits);
     return status;

@@ -98,12 +98,13 @@ static int figures(const char *name, const int64_t *hist, int64_t n,
                100.0 * (double)total / ((double)st.bins * (double)capacity), nt,
                1e3 * best);
         if (cap == 3)
-            printf("    LP %.2f bins (%s, efficiency bound %.4f%%), %" PRId64
-                   " pivots, %" PRId64 " pricings; greedy alone %" PRId64
+            printf("    last LP: %" PRId64 " rows, %.2f bins (%s, efficiency %.4f%%);"
+                   " all LPs: %" PRId64 " pivots, %" PRId64 " pricings;"
+                   " grouped LP answer %" PRId64 " bins; greedy alone %" PRId64
                    " bins (%.4f%%)\n",
-                   st.lp_bins, st.optimal ? "optimal" : "pivot limit",
+                   st.lp_rows, st.lp_bins, st.optimal ? "optimal" : "pivot limit",
                    100.0 * (double)total / (st.lp_bins * (double)capacity),
-                   st.pivots, st.pricings, st.greedy_bins,
+                   st.pivots, st.pricings, st.grouped_bins, st.greedy_bins,
                    100.0 * (double)total / ((double)st.greedy_bins * (double)capacity));
     } else {
         printf("%s cap %" PRId64 ": status %d, templates %" PRId64 "\n", name, cap,
