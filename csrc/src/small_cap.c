@@ -840,11 +840,11 @@ done:
     return status;
 }
 
-/* Keep in *best whichever of *best and *other takes fewer bins (*best on a
- * tie); the other one is freed. */
+/* Keep in *best whichever of *best and *other (when it was made: not
+ * empty) takes fewer bins, *best on a tie; the other one is freed. */
 static void keep_fewer(tlist *best, tlist *other)
 {
-    if (tlist_bins(other) < tlist_bins(best)) {
+    if (other->n > 0 && tlist_bins(other) < tlist_bins(best)) {
         tlist swap = *best;
         *best = *other;
         *other = swap;
@@ -854,12 +854,14 @@ static void keep_fewer(tlist *best, tlist *other)
 }
 
 /* Cap 3. Up to LP_ROWS lengths: the LP on the lengths themselves. More:
- * first the LP on groups, then the LP on the lengths, crashed from the
- * grouped answer and the greedy and stopped after LP_POLISH * D pivots (it
- * can only improve on the grouped answer's LP value, as that is in its
- * start). The answer is the one of fewest bins among these and the greedy
- * alone. */
+ * first the LP on groups; then, up to LP_POLISH_ROWS lengths, the LP on
+ * the lengths, crashed from the grouped answer and the greedy and stopped
+ * after LP_POLISH * D pivots (its value can only improve on the grouped
+ * answer's, which is in its start). Beyond LP_POLISH_ROWS a pivot costs too
+ * much (D^2) for that. The answer is the one of fewest bins among these
+ * and the greedy alone. */
 #define LP_POLISH 4
+#define LP_POLISH_ROWS 512
 
 static int pack_triples(const int64_t *length, const int64_t *count,
                         int64_t D, int64_t capacity, tlist *out,
@@ -897,12 +899,17 @@ static int pack_triples(const int64_t *length, const int64_t *count,
             stats->grouped_bins = tlist_bins(&coarse);
         max_pivots = LP_POLISH * D;
     }
-    const tlist seed[2] = {greedy, coarse};
-    status = lp_pack(&one, count, capacity, seed, D > LP_ROWS ? 2 : 1, max_pivots,
-                     fits, &fine, stats);
-    if (status != SP_OK)
-        goto done;
-    keep_fewer(&fine, &coarse);
+    if (D <= LP_POLISH_ROWS) {
+        const tlist seed[2] = {greedy, coarse};
+        status = lp_pack(&one, count, capacity, seed, D > LP_ROWS ? 2 : 1, max_pivots,
+                         fits, &fine, stats);
+        if (status != SP_OK)
+            goto done;
+        keep_fewer(&fine, &coarse);
+    } else {
+        fine = coarse;
+        coarse = (tlist){0};
+    }
     keep_fewer(&fine, &greedy);
     *out = fine;
     fine = (tlist){0};
