@@ -674,6 +674,13 @@ typedef struct grouping {
     int64_t *gcount; /* G: the items in each group */
 } grouping;
 
+static void grouping_free(grouping *g)
+{
+    free(g->glen);
+    free(g->gcount);
+    g->glen = g->gcount = NULL;
+}
+
 static int grouping_init(grouping *g, const int64_t *length,
                          const int64_t *count, int64_t D, int64_t w)
 {
@@ -684,8 +691,7 @@ static int grouping_init(grouping *g, const int64_t *length,
     g->glen = spi_alloc_array(g->G, sizeof(int64_t));
     g->gcount = spi_alloc_zeroed(g->G, sizeof(int64_t));
     if (g->glen == NULL || g->gcount == NULL) {
-        free(g->glen);
-        free(g->gcount);
+        grouping_free(g);
         return SP_ERR_OUT_OF_MEMORY;
     }
     for (int64_t d = 0; d < D; d++) {
@@ -696,11 +702,6 @@ static int grouping_init(grouping *g, const int64_t *length,
     return SP_OK;
 }
 
-static void grouping_free(grouping *g)
-{
-    free(g->glen);
-    free(g->gcount);
-}
 
 /* Runs of one slot of a grouped pattern: at most w lengths each. */
 #define SLOT_RUNS (SPI_SMALL_CAP_MAX_DISTINCT / LP_ROWS + 1)
