@@ -962,7 +962,7 @@ int spi_small_cap_templates_stats(const int64_t *length, const int64_t *count,
     if (max_items != 2 && max_items != 3)
         return SP_ERR_INVALID_OPTION;
     int status = check_histogram(length, count, distinct, capacity);
-    if (status != SP_OK)
+    if (status != SP_OK || distinct == 0)
         return status;
     if (max_items == 3 && distinct > SPI_SMALL_CAP_MAX_DISTINCT) {
         *num_templates = -1;
