@@ -11,7 +11,14 @@
  * column generation (Gilmore and Gomory, "A linear programming approach to
  * the cutting-stock problem", 1961), rounds its solution down and packs
  * the small residual with a greedy; the answer is never worse than that
- * greedy alone on the whole histogram, which is computed too.
+ * greedy alone on the whole histogram, which is computed too. Above
+ * LP_ROWS distinct lengths the LP first runs on groups of neighbouring
+ * lengths (pack_triples), which bounds its time.
+ *
+ * Figures (bench_small_cap, one core, -O2): Wikipedia BERT histogram at
+ * 512, 508 lengths: cap 2 80.55% (optimal) in 0.03 ms; cap 3 99.84% in
+ * about 0.3 s (LP bound 99.88%, greedy 89.49%). SQuAD at 384: cap 2 87.60%,
+ * cap 3 98.79% in about 40 ms (LP bound 98.80%).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -259,15 +266,18 @@ static int pack_greedy3(const int64_t *length, int64_t *rem, int64_t distinct,
  * The master is a dense revised simplex: the explicit basis inverse
  * (D x D, column-major) updated by one elimination per pivot, which skips
  * columns whose pivot-row entry is zero. It starts from the single-item
- * patterns (B = I, x = count, y = 1), which is feasible without a phase 1.
- * The ratio test is Harris's two-pass one (the largest pivot among the
- * near-minimal ratios), which keeps the heavily degenerate cutting-stock
- * bases stable. Full pricing is O(D^2) and returns, for every largest
- * length, its best pattern; the improving ones form a pool that is
- * repriced (O(pool)) after each pivot, the most negative reduced cost
- * entering, until none improves and a full pricing runs again. It stops
- * when full pricing finds no pattern worth more than 1 + eps, or at a
- * pivot limit (the rounding is valid at any basis). */
+ * patterns (B = I, x = count, y = 1), which is feasible without a phase 1,
+ * and first pivots in the greedy's patterns (lp_crash). The ratio test is
+ * Harris's two-pass one (the largest pivot among the near-minimal ratios),
+ * for stability on degenerate bases. Full pricing is O(D^2) and returns,
+ * for every largest length, its best pattern; the improving ones form a
+ * pool that is repriced (O(pool)) after each pivot. Of the pool's
+ * LP_CANDIDATES most negative reduced costs, the column whose ratio test
+ * lowers the objective most enters (greatest improvement: on the Wikipedia
+ * histogram it needs fewer pivots than Dantzig's rule), until none
+ * improves and a full pricing runs again. It stops when full pricing finds
+ * no pattern worth more than 1 + eps, or at a pivot limit (the rounding is
+ * valid at any basis). */
 
 #define LP_EPS 1e-9    /* pricing: a column improves below -LP_EPS */
 #define LP_PIVOT 1e-9  /* smallest pivot element */
@@ -426,18 +436,13 @@ static double lp_step(lp *p, const pattern *c)
     for (int64_t i = 0; i < D; i++) {
         double a = c0[i] + (c1 != NULL ? c1[i] : 0) + (c2 != NULL ? c2[i] : 0);
         alpha[i] = a;
-        if (a > LP_PIVOT) {
-            double r = p->x[i] / a;
-            if (theta < 0 || r < theta)
-                theta = r;
-        }
+        if (a > LP_PIVOT && (theta < 0 || p->x[i] < theta * a))
+            theta = p->x[i] / a; /* a division only when the ratio drops */
     }
     return theta;
 }
 
-#ifndef LP_CANDIDATES
 #define LP_CANDIDATES 32
-#endif
 /* Full pricings between recomputations of the duals from B^-1. */
 #define LP_REFRESH 8
 
