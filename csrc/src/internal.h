@@ -268,12 +268,14 @@ typedef struct spi_template {
  * caller packs greedily instead. Cap 2 has no limit (it is O(distinct)). */
 #define SPI_SMALL_CAP_MAX_DISTINCT 2048
 
-/* length[0 .. distinct) strictly descending in [1, capacity], count[d] >= 1;
- * max_items 2 or 3. On SP_OK, *out (malloc'd, the caller frees; NULL when
- * there are no templates) holds *num_templates templates whose bins cover
- * every item exactly once, each within capacity and max_items. Cap 2 is
- * optimal; cap 3 rounds an LP (column generation) and is never worse than
- * the greedy "largest plus best 1-or-2-item completion". Deterministic.
+/* length[0 .. distinct) strictly descending in [1, capacity], count[d] >= 1
+ * with a total that fits int64_t; max_items 2 or 3. On SP_OK, *out
+ * (malloc'd, the caller frees; NULL when there are no templates) holds
+ * *num_templates templates whose bins cover every item exactly once, each
+ * within capacity and max_items. Cap 2 is optimal, O(distinct); cap 3
+ * rounds an LP (column generation; on groups of neighbouring lengths above
+ * 256 of them, see small_cap.c) and is never worse than the greedy
+ * "largest plus best 1-or-2-item completion". Deterministic.
  * Statuses: SP_ERR_NULL_POINTER, SP_ERR_NEGATIVE_COUNT (distinct < 0),
  * SP_ERR_INVALID_CAPACITY, SP_ERR_LENGTH_NOT_POSITIVE and
  * SP_ERR_LENGTH_EXCEEDS_CAPACITY, SP_ERR_INVALID_OPTION (max_items, a count

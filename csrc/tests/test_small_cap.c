@@ -166,6 +166,7 @@ static void test_tiny_exhaustive(void)
         int64_t bins = pack(&h, 3, &st);
         int64_t opt = exhaustive_optimum(&h, 3);
         CHECK(bins >= opt);
+        CHECK(bins <= opt + 1);
         CHECK(bins <= st.greedy_bins);
         cap3_optimal += bins == opt;
         cases++;
