@@ -269,4 +269,59 @@ int64_t spi_ff_residual(const spi_first_fit *ff, int32_t b);
 void spi_ff_place_run(spi_first_fit *ff, spi_bins *bins, int64_t length,
                      int64_t count);
 
+/* ---- a small cap on items per bin (small_cap.c) --------------------------
+ * Packs a length histogram when a bin may hold at most 2 or 3 items, into
+ * templates: `times` bins, each holding one item of each of len[0 .. items)
+ * (lengths may repeat, descending; unused entries are 0). */
+#define SPI_TEMPLATE_MAX 3
+typedef struct spi_template {
+    int64_t len[SPI_TEMPLATE_MAX];
+    int64_t items;
+    int64_t times;
+} spi_template;
+
+/* Above this many distinct lengths cap 3 declines (the LP's dense basis
+ * inverse is distinct^2 doubles): SP_OK with *num_templates = -1, and the
+ * caller packs greedily instead. Cap 2 has no limit (it is O(distinct)). */
+#define SPI_SMALL_CAP_MAX_DISTINCT 2048
+
+/* length[0 .. distinct) strictly descending in [1, capacity], count[d] >= 1
+ * with a total that fits int64_t; max_items 2 or 3. On SP_OK, *out
+ * (malloc'd, the caller frees; NULL when there are no templates) holds
+ * *num_templates templates whose bins cover every item exactly once, each
+ * within capacity and max_items. Cap 2 is optimal, O(distinct); cap 3
+ * rounds an LP (column generation; on groups of neighbouring lengths above
+ * 256 of them, see small_cap.c) and is never worse than the greedy
+ * "largest plus best 1-or-2-item completion". Deterministic.
+ * Statuses: SP_ERR_NULL_POINTER, SP_ERR_NEGATIVE_COUNT (distinct < 0),
+ * SP_ERR_INVALID_CAPACITY, SP_ERR_LENGTH_NOT_POSITIVE and
+ * SP_ERR_LENGTH_EXCEEDS_CAPACITY, SP_ERR_INVALID_OPTION (max_items, a count
+ * < 1 or lengths not strictly descending), SP_ERR_OUT_OF_MEMORY (nothing
+ * is left allocated). */
+int spi_small_cap_templates(const int64_t *length, const int64_t *count,
+                            int64_t distinct, int64_t capacity,
+                            int64_t max_items, spi_template **out,
+                            int64_t *num_templates);
+
+/* What the cap-3 LP did, for tests and benchmarks (zeros for cap 2 except
+ * bins). */
+typedef struct spi_small_cap_stats {
+    int64_t bins;        /* bins of the answer */
+    int64_t greedy_bins; /* bins of the greedy alone (cap 3) */
+    int64_t pivots;      /* simplex pivots, all LPs */
+    int64_t pricings;    /* full pricing rounds, all LPs */
+    int64_t grouped_bins; /* bins of the grouped LP's answer (0: not run) */
+    int64_t lp_rows;     /* rows of the last LP */
+    int optimal;         /* the last LP reached optimality (else the limit) */
+    double lp_bins;      /* its objective (a lower bound when optimal and
+                          * lp_rows == distinct) */
+} spi_small_cap_stats;
+
+/* spi_small_cap_templates() that also fills *stats (may be NULL). */
+int spi_small_cap_templates_stats(const int64_t *length, const int64_t *count,
+                                  int64_t distinct, int64_t capacity,
+                                  int64_t max_items, spi_template **out,
+                                  int64_t *num_templates,
+                                  spi_small_cap_stats *stats);
+
 #endif /* SPI_INTERNAL_H */

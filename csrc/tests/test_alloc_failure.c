@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "internal.h"
 #include "seqpacker.h"
 
 void *__real_malloc(size_t size);
@@ -185,6 +186,29 @@ static int lower_bound_scenario(void)
 static int stream_nf(void) { return stream_scenario_with(SP_NF); }
 static int stream_hk(void) { return stream_scenario_with(SP_HK); }
 
+/* The small-cap templates (an internal call) at caps 2 and 3, on a
+ * histogram of 300 distinct lengths: the grouped LP, the LP on the
+ * lengths, the greedy and the template lists all allocate. */
+#define SMALL_CAP_DISTINCT 300
+static int small_cap_scenario(void)
+{
+    static int64_t length[SMALL_CAP_DISTINCT], count[SMALL_CAP_DISTINCT];
+    for (int d = 0; d < SMALL_CAP_DISTINCT; d++) {
+        length[d] = 2 * (SMALL_CAP_DISTINCT - d) - (d % 3 == 0);
+        count[d] = 1 + d % 7;
+    }
+    int bad = 0;
+    for (int64_t cap = 2; cap <= 3; cap++) {
+        spi_template *t = NULL;
+        int64_t nt = 0;
+        int status = spi_small_cap_templates(length, count, SMALL_CAP_DISTINCT,
+                                             2 * SMALL_CAP_DISTINCT, cap, &t, &nt);
+        bad |= !ok_or_oom(status) || (status != SP_OK && t != NULL);
+        free(t);
+    }
+    return bad;
+}
+
 int main(void)
 {
     for (int i = 0; i < N_LENGTHS; i++)
@@ -196,6 +220,7 @@ int main(void)
     every_failure("stream nf", stream_nf);
     every_failure("stream hk", stream_hk);
     every_failure("lower bound", lower_bound_scenario);
+    every_failure("small cap", small_cap_scenario);
     printf("allocation failure points tested: %lld\n", (long long)points_tested);
     CHECK(points_tested > 50);
     return check_summary();
