@@ -141,12 +141,14 @@ static int planned_bins(spi_job *job, const spi_sorted *sorted, int64_t limit,
     int64_t bin = 0, at = 0;
     job->bin_offsets[0] = 0;
     for (int64_t k = 0; k < templates; k++) {
+        int64_t run[SPI_TEMPLATE_MAX], used = 0;
+        for (int64_t j = 0; j < t[k].items; j++) {
+            run[j] = run_of(sorted, t[k].len[j]);
+            used += t[k].len[j];
+        }
         for (int64_t rep = 0; rep < t[k].times; rep++) {
-            int64_t used = 0;
-            for (int64_t j = 0; j < t[k].items; j++) {
-                job->items[at++] = sorted->order[next[run_of(sorted, t[k].len[j])]++];
-                used += t[k].len[j];
-            }
+            for (int64_t j = 0; j < t[k].items; j++)
+                job->items[at++] = sorted->order[next[run[j]]++];
             job->bin_used[bin] = used;
             job->bin_offsets[++bin] = at;
         }
