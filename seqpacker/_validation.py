@@ -183,14 +183,18 @@ def check_max_seqs(max_seqs_per_pack) -> int:
     return value
 
 
-def check_optional_count(name: str, value, minimum: int) -> int | None:
-    """``None``, or an int >= minimum (a pack count or multiple)."""
-    if value is None:
-        return None
+def check_positive(name: str, value, alternative: str = "") -> int:
+    """An int >= 1 (a count of ranks, steps or packs): TypeError for bools
+    and non-ints, ValueError below 1; ``alternative`` ends the message."""
     value = _check_int(name, value)
-    if value < minimum:
-        raise ValueError(f"{name} = {value} is out of range: it must be >= {minimum} (or None)")
+    if value < 1:
+        raise ValueError(f"{name} = {value} is out of range: it must be >= 1{alternative}")
     return value
+
+
+def check_optional_count(name: str, value) -> int | None:
+    """``None``, or an int >= 1 (a pack count or multiple)."""
+    return None if value is None else check_positive(name, value, " (or None)")
 
 
 def _check_field(name: str, value) -> int:

@@ -82,8 +82,8 @@ class Packer:
         self._k = check_k(k)
         self._threads = check_threads(threads)
         self._max_items = check_max_seqs(max_seqs_per_pack)
-        self._min_packs = check_optional_count("min_packs", min_packs, 1)
-        self._multiple = check_optional_count("packs_multiple_of", packs_multiple_of, 1)
+        self._min_packs = check_optional_count("min_packs", min_packs)
+        self._multiple = check_optional_count("packs_multiple_of", packs_multiple_of)
         self._options = _native.options(self._seed, self._k, self._threads, self._max_items)
         self._plugin_options = self._check_plugin_options(options)
         self._given_options = options

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _native
-from ._validation import _check_int, as_lengths
+from ._validation import as_lengths, check_positive
 from .packer import Packer
 
 
@@ -47,8 +47,8 @@ def plan(lengths, capacity: int, strategy: str = "obfd", *, seed: int | None = N
     """The pack count, steps per epoch and quality of packing ``lengths``
     with ``Packer(capacity, strategy, seed, ...)`` (same options, same
     checks, same bins), without keeping the bins."""
-    per_step = _positive("num_ranks", num_ranks) * _positive("accumulation_steps",
-                                                            accumulation_steps)
+    per_step = (check_positive("num_ranks", num_ranks)
+                * check_positive("accumulation_steps", accumulation_steps))
     packer = Packer(capacity, strategy, seed, k=k, threads=threads,
                     max_seqs_per_pack=max_seqs_per_pack, min_packs=min_packs,
                     packs_multiple_of=packs_multiple_of)
@@ -65,9 +65,3 @@ def plan(lengths, capacity: int, strategy: str = "obfd", *, seed: int | None = N
         lower_bound=bound, lower_bound_gap=num_packs / bound - 1.0 if bound else 0.0,
         steps_per_epoch=steps, last_step_short=steps * per_step - num_packs)
 
-
-def _positive(name: str, value) -> int:
-    value = _check_int(name, value)
-    if value < 1:
-        raise ValueError(f"{name} = {value} is out of range: it must be >= 1")
-    return value

@@ -145,13 +145,23 @@ class PackMetrics:
         )
 
 
+def bin_sums(item_values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The float64 sum of ``item_values`` (one per entry of ``items``) over
+    each bin; 0.0 for an empty bin (a PackResult built by hand may hold one)."""
+    sums = np.zeros(len(offsets) - 1)
+    # reduceat needs strictly increasing starts to sum whole bins (it returns
+    # one element for an empty one), so it runs on the non-empty bins only.
+    filled = np.diff(offsets) > 0
+    if filled.any():
+        starts = np.asarray(offsets[:-1][filled], dtype=np.intp)
+        sums[filled] = np.add.reduceat(item_values, starts)
+    return sums
+
+
 def _attention_costs(items: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The sum of squared lengths of each bin, in float64 (a square of an
-    int64 length may not fit int64); bins are never empty."""
-    if len(offsets) < 2:
-        return np.zeros(0)
-    squares = np.square(lengths[items].astype(np.float64))
-    return np.add.reduceat(squares, offsets[:-1])
+    int64 length may not fit int64)."""
+    return bin_sums(np.square(lengths[items].astype(np.float64)), offsets)
 
 
 class PackResult:

@@ -32,8 +32,8 @@ from numbers import Real
 
 import numpy as np
 
-from ._validation import _check_int, check_seed
-from .result import PackResult
+from ._validation import _check_int, check_positive, check_seed
+from .result import PackResult, bin_sums
 
 _MASK64 = 2**64 - 1
 #: The bounded draw of docs/prng.md takes bounds below 2**32.
@@ -52,8 +52,8 @@ def balance(result: PackResult, num_ranks: int, *, accumulation_steps: int = 1,
     """
     if not isinstance(result, PackResult):
         raise TypeError(f"result must be a PackResult, not {type(result).__name__}")
-    ranks = _check_count("num_ranks", num_ranks)
-    micro = _check_count("accumulation_steps", accumulation_steps)
+    ranks = check_positive("num_ranks", num_ranks)
+    micro = check_positive("accumulation_steps", accumulation_steps)
     linear, quadratic = _cost_coefficients(cost)
     if seed is not None:
         seed = check_seed(seed)
@@ -151,14 +151,6 @@ class Schedule:
                 f"mean_imbalance={self.mean_imbalance:.3g})")
 
 
-def _check_count(name: str, value) -> int:
-    """An int >= 1: TypeError for bools and non-ints, ValueError below 1."""
-    value = _check_int(name, value)
-    if value < 1:
-        raise ValueError(f"{name} = {value} is out of range: it must be >= 1")
-    return value
-
-
 def _cost_coefficients(cost) -> tuple[float, float]:
     """``(a, b)`` of the per-sequence cost ``a*l + b*l**2``."""
     if isinstance(cost, str):
@@ -189,14 +181,7 @@ def _pack_costs(result: PackResult, linear: float, quadratic: float, cost) -> np
     lengths = result.lengths[result.items].astype(np.float64)
     with np.errstate(over="ignore"):  # an overflow is reported below, by value
         item_cost = linear * lengths + quadratic * lengths * lengths
-    pack_cost = np.zeros(result.num_bins)
-    # reduceat needs strictly increasing starts to sum whole bins (it returns
-    # one element for an empty one), so it runs on the non-empty bins only;
-    # empty bins cost 0.
-    filled = np.diff(result.offsets) > 0
-    if filled.any():
-        starts = np.asarray(result.offsets[:-1][filled], dtype=np.intp)
-        pack_cost[filled] = np.add.reduceat(item_cost, starts)
+    pack_cost = bin_sums(item_cost, result.offsets)
     if not np.all(np.isfinite(pack_cost)):
         raise ValueError(f"cost = {cost!r} overflows float64 on these packs "
                          f"(largest length {int(result.lengths.max())})")

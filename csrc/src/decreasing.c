@@ -20,21 +20,26 @@
 
 typedef int (*run_packer)(spi_job *job, const spi_sorted *sorted, spi_bins *bins);
 
-/* Sort, let pack decide the bins in sorted order, then lay the ids out. */
+/* Let pack decide the bins in sorted order, then lay the ids out. */
+static int pack_runs(spi_job *job, const spi_sorted *sorted, run_packer pack)
+{
+    spi_bins bins;
+    if (spi_bins_init(&bins, job) != SP_OK)
+        return SP_ERR_OUT_OF_MEMORY;
+    int status = pack(job, sorted, &bins);
+    if (status == SP_OK)
+        spi_bins_emit(&bins, job, sorted->order);
+    spi_bins_free(&bins);
+    return status;
+}
+
+/* Sort, then pack_runs(). */
 static int pack_sorted(spi_job *job, run_packer pack)
 {
     spi_sorted sorted;
-    spi_bins bins;
     if (spi_sort_decreasing(job, &sorted) != SP_OK)
         return SP_ERR_OUT_OF_MEMORY;
-    if (spi_bins_init(&bins, job) != SP_OK) {
-        spi_sorted_free(&sorted);
-        return SP_ERR_OUT_OF_MEMORY;
-    }
-    int status = pack(job, &sorted, &bins);
-    if (status == SP_OK)
-        spi_bins_emit(&bins, job, sorted.order);
-    spi_bins_free(&bins);
+    int status = pack_runs(job, &sorted, pack);
     spi_sorted_free(&sorted);
     return status;
 }
@@ -172,7 +177,8 @@ int spi_strategy_obfd(spi_job *job)
         return SP_ERR_OUT_OF_MEMORY;
     int planned = 0;
     int status = planned_bins(job, &sorted, limit, &planned);
+    if (status == SP_OK && !planned) /* the planner declined: best fit */
+        status = pack_runs(job, &sorted, obfd_runs);
     spi_sorted_free(&sorted);
-    /* The planner declined: best fit (which sorts again; rare). */
-    return status == SP_OK && !planned ? pack_sorted(job, obfd_runs) : status;
+    return status;
 }
