@@ -140,6 +140,8 @@ int spi_online_cpus(void);
  * constant arguments specialise (stream.c's HK blocks). */
 #if defined(__GNUC__) || defined(__clang__)
 #  define SPI_ALWAYS_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#  define SPI_ALWAYS_INLINE __forceinline
 #else
 #  define SPI_ALWAYS_INLINE inline
 #endif
