@@ -37,7 +37,9 @@
     (SP_VERSION_MAJOR * 10000 + SP_VERSION_MINOR * 100 + SP_VERSION_PATCH)
 #define SP_VERSION_STRING "0.3.0"
 
-/* Symbols are hidden by default; SP_API marks the exported ones. */
+/* Symbols are hidden by default; SP_API marks the exported ones. On
+ * Windows a program that links the static library defines SP_STATIC;
+ * otherwise SP_API declares DLL imports. */
 #ifndef SP_API
 #  if defined(_WIN32) && defined(SP_BUILDING_LIBRARY)
 #    define SP_API __declspec(dllexport)

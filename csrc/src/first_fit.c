@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 
+#include "bits.h"
 #include "internal.h"
 
 #define FFT_MAX_LEVELS 22 /* 8^21 > 2^62 bins */
@@ -28,7 +29,7 @@ static inline int64_t narrow_first_fit_sse2(const uint16_t *group, uint16_t s)
         __m128i fits = _mm_cmpeq_epi16(_mm_subs_epu16(sv, _mm_loadu_si128(g + v)), zero);
         mask |= (uint64_t)(uint32_t)_mm_movemask_epi8(fits) << (16 * v);
     }
-    return __builtin_ctzll(mask) / 2; /* two mask bits per key */
+    return spi_lowest_bit(mask) / 2; /* two mask bits per key */
 }
 
 static inline uint16_t narrow_group_max_sse2(const uint16_t *group)

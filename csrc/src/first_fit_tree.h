@@ -45,7 +45,7 @@ static inline int64_t FFT(first_fit_in)(const FFT_KEY *group, FFT_KEY s)
     uint64_t mask = 0; /* branch-free: the keys that fit, then the lowest */
     for (int j = 0; j < FFT_FANOUT; j++)
         mask |= (uint64_t)(group[j] >= s) << j;
-    return __builtin_ctzll(mask);
+    return spi_lowest_bit(mask);
 }
 #  define FFT_FIRST_FIT_IN FFT(first_fit_in)
 #endif

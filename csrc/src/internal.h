@@ -10,10 +10,10 @@
 #ifndef SPI_INTERNAL_H
 #define SPI_INTERNAL_H
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
 
+#include "platform.h"
 #include "seqpacker.h"
 
 /* Ids and bin numbers are kept as int32_t in the hot arrays. */
@@ -120,40 +120,45 @@ int spi_check_each_length(const int64_t *lengths, int64_t n, int64_t capacity,
 
 /* ---- allocation (memory.c) ---------------------------------------------
  * Arrays of count elements; NULL on overflow of count * size or on failure.
- * Release with free(). Large ones are backed by huge pages where possible. */
+ * Release with free(). Large ones are backed by huge pages where the
+ * system offers them (spi_alloc_advised, platform.h). */
 void *spi_alloc_array(int64_t count, size_t size);
 void *spi_alloc_zeroed(int64_t count, size_t size);
 
 /* ---- threads (threads.c) ------------------------------------------------
  * spi_run_parallel() calls fn(ctx, part, parts) for every part in
- * [0, parts): part 0 in the calling thread, the others on new threads, all
- * joined before it returns. A part whose thread cannot be created runs in
- * the calling thread, so the result never depends on thread creation. */
+ * [0, parts): part 0 in the calling thread, the others on new threads
+ * (platform.h), all joined before it returns. A part whose thread cannot
+ * be created runs in the calling thread, so the result never depends on
+ * thread creation. */
 typedef void (*spi_task_fn)(void *ctx, int part, int parts);
 void spi_run_parallel(int parts, spi_task_fn fn, void *ctx);
+/* spi_cpu_count(), at most the parts spi_run_parallel() runs at once. */
 int spi_online_cpus(void);
 
 /* Inline even where the compiler finds a function large: a hot loop that
  * constant arguments specialise (stream.c's HK blocks). */
 #if defined(__GNUC__) || defined(__clang__)
 #  define SPI_ALWAYS_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#  define SPI_ALWAYS_INLINE __forceinline
 #else
 #  define SPI_ALWAYS_INLINE inline
 #endif
 
 /* ---- prefaulting (prefault.c) -------------------------------------------
  * Fill start, bytes and ranges, call spi_prefault_start(), and always
- * spi_prefault_join() before returning: on Linux a helper thread maps the
- * pages of the ranges (contents untouched) while the caller works, when
- * `threads` (0 = online CPUs) allows a second thread and the ranges are
- * large. */
+ * spi_prefault_join() before returning: where the system can populate
+ * pages (spi_can_populate), a helper thread maps the pages of the ranges
+ * (contents untouched) while the caller works, when `threads` (0 = online
+ * CPUs) allows a second thread and the ranges are large. */
 #define SPI_PREFAULT_RANGES 2
 typedef struct spi_prefault {
     void *start[SPI_PREFAULT_RANGES];
     size_t bytes[SPI_PREFAULT_RANGES];
     int ranges;
     int started;
-    pthread_t thread;
+    spi_thread thread;
 } spi_prefault;
 void spi_prefault_start(spi_prefault *pf, int threads);
 void spi_prefault_join(spi_prefault *pf);

@@ -4,76 +4,54 @@
  * Output arrays usually arrive fresh from the caller's allocator, so the
  * first write to each page traps into the kernel, which zeroes it. At a
  * million sequences that is a fifth of a fast strategy's time, spent on the
- * calling thread. Where Linux offers MADV_POPULATE_WRITE (5.14 and later),
- * a helper thread asks the kernel to map the pages ahead of the strategy,
- * on another core. The advice never changes the contents of a page, so the
- * helper may run while the strategy writes the same arrays; where it is
- * missing or refused, nothing happens and the strategy faults the pages in
- * itself, as it would anyway.
+ * calling thread. Where the system can map pages ahead of their first
+ * write (spi_can_populate: Linux 5.14 and later), a helper thread asks it
+ * to, on another core, ahead of the strategy. The advice never changes the
+ * contents of a page, so the helper may run while the strategy writes the
+ * same arrays; where it is missing or refused, nothing happens and the
+ * strategy faults the pages in itself, as it would anyway.
  *
  * The thread is created and joined inside the call (see threads.c: no
  * pool, so nothing breaks after fork()).
  */
-#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
-#  define _DEFAULT_SOURCE /* madvise */
-#endif
-#include <pthread.h>
-#if defined(__linux__)
-#  include <sys/mman.h>
-#  include <unistd.h>
-#endif
+#include <stdint.h>
 
 #include "internal.h"
-
-#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
 
 /* Smaller outputs fault in faster than a thread starts. */
 #define MIN_BYTES ((size_t)4 << 20)
 
-static void *populate(void *arg)
+static void populate(void *arg)
 {
     const spi_prefault *pf = arg;
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t page = (uintptr_t)spi_page_size();
     for (int r = 0; r < pf->ranges; r++) {
         /* Whole pages inside the range only: the pages at its ends may
          * belong to other objects, which need no help. */
         uintptr_t begin = ((uintptr_t)pf->start[r] + page - 1) & ~(page - 1);
         uintptr_t end = ((uintptr_t)pf->start[r] + pf->bytes[r]) & ~(page - 1);
         if (end > begin)
-            (void)madvise((void *)begin, end - begin, MADV_POPULATE_WRITE);
+            spi_populate_pages((void *)begin, end - begin);
     }
-    return NULL;
 }
 
 void spi_prefault_start(spi_prefault *pf, int threads)
 {
+    pf->started = 0;
+    if (!spi_can_populate())
+        return;
     size_t total = 0;
     for (int r = 0; r < pf->ranges; r++)
         total += pf->bytes[r];
     if (threads == 0)
         threads = spi_online_cpus();
     pf->started = threads > 1 && total >= MIN_BYTES
-                  && pthread_create(&pf->thread, NULL, populate, pf) == 0;
+                  && spi_thread_start(&pf->thread, populate, pf) == SP_OK;
 }
 
 void spi_prefault_join(spi_prefault *pf)
 {
     if (pf->started)
-        pthread_join(pf->thread, NULL);
+        spi_thread_join(&pf->thread);
     pf->started = 0;
 }
-
-#else /* no way to populate pages without writing them: do nothing */
-
-void spi_prefault_start(spi_prefault *pf, int threads)
-{
-    (void)threads;
-    pf->started = 0;
-}
-
-void spi_prefault_join(spi_prefault *pf)
-{
-    (void)pf;
-}
-
-#endif

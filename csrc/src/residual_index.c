@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
 #include "internal.h"
 
 #define DENSE_MIN_LIMIT ((int64_t)1 << 16)
@@ -72,9 +73,9 @@ static int64_t bits_next(const spi_residual_index *ri, int64_t x)
             return -1;
         uint64_t m = ri->level[lv][w] & (~UINT64_C(0) << (x & 63));
         if (m != 0) {
-            int64_t pos = (w << 6) | __builtin_ctzll(m);
+            int64_t pos = (w << 6) | spi_lowest_bit(m);
             for (int down = lv - 1; down >= 0; down--)
-                pos = (pos << 6) | __builtin_ctzll(ri->level[down][pos]);
+                pos = (pos << 6) | spi_lowest_bit(ri->level[down][pos]);
             return pos;
         }
         x = w + 1;
@@ -89,9 +90,9 @@ static int64_t bits_max(const spi_residual_index *ri)
     uint64_t m = ri->level[top][0];
     if (m == 0)
         return -1;
-    int64_t pos = 63 - __builtin_clzll(m);
+    int64_t pos = spi_highest_bit(m);
     for (int down = top - 1; down >= 0; down--)
-        pos = (pos << 6) | (63 - __builtin_clzll(ri->level[down][pos]));
+        pos = (pos << 6) | spi_highest_bit(ri->level[down][pos]);
     return pos;
 }
 

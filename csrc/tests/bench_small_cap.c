@@ -54,11 +54,17 @@ done:
     return data;
 }
 
+/* Seconds: POSIX's monotonic clock, or on Windows the C runtime's clock(),
+ * which counts wall time there (its clock_gettime needs winpthreads). */
 static double now(void)
 {
+#if defined(_WIN32)
+    return (double)clock() / CLOCKS_PER_SEC;
+#else
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+#endif
 }
 
 /* The figures of one histogram at one cap; returns 0 on success. */

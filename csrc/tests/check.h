@@ -3,6 +3,8 @@
  * counts and reports, and a summary line for meson's test log.
  *
  * Each test file includes it once; the counters are static to that file.
+ * The helpers are static inline, so a file that leaves some unused still
+ * builds with warnings as errors.
  */
 #ifndef SP_TEST_CHECK_H
 #define SP_TEST_CHECK_H
@@ -15,7 +17,7 @@
  * random test input is reproducible. Each test file may reseed it. */
 static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
 
-static uint64_t next_random(void)
+static inline uint64_t next_random(void)
 {
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
@@ -24,7 +26,7 @@ static uint64_t next_random(void)
 }
 
 /* Uniform in [lo, hi] for lo <= hi (the modulo bias does not matter here). */
-static int64_t random_in(int64_t lo, int64_t hi)
+static inline int64_t random_in(int64_t lo, int64_t hi)
 {
     uint64_t span = (uint64_t)(hi - lo) + 1;
     return lo + (int64_t)(span == 0 ? next_random() : next_random() % span);
@@ -59,7 +61,7 @@ static int checks_failed = 0;
     } while (0)
 
 /* Print "N passed, M failed" and give the process exit status. */
-static int check_summary(void)
+static inline int check_summary(void)
 {
     printf("%d passed, %d failed\n", checks_passed, checks_failed);
     return checks_failed == 0 ? 0 : 1;

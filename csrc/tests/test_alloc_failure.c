@@ -5,8 +5,9 @@
  * the library allocated is left.
  *
  * The test binary is linked with -Wl,--wrap for malloc, calloc, realloc,
- * aligned_alloc and free (see meson.build), so the library's own calls
- * come here: the fail_at-th allocation from now fails, and every block is
+ * aligned_alloc (not on Windows, whose C runtime lacks it and where the
+ * library never calls it) and free (see meson.build), so the library's
+ * own calls come here: the fail_at-th allocation from now fails, and every block is
  * counted until it is freed. Each scenario runs with fail_at = 1, 2, ...
  * until a run meets no failure at all, so every allocation on its path is
  * made to fail once. The library itself has no hook for this.
@@ -21,7 +22,6 @@
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t count, size_t size);
 void *__real_realloc(void *p, size_t size);
-void *__real_aligned_alloc(size_t alignment, size_t size);
 void __real_free(void *p);
 
 static int64_t fail_at = 0; /* 0: never; else the n-th allocation fails */
@@ -56,6 +56,9 @@ void *__wrap_calloc(size_t count, size_t size)
     return p;
 }
 
+#if !defined(_WIN32)
+void *__real_aligned_alloc(size_t alignment, size_t size);
+
 void *__wrap_aligned_alloc(size_t alignment, size_t size)
 {
     if (fails())
@@ -64,6 +67,7 @@ void *__wrap_aligned_alloc(size_t alignment, size_t size)
     live += p != NULL;
     return p;
 }
+#endif
 
 void *__wrap_realloc(void *p, size_t size)
 {
@@ -93,8 +97,8 @@ static void every_failure(const char *name, scenario_fn scenario)
         allocations = live = failed = 0;
         int bad = scenario();
         if (bad || live != 0)
-            fprintf(stderr, "%s: allocation %lld failing: bad status %d, %lld blocks left\n",
-                    name, (long long)fail_at, bad, (long long)live);
+            fprintf(stderr, "%s: allocation %" PRId64 " failing: bad status %d, %" PRId64
+                    " blocks left\n", name, fail_at, bad, live);
         CHECK(!bad);
         CHECK_EQ(live, 0);
         if (failed == 0)
@@ -221,7 +225,7 @@ int main(void)
     every_failure("stream hk", stream_hk);
     every_failure("lower bound", lower_bound_scenario);
     every_failure("small cap", small_cap_scenario);
-    printf("allocation failure points tested: %lld\n", (long long)points_tested);
+    printf("allocation failure points tested: %" PRId64 "\n", points_tested);
     CHECK(points_tested > 50);
     return check_summary();
 }

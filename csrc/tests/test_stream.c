@@ -7,15 +7,17 @@
  *
  * Uses seqpacker.h like any C caller; only test_busy_changes_nothing
  * holds a handle's guard through stream_internal.h, to make an overlap
- * happen on purpose. Inputs come from a fixed xorshift generator, so a
- * failure reproduces.
+ * happen on purpose, and the threads that share a handle come from the
+ * library's platform layer (platform.h), so the test runs wherever the
+ * library does. Inputs come from a fixed xorshift generator, so a failure
+ * reproduces.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "platform.h"
 #include "seqpacker.h"
 #include "stream_internal.h"
 
@@ -1139,7 +1141,7 @@ static int shared_answer(shared_use *u, int status)
     return status == SP_OK;
 }
 
-static void *hammer(void *arg)
+static void hammer(void *arg)
 {
     shared_use *u = arg;
     uint64_t x = (uint64_t)u->seed * 2654435761u + 1;
@@ -1199,13 +1201,13 @@ static void *hammer(void *arg)
                 u->bad += u->out.num_packs != 0;
         }
     }
-    return NULL;
 }
 
 static void test_shared_handle(void)
 {
     sp_stream *s = create(SHARED_CAPACITY, SP_HK, SHARED_K);
-    pthread_t threads[THREADS];
+    spi_thread threads[THREADS];
+    int started[THREADS];
     shared_use uses[THREADS], last;
     int ready = 1;
     for (int t = 0; t < THREADS; t++)
@@ -1214,10 +1216,13 @@ static void test_shared_handle(void)
     CHECK(ready);
     if (!ready)
         return; /* (out of memory: leaks, but the test has failed) */
+    for (int t = 0; t < THREADS; t++) {
+        started[t] = spi_thread_start(&threads[t], hammer, &uses[t]) == SP_OK;
+        CHECK(started[t]);
+    }
     for (int t = 0; t < THREADS; t++)
-        CHECK(pthread_create(&threads[t], NULL, hammer, &uses[t]) == 0);
-    for (int t = 0; t < THREADS; t++)
-        pthread_join(threads[t], NULL);
+        if (started[t])
+            spi_thread_join(&threads[t]);
     int64_t accepted = 0, accepted_sum = 0, busy = 0, bad = 0;
     for (int t = 0; t < THREADS; t++) {
         accepted += uses[t].accepted;
