@@ -4,7 +4,9 @@
     packed = pack_dataset(tokenized, capacity=4096)   # a datasets.Dataset
 
 The lengths of the whole dataset are packed in one call, so the packing is
-``Packer.pack`` on those lengths whatever ``num_proc`` is. Rows are then
+``Packer.pack`` on those lengths whatever ``num_proc`` is (beyond
+``GLOBAL_PACK_MAX_ROWS`` sequences, or with ``shard_rows``, it is the
+sharded packing of ``seqpacker.distributed``). Rows are then
 built bin range by bin range: the tokens of each sequence are copied from
 the dataset's Arrow buffers as one run (no Python per token) and written to
 an Arrow file that the returned dataset maps, so memory stays bounded by one
@@ -22,26 +24,28 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import _native
 from ._optional import import_optional
-from ._packed_layout import (INT32_MAX, LABEL_CONVENTIONS, LAYOUTS, PackedArrays, Scratch,
-                             check_choice, pack_arrays)
+from ._packed_layout import LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice, pack_arrays
+from .distributed import DEFAULT_SHARD_ROWS, pack_in_shards
 from .packer import Packer
 from .result import PackResult
 from .tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
 
 datasets = import_optional("datasets", "hf", "seqpacker.hf_utils")
 pa = import_optional("pyarrow", "hf", "seqpacker.hf_utils")
+from ._arrow_rows import (ArrowSource, bin_ranges, packed_schema, position_dtype,  # noqa: E402
+                          record_batch)
 from datasets.fingerprint import (get_temporary_cache_files_directory,  # noqa: E402
                                   maybe_register_dataset_for_temp_dir_deletion)
 from datasets.utils.tqdm import tqdm as hf_tqdm  # noqa: E402
 
 __all__ = ["FlatTokens", "pack_dataset", "pack_dataset_from_result"]
 
-#: Tokens per written range of bins: bounds the memory of one range.
-RANGE_TOKENS = 1 << 23
 #: The most workers ``num_proc=None`` starts (one per CPU up to this).
 MAX_WORKERS = 8
+#: The most sequences ``pack_dataset`` packs at once before it packs in
+#: shards (several GiB of packing state; docs/distributed.md).
+GLOBAL_PACK_MAX_ROWS = 50_000_000
 
 
 def pack_dataset(
@@ -60,6 +64,7 @@ def pack_dataset(
     threads: int | None = None,
     cache_file_name: str | None = None,
     keep_in_memory: bool = False,
+    shard_rows: int | None = None,
 ):
     """Pack a tokenized dataset into rows of at most ``capacity`` tokens.
 
@@ -87,6 +92,13 @@ def pack_dataset(
         keep_in_memory: build the rows in memory and write no file: no disk
             traffic, but the rows (about 2.5 times the tokens' bytes) stay in
             memory beside the dataset.
+        shard_rows: pack in shards of this many consecutive sequences with
+            the sharded core of ``seqpacker.distributed`` (each shard's
+            well-filled packs kept, the rest packed together once), so that
+            the packing's memory is bounded by one shard. None packs all
+            sequences at once up to ``GLOBAL_PACK_MAX_ROWS`` of them, and in
+            shards of ``distributed.DEFAULT_SHARD_ROWS`` beyond
+            (docs/distributed.md).
 
     Returns a ``datasets.Dataset`` with one row per bin and the columns
     ``input_ids`` and ``labels`` (the dtype of the source's), ``position_ids``
@@ -95,7 +107,13 @@ def pack_dataset(
     """
     source = _source(data)
     pieces = cut_overlong(source.lengths, capacity, on_overlong)
-    result = Packer(capacity, strategy, seed, k=k, threads=threads).pack(pieces.length)
+    if shard_rows is None and len(pieces) > GLOBAL_PACK_MAX_ROWS:
+        shard_rows = DEFAULT_SHARD_ROWS
+    if shard_rows is None:
+        result = Packer(capacity, strategy, seed, k=k, threads=threads).pack(pieces.length)
+    else:
+        result = pack_in_shards(pieces.length, capacity, shard_rows, strategy=strategy,
+                                seed=seed, k=k)
     return _write(source, pieces, result, layout=layout, num_proc=num_proc,
                   label_convention=label_convention, padding_value=padding_value,
                   label_padding_value=label_padding_value, cache_file_name=cache_file_name,
@@ -143,97 +161,15 @@ def pack_dataset_from_result(
 def _source(data):
     """The run source of ``data``: an Arrow-backed Dataset, or FlatTokens."""
     if isinstance(data, datasets.Dataset):
-        return _ArrowSource(data)
+        table = data.data.table if hasattr(data.data, "table") else data.data
+        indices = data._indices  # set by select, shuffle, filter ...
+        rows = None if indices is None else \
+            np.asarray(indices.column(0).to_numpy(), dtype=np.int64)
+        return ArrowSource(table, rows, what="the dataset")
     if isinstance(data, (datasets.DatasetDict, datasets.IterableDataset)):
         raise TypeError(f"pack_dataset takes one datasets.Dataset, not "
                         f"{type(data).__name__} (pick a split, e.g. data['train'])")
     return as_flat_tokens(data)  # FlatTokens is a run source itself
-
-
-class _ArrowColumn:
-    """One list column of a dataset: zero-copy NumPy views of each chunk."""
-
-    def __init__(self, name: str, chunked, rows: np.ndarray | None):
-        kind = chunked.type
-        if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) \
-                or not pa.types.is_integer(kind.value_type):
-            raise TypeError(f"column {name!r} must hold lists of integers (list or large_list), "
-                            f"got {kind}")
-        value_type = kind.value_type
-        if pa.types.is_unsigned_integer(value_type):  # room for -100 in labels
-            chunked = chunked.cast(pa.list_(pa.int64()) if pa.types.is_list(kind)
-                                   else pa.large_list(pa.int64()))
-        self.values, self.offsets = [], []
-        for chunk in chunked.chunks:
-            offsets = np.asarray(chunk.offsets).astype(np.int64)
-            flat = chunk.values  # the whole child array; offsets index into it
-            if flat.null_count:
-                raise ValueError(f"column {name!r} holds a null token id")
-            self.values.append(np.asarray(flat))
-            self.offsets.append(offsets)
-        self.dtype = np.dtype(value_type.to_pandas_dtype()) if not \
-            pa.types.is_unsigned_integer(value_type) else np.dtype(np.int64)
-        counts = np.array([len(chunk) for chunk in chunked.chunks], dtype=np.int64)
-        self.chunk_starts = np.zeros(counts.size + 1, dtype=np.int64)
-        np.cumsum(counts, out=self.chunk_starts[1:])
-        self.rows = rows  # the dataset's indices mapping (select, shuffle), or None
-        lengths = np.concatenate([np.diff(o) for o in self.offsets]) if self.offsets \
-            else np.empty(0, np.int64)
-        self.lengths = lengths if rows is None else lengths[rows]
-        if chunked.null_count:  # only the rows the dataset shows count
-            nulls = chunked.is_null().to_numpy(zero_copy_only=False)
-            nulls = nulls if rows is None else nulls[rows]
-            if nulls.any():
-                raise ValueError(f"{name}[{int(np.argmax(nulls))}] is null: every row needs "
-                                 "its tokens")
-
-    def copy_runs(self, dst, origin, skip, dst_start, count) -> None:
-        rows = origin if self.rows is None else self.rows[origin]
-        if len(self.values) == 1:
-            _native.copy_runs(dst, self.values[0], self.offsets[0][rows] + skip, dst_start, count)
-            return
-        chunk = np.searchsorted(self.chunk_starts, rows, side="right") - 1
-        order = np.argsort(chunk, kind="stable")
-        bounds = np.searchsorted(chunk[order], np.arange(len(self.values) + 1))
-        for c in np.flatnonzero(np.diff(bounds)):
-            runs = order[bounds[c]:bounds[c + 1]]
-            local = rows[runs] - self.chunk_starts[c]
-            _native.copy_runs(dst, self.values[c], self.offsets[c][local] + skip[runs],
-                              dst_start[runs], count[runs])
-
-
-class _ArrowSource:
-    """The ``input_ids`` (and ``labels``) columns of a Dataset, read in place."""
-
-    def __init__(self, dataset):
-        table = dataset.data.table if hasattr(dataset.data, "table") else dataset.data
-        if "input_ids" not in table.column_names:
-            raise ValueError(f"the dataset has no 'input_ids' column (it has "
-                             f"{', '.join(table.column_names)})")
-        indices = dataset._indices  # set by select, shuffle, filter ...
-        rows = None if indices is None else \
-            np.asarray(indices.column(0).to_numpy(), dtype=np.int64)
-        self.columns = {"input_ids": _ArrowColumn("input_ids", table.column("input_ids"), rows)}
-        if "labels" in table.column_names:
-            labels = _ArrowColumn("labels", table.column("labels"), rows)
-            wrong = np.flatnonzero(labels.lengths != self.columns["input_ids"].lengths)
-            if wrong.size:
-                i = int(wrong[0])
-                raise ValueError(f"row {i} has {int(self.columns['input_ids'].lengths[i])} "
-                                 f"input_ids but {int(labels.lengths[i])} labels")
-            self.columns["labels"] = labels
-        self.lengths = self.columns["input_ids"].lengths
-        empty = np.flatnonzero(self.lengths == 0)
-        if empty.size:
-            raise ValueError(f"row {int(empty[0])} has no input_ids: every sequence needs at "
-                             "least one token")
-        self.has_labels = "labels" in self.columns
-
-    def dtype(self, column: str) -> np.dtype:
-        return self.columns[column].dtype
-
-    def copy_runs(self, column, dst, origin, skip, dst_start, count) -> None:
-        self.columns[column].copy_runs(dst, origin, skip, dst_start, count)
 
 
 # ---- writing the packed rows -----------------------------------------------
@@ -247,10 +183,9 @@ def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, labe
     if isinstance(num_proc, bool) or not isinstance(num_proc, int) or num_proc < 1:
         raise ValueError(f"num_proc must be an int >= 1 or None, not {num_proc!r}")
     capacity = result.capacity
-    if capacity > INT32_MAX:
-        raise ValueError(f"capacity {capacity} does not fit the int32 position_ids of a dataset")
-    position_dtype = np.int16 if capacity <= 2**15 else np.int32
-    ranges = _bin_ranges(result, capacity if layout == "padded" else None)
+    positions = position_dtype(capacity)
+    ranges = bin_ranges(np.full(result.num_bins, capacity, dtype=np.int64)
+                        if layout == "padded" else result.used)
     shards = [part for part in np.array_split(np.arange(len(ranges)), num_proc) if part.size] \
         or [np.arange(0)]
     if not isinstance(keep_in_memory, bool):
@@ -266,10 +201,10 @@ def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, labe
                              offsets - offsets[0], capacity, layout=layout,
                              label_convention=label_convention, padding_value=padding_value,
                              label_padding_value=label_padding_value,
-                             position_dtype=position_dtype, scratch=scratch)
-        return _record_batch(arrays)
+                             position_dtype=positions, scratch=scratch)
+        return record_batch(arrays)
 
-    schema = _record_batch(_empty_arrays(source, position_dtype)).schema
+    schema = packed_schema(source, capacity)
 
     def keep(shard: int) -> list:
         batches = []
@@ -321,41 +256,3 @@ def _shard_paths(cache_file_name: str | None, count: int) -> list[str]:
     return [f"{stem}_{rank:05d}_of_{count:05d}{suffix}" for rank in range(count)]
 
 
-def _bin_ranges(result: PackResult, padded_capacity: int | None) -> list[tuple[int, int]]:
-    """Consecutive bin ranges of about RANGE_TOKENS output tokens each."""
-    slots = np.full(result.num_bins, padded_capacity, dtype=np.int64) \
-        if padded_capacity is not None else result.used
-    ends = np.cumsum(slots)
-    cuts = np.searchsorted(ends, np.arange(RANGE_TOKENS, int(ends[-1]) if ends.size else 0,
-                                           RANGE_TOKENS), side="right")
-    bounds = np.unique(np.concatenate([[0], cuts, [result.num_bins]]))
-    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-
-
-def _list_array(values: np.ndarray, offsets: np.ndarray):
-    offsets = offsets - offsets[0]
-    if offsets[-1] <= INT32_MAX:
-        return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
-    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-
-
-def _record_batch(arrays: PackedArrays):
-    """The rows of ``arrays`` as an Arrow record batch."""
-    rows = arrays.row_starts
-    per_row = np.zeros(rows.size, dtype=np.int64)  # sequences before each row
-    np.cumsum(np.bincount(arrays.seq_bin, minlength=rows.size - 1), out=per_row[1:])
-    return pa.RecordBatch.from_arrays(
-        [_list_array(arrays.input_ids, rows), _list_array(arrays.labels, rows),
-         _list_array(arrays.position_ids, rows),
-         _list_array(arrays.seq_lengths.astype(np.int32), per_row)],
-        names=["input_ids", "labels", "position_ids", "seq_lengths"])
-
-
-def _empty_arrays(source, position_dtype) -> PackedArrays:
-    """The arrays of no bins, which give the schema of the rows."""
-    dtypes = {column: source.dtype(column) for column in ("input_ids", "labels")
-              if column == "input_ids" or source.has_labels}
-    empty = FlatTokens(np.empty(0, dtypes["input_ids"]), np.zeros(1, np.int64),
-                       np.empty(0, dtypes["labels"]) if "labels" in dtypes else None)
-    return pack_arrays(empty, Pieces.whole(np.empty(0, np.int64)), np.empty(0, np.int64),
-                       np.zeros(1, np.int64), 1, layout="flat", position_dtype=position_dtype)

@@ -58,8 +58,7 @@ def referenced_strategy(request):
 
 # ---- real length distributions ---------------------------------------------
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
-LENGTHS_DIR = SHARED_DIR / "data" / "lengths"
+from real_data import LENGTHS_DIR  # noqa: E402
 # Cap per file so the 1M-entry sample stays quick for every strategy.
 MAX_REAL_LENGTHS = 200_000
 

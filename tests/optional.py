@@ -19,7 +19,8 @@ import pytest
 
 REQUIRED = {name.strip() for name in os.environ.get("SEQPACKER_REQUIRE_OPTIONAL", "").split(",")
             if name.strip()}
-EXTRA = {"torch": "torch", "transformers": "hf", "datasets": "hf", "pyarrow": "hf"}
+EXTRA = {"torch": "torch", "transformers": "hf", "datasets": "hf", "pyarrow": "hf", "ray": "ray",
+         "pyspark": "spark"}
 
 
 def optional_import(name: str):

@@ -40,7 +40,9 @@ def test_there_are_examples_to_run():
 
 #: Modules an example may import only when they are installed (see optional.py).
 OPTIONAL = {"torch": "torch", "seqpacker.torch_utils": "torch", "transformers": "transformers",
-            "datasets": "datasets", "seqpacker.hf_utils": "datasets"}
+            "datasets": "datasets", "seqpacker.hf_utils": "datasets", "pyarrow": "pyarrow",
+            "ray": "ray", "seqpacker.ray": "ray",
+            "pyspark": "pyspark", "seqpacker.spark": "pyspark"}
 
 
 @pytest.mark.parametrize("page, line, code", EXAMPLES)

@@ -78,8 +78,8 @@ def test_rows_match_the_reference_layout(layout, with_labels, chunks):
 
 
 def test_packing_is_global_and_the_same_for_any_num_proc(monkeypatch):
-    import seqpacker.hf_utils as hf_utils
-    monkeypatch.setattr(hf_utils, "RANGE_TOKENS", 256)  # many ranges, so workers share them
+    import seqpacker._arrow_rows as _arrow_rows
+    monkeypatch.setattr(_arrow_rows, "RANGE_TOKENS", 256)  # many ranges, so workers share them
     data, seqs, _ = random_dataset(n=2000, max_len=60, seed=3)
     one = pack_dataset(data, 128, num_proc=1)
     two = pack_dataset(data, 128, num_proc=2)
@@ -91,9 +91,32 @@ def test_packing_is_global_and_the_same_for_any_num_proc(monkeypatch):
     assert one["seq_lengths"] == [[len(seqs[i]) for i in b] for b in result.bins]
 
 
-def test_keep_in_memory_gives_the_same_rows_without_a_file(monkeypatch):
+def test_shards_beyond_the_global_limit_use_the_sharded_core(monkeypatch):
     import seqpacker.hf_utils as hf_utils
-    monkeypatch.setattr(hf_utils, "RANGE_TOKENS", 256)
+    from seqpacker.distributed import DEFAULT_SHARD_ROWS, pack_in_shards
+
+    data, seqs, labels = random_dataset(n=2500, max_len=60, seed=5, labels=True)
+    lengths = [len(s) for s in seqs]
+    explicit = pack_dataset(data, 128, shard_rows=700, num_proc=2)
+    result = pack_in_shards(lengths, 128, 700)
+    want = reference_layout(seqs, labels, result.bins, 128, layout="flat")
+    assert sum(explicit["input_ids"], []) == want["input_ids"][0]
+    assert sum(explicit["labels"], []) == want["labels"][0]
+    assert explicit["seq_lengths"] == [[lengths[i] for i in b] for b in result.bins]
+    # Past GLOBAL_PACK_MAX_ROWS sequences, shards of DEFAULT_SHARD_ROWS.
+    monkeypatch.setattr(hf_utils, "GLOBAL_PACK_MAX_ROWS", 1000)
+    monkeypatch.setattr(hf_utils, "DEFAULT_SHARD_ROWS", 900)
+    auto = pack_dataset(data, 128)
+    assert auto["seq_lengths"] == \
+        [[lengths[i] for i in b] for b in pack_in_shards(lengths, 128, 900).bins]
+    assert DEFAULT_SHARD_ROWS == 1_000_000
+    with pytest.raises(ValueError, match="shard_rows must be an int >= 1"):
+        pack_dataset(data, 128, shard_rows=0)
+
+
+def test_keep_in_memory_gives_the_same_rows_without_a_file(monkeypatch):
+    import seqpacker._arrow_rows as _arrow_rows
+    monkeypatch.setattr(_arrow_rows, "RANGE_TOKENS", 256)
     data = random_dataset(n=500)[0]
     in_memory = pack_dataset(data, 64, keep_in_memory=True)
     assert in_memory.cache_files == []
@@ -165,8 +188,8 @@ def test_cache_file_name(tmp_path, monkeypatch):
     path = tmp_path / "packed.arrow"
     ds = pack_dataset(SEQS, 6, cache_file_name=str(path), num_proc=1)
     assert path.exists() and ds.cache_files[0]["filename"] == str(path)
-    import seqpacker.hf_utils as hf_utils
-    monkeypatch.setattr(hf_utils, "RANGE_TOKENS", 4)  # a range per bin: both workers write
+    import seqpacker._arrow_rows as _arrow_rows
+    monkeypatch.setattr(_arrow_rows, "RANGE_TOKENS", 4)  # a range per bin: both workers write
     two = pack_dataset(SEQS, 4, cache_file_name=str(tmp_path / "p.arrow"), num_proc=2)
     assert sorted(p.name for p in tmp_path.glob("p_*")) == ["p_00000_of_00002.arrow",
                                                             "p_00001_of_00002.arrow"]
