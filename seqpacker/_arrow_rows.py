@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _native
 from ._packed_layout import INT32_MAX, PackedArrays, pack_arrays
@@ -39,16 +40,23 @@ class ArrowColumn:
                             f"got {kind}")
         value_type = kind.value_type
         if pa.types.is_unsigned_integer(value_type):  # room for -100 in labels
-            chunked = chunked.cast(pa.list_(pa.int64()) if pa.types.is_list(kind)
-                                   else pa.large_list(pa.int64()))
+            try:
+                chunked = chunked.cast(pa.list_(pa.int64()) if pa.types.is_list(kind)
+                                       else pa.large_list(pa.int64()))
+            except pa.ArrowInvalid as error:
+                raise ValueError(f"column {name!r} holds a token id above "
+                                 f"{np.iinfo(np.int64).max}: {error}") from None
         self.values, self.offsets = [], []
+        first_row = 0
         for chunk in chunked.chunks:
             offsets = np.asarray(chunk.offsets).astype(np.int64)
             flat = chunk.values  # the whole child array; offsets index into it
             if flat.null_count:
-                raise ValueError(f"column {name!r} holds a null token id")
+                _check_no_null_token(name, flat, offsets, first_row)
+                flat = pc.fill_null(flat, 0)  # only outside the rows: never read
             self.values.append(np.asarray(flat))
             self.offsets.append(offsets)
+            first_row += len(chunk)
         self.dtype = np.dtype(value_type.to_pandas_dtype()) if not \
             pa.types.is_unsigned_integer(value_type) else np.dtype(np.int64)
         counts = np.array([len(chunk) for chunk in chunked.chunks], dtype=np.int64)
@@ -90,6 +98,18 @@ class ArrowColumn:
         rows = np.arange(self.lengths.size, dtype=np.int64)
         self.copy_runs(values, rows, np.zeros_like(rows), offsets[:-1], self.lengths)
         return values, offsets
+
+
+def _check_no_null_token(name: str, flat, offsets: np.ndarray, first_row: int) -> None:
+    """Raise for the first null token id within the rows (the child array of
+    a slice may hold nulls outside them, which do not count)."""
+    low, high = int(offsets[0]), int(offsets[-1])
+    nulls = np.flatnonzero(flat.slice(low, high - low).is_null()
+                           .to_numpy(zero_copy_only=False)) + low
+    if nulls.size:
+        row = int(np.searchsorted(offsets, nulls[0], side="right")) - 1
+        raise ValueError(f"{name}[{first_row + row}] holds a null token id at position "
+                         f"{int(nulls[0] - offsets[row])}")
 
 
 class ArrowSource:

@@ -26,7 +26,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _CHUNK_TOKENS = 1 << 22
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finalizer over a uint64 array, in place where it can."""
     x = x ^ (x >> np.uint64(30))
     x *= np.uint64(0xBF58476D1CE4E5B9)
@@ -52,13 +52,13 @@ def _sequence_keys(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
             position = np.arange(stop - start, dtype=np.uint64)
             position -= np.repeat((offsets[first:last] - start).astype(np.uint64),
                                   lengths[first:last])
-            token_keys = _mix(part + _mix(position + _GOLDEN))
+            token_keys = mix(part + mix(position + _GOLDEN))
             running = np.zeros(stop - start + 1, dtype=np.uint64)
             np.cumsum(token_keys, out=running[1:])
             bounds = offsets[first:last + 1] - start
             sums[first:last] = running[bounds[1:]] - running[bounds[:-1]]
             first = last
-        return _mix(sums ^ _mix(lengths.astype(np.uint64)))
+        return mix(sums ^ mix(lengths.astype(np.uint64)))
 
 
 def content_keys(columns: list) -> np.ndarray:
@@ -73,7 +73,7 @@ def content_keys(columns: list) -> np.ndarray:
         label_keys = _sequence_keys(*columns[1])
         with np.errstate(over="ignore"):
             rotated = (label_keys << np.uint64(32)) | (label_keys >> np.uint64(32))
-            keys = _mix(keys ^ rotated)
+            keys = mix(keys ^ rotated)
     return keys
 
 
@@ -88,16 +88,34 @@ def content_order(columns: list, keys: np.ndarray) -> np.ndarray:
     if same.size == 0:
         return order
     # Runs of equal keys: their members are nearly always equal copies,
-    # which may stay as they are; otherwise the run is sorted by content.
+    # which may stay as they are (checked with NumPy, no Python per token);
+    # otherwise the run is sorted by content.
     starts = same[np.r_[True, np.diff(same) > 1]]
     ends = same[np.r_[np.diff(same) > 1, True]] + 2
     for start, end in zip(starts.tolist(), ends.tolist()):
         members = order[start:end]
-        contents = [_content(columns, int(i)) for i in members]
-        if any(content != contents[0] for content in contents[1:]):
+        if not _all_equal(columns, members):
+            contents = [_content(columns, int(i)) for i in members]
             ranked = sorted(range(len(members)), key=contents.__getitem__)
             order[start:end] = members[ranked]
     return order
+
+
+def _all_equal(columns: list, members: np.ndarray) -> bool:
+    """Whether the sequences ``members`` hold the same values in every column."""
+    for values, offsets in columns:
+        starts, stops = offsets[members], offsets[members + 1]
+        length = int(stops[0] - starts[0])
+        if (stops - starts != length).any():
+            return False
+        first = values[int(starts[0]):int(stops[0])]
+        # A block of members at a time, as one 2-D comparison.
+        block = max(1, _CHUNK_TOKENS // max(length, 1))
+        for a in range(1, members.size, block):
+            index = starts[a:a + block, None] + np.arange(length)
+            if not (values[index] == first).all():
+                return False
+    return True
 
 
 def _content(columns: list, i: int) -> tuple:

@@ -20,8 +20,9 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
-from . import _plan_stage as plan
-from . import _shard_stage as tokens
+from . import _plan_stage as plan_stage
+from . import _shard_stage as token_stage
+from ._validation import check_positive
 from .distributed import shard_count
 
 
@@ -44,8 +45,8 @@ def for_tokens(schema: pa.Schema, capacity: int, count: Callable[[], int], *,
     """The stages of ``pack_dataset``/``pack_dataframe``: options checked,
     the shard count resolved (``count()`` gives the rows, asked only when
     content shards have no count), the stages built."""
-    label_type = tokens.token_types(schema)[1]
-    options = tokens.StageOptions.checked(capacity, has_labels=label_type is not None, **packing)
+    label_type = token_stage.token_types(schema)[1]
+    options = token_stage.StageOptions.checked(capacity, has_labels=label_type is not None, **packing)
     num_shards = _shard_count(schema, count, shard_column, num_shards)
     return token_stages(schema, options, shard_column, num_shards)
 
@@ -54,7 +55,7 @@ def for_plan(schema: pa.Schema, capacity: int, count: Callable[[], int], *, id_c
              length_column: str, shard_column: str | None, num_shards: int | None,
              **packing) -> Stages:
     """The stages of ``plan_dataset``/``plan_dataframe`` (see ``for_tokens``)."""
-    options = tokens.StageOptions.checked(capacity, **packing)
+    options = token_stage.StageOptions.checked(capacity, **packing)
     num_shards = _shard_count(schema, count, shard_column, num_shards)
     return plan_stages(schema, options, id_column, length_column, shard_column, num_shards)
 
@@ -63,13 +64,8 @@ def _shard_count(schema: pa.Schema, count, shard_column, num_shards) -> int | No
     check_shard_column(shard_column, num_shards, schema.names)
     if shard_column is not None:
         return None
-    return shard_count(count()) if num_shards is None else check_count("num_shards", num_shards)
-
-
-def check_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1 or None, not {value!r}")
-    return value
+    return shard_count(count()) if num_shards is None else \
+        check_positive("num_shards", num_shards, " (or None)")
 
 
 def check_shard_column(shard_column, num_shards, names) -> None:
@@ -82,29 +78,29 @@ def check_shard_column(shard_column, num_shards, names) -> None:
         raise ValueError("num_shards counts content shards: with a shard_column, pass none")
 
 
-def token_stages(schema: pa.Schema, options: tokens.StageOptions, shard_column: str | None,
+def token_stages(schema: pa.Schema, options: token_stage.StageOptions, shard_column: str | None,
                  num_shards: int | None) -> Stages:
     """Packed rows from rows of tokens (``distributed.pack_tables``'s stages)."""
-    input_type, label_type = tokens.token_types(schema)
+    input_type, label_type = token_stage.token_types(schema)
     names = ["input_ids"] + (["labels"] if label_type is not None else [])
     keyed = pa.schema([schema.field(name) for name in names]
-                      + [pa.field(tokens.SHARD, pa.int64())])
-    packed = tokens.output_schema(schema, options.capacity)
-    staged = tokens.stage_schema(packed)
+                      + [pa.field(token_stage.SHARD, pa.int64())])
+    packed = token_stage.output_schema(schema, options.capacity)
+    staged = token_stage.stage_schema(packed)
     if shard_column is None:
-        prepare = partial(tokens.assign_shards, num_shards=num_shards)
+        prepare = partial(token_stage.assign_shards, num_shards=num_shards)
     else:
-        prepare = partial(tokens.shard_from_column, column=shard_column)
+        prepare = partial(token_stage.shard_from_column, column=shard_column)
     return Stages(
         columns=names + ([shard_column] if shard_column is not None else []),
         keyed_schema=keyed, staged_schema=staged, output_schema=packed, prepare=prepare,
-        pack=partial(tokens.pack_shards_in, options=options, schema=staged),
-        kept=partial(tokens.kept_rows, packed=packed), residue=tokens.residue_rows,
-        repack=partial(tokens.repack_residue, options=options, packed=packed),
+        pack=partial(token_stage.pack_shards_in, options=options, schema=staged),
+        kept=partial(token_stage.kept_rows, packed=packed), residue=token_stage.residue_rows,
+        repack=partial(token_stage.repack_residue, options=options, packed=packed),
         num_shards=num_shards)
 
 
-def plan_stages(schema: pa.Schema, options: tokens.StageOptions, id_column: str,
+def plan_stages(schema: pa.Schema, options: token_stage.StageOptions, id_column: str,
                 length_column: str, shard_column: str | None, num_shards: int | None) -> Stages:
     """A plan (id, pack_shard, pack_index) from rows of ids and lengths."""
     for column in (id_column, length_column):
@@ -114,13 +110,13 @@ def plan_stages(schema: pa.Schema, options: tokens.StageOptions, id_column: str,
         if not pa.types.is_integer(schema.field(column).type):
             raise TypeError(f"column {column!r} must hold integers, not "
                             f"{schema.field(column).type}")
-    keyed = pa.schema([(plan.ID, pa.int64()), (plan.LENGTH, pa.int64()),
-                       (tokens.SHARD, pa.int64())])
+    keyed = pa.schema([(plan_stage.ID, pa.int64()), (plan_stage.LENGTH, pa.int64()),
+                       (token_stage.SHARD, pa.int64())])
     return Stages(
         columns=[id_column, length_column] + ([shard_column] if shard_column else []),
-        keyed_schema=keyed, staged_schema=plan.STAGE_SCHEMA, output_schema=plan.PLAN_SCHEMA,
-        prepare=partial(plan.prepare, id_column=id_column, length_column=length_column,
+        keyed_schema=keyed, staged_schema=plan_stage.STAGE_SCHEMA, output_schema=plan_stage.PLAN_SCHEMA,
+        prepare=partial(plan_stage.prepare, id_column=id_column, length_column=length_column,
                         shard_column=shard_column, num_shards=num_shards),
-        pack=partial(plan.plan_shards_in, options=options), kept=plan.plan_rows,
-        residue=plan.residue_rows, repack=partial(plan.repack_plan, options=options),
+        pack=partial(plan_stage.plan_shards_in, options=options), kept=plan_stage.plan_rows,
+        residue=plan_stage.residue_rows, repack=partial(plan_stage.repack_plan, options=options),
         num_shards=num_shards)

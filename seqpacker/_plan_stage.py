@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import distributed
-from ._content_order import _mix
+from ._content_order import mix
 from ._shard_stage import SHARD, integer_column, shard_from_column
 
 ID = "id"
@@ -63,7 +63,7 @@ def assign_shards(table: pa.Table, num_shards: int) -> pa.Table:
     """``table`` (with ID) and a SHARD column: the mixed id modulo ``num_shards``."""
     ids = integer_column(table, ID).view(np.uint64)
     with np.errstate(over="ignore"):
-        shards = (_mix(ids.copy()) % np.uint64(num_shards)).astype(np.int64)
+        shards = (mix(ids.copy()) % np.uint64(num_shards)).astype(np.int64)
     return table.append_column(SHARD, pa.array(shards, pa.int64()))
 
 
@@ -72,6 +72,11 @@ def plan_shards_in(table: pa.Table, options) -> Iterator[pa.RecordBatch]:
     if table.num_rows == 0:
         return
     ids, lengths, shards = (integer_column(table, c) for c in (ID, LENGTH, SHARD))
+    bad = np.flatnonzero((lengths < 1) | (lengths > options.capacity))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"the length of id {int(ids[i])} is {int(lengths[i])}: it must be "
+                         f">= 1 and <= the capacity {options.capacity}")
     order = np.lexsort((ids, shards))
     ids, lengths, shards = ids[order], lengths[order], shards[order]
     twice = np.flatnonzero((ids[1:] == ids[:-1]) & (shards[1:] == shards[:-1]))

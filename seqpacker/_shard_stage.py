@@ -1,4 +1,4 @@
-"""The two stages of sharded packing over Arrow tables of tokens.
+"""The stages of sharded packing over Arrow tables of tokens.
 
 Ray Data and PySpark run these functions on their workers; the engine-free
 ``distributed.pack_tables`` runs them in one process. So that every one of
@@ -91,6 +91,12 @@ def token_types(schema: pa.Schema) -> tuple[pa.DataType, pa.DataType | None]:
     return types[0], types[1]
 
 
+def token_value_types(schema: pa.Schema) -> tuple:
+    """The value types of ``input_ids`` and ``labels`` (None without): what
+    two sources must share to give rows of one schema."""
+    return tuple(None if kind is None else kind.value_type for kind in token_types(schema))
+
+
 def output_schema(schema: pa.Schema, capacity: int) -> pa.Schema:
     """The packed rows' schema for a source of ``schema``."""
     input_type, label_type = token_types(schema)
@@ -145,7 +151,7 @@ def shard_from_column(table: pa.Table, column: str) -> pa.Table:
 
 def pack_shards_in(table: pa.Table, options: StageOptions, schema: pa.Schema
                    ) -> Iterator[pa.RecordBatch]:
-    """Pack each shard of ``table`` (rows with SHARD), smallest shard first;
+    """Pack each shard of ``table`` (rows with SHARD), in shard number order;
     batches of ``schema`` (``stage_schema``)."""
     if table.num_rows == 0:
         return
@@ -161,6 +167,8 @@ def _pack_one_shard(table, rows: np.ndarray, shard: int, options: StageOptions,
                     schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     source = ArrowSource(table, rows)
     _check_labels(source, options)
+    if options.on_overlong == "error":
+        _check_not_overlong(source, rows, shard, options.capacity)
     columns = [column.flat() for column in source.columns.values()]
     order = content_order(columns, content_keys(columns))
     cut = cut_overlong(source.lengths[order], options.capacity, options.on_overlong)
@@ -180,6 +188,23 @@ def _pack_one_shard(table, rows: np.ndarray, shard: int, options: StageOptions,
         yield _with_keys(batch, schema, np.full(batch.num_rows, shard), np.full(batch.num_rows, -1))
     if packing.residue.size:
         yield _residue_rows(source, pieces, packing.residue, shard, schema)
+
+
+def _check_not_overlong(source: ArrowSource, rows: np.ndarray, shard: int, capacity: int) -> None:
+    """Name the first sequence longer than ``capacity`` by its row in the
+    table given and by its first tokens (an engine's row numbers are its
+    own, so the tokens are what finds it in the data)."""
+    over = np.flatnonzero(source.lengths > capacity)
+    if over.size:
+        i = int(over[0])
+        head = np.empty(8, dtype=source.dtype("input_ids"))  # capacity + 1 tokens at least
+        count = min(head.size, int(source.lengths[i]))
+        source.copy_runs("input_ids", head, np.array([i]), np.zeros(1, np.int64),
+                         np.zeros(1, np.int64), np.array([count]))
+        head = head[:count]
+        raise ValueError(f"row {int(rows[i])} of shard {shard} has {int(source.lengths[i])} "
+                         f"tokens, more than the capacity {capacity} (it starts "
+                         f"{head.tolist()}): pass on_overlong='truncate' or 'split'")
 
 
 def _check_labels(source: ArrowSource, options: StageOptions) -> None:

@@ -10,11 +10,12 @@ shard numbers: never on how many workers ran the shards, in which order
 they finished, or in which order the residues arrived (``repack`` sorts them
 by shard and row first).
 
-With the default ``min_fill`` of one half, at most one pack of a shard is
-left at half the capacity or less, and after the repack at most one of the
-whole corpus: no two packs could be merged into one, as in a single any-fit
-packing (docs/distributed.md gives the efficiency against a global packing
-on real length distributions).
+With the default ``min_fill`` of one half and an any-fit strategy (best or
+first fit, and their decreasing forms, the default ``obfd`` among them), at
+most one pack of a shard is left at half the capacity or less, and after
+the repack at most one of the whole corpus: no two packs could be merged
+into one, as in a single any-fit packing (docs/distributed.md gives the
+efficiency against a global packing on real length distributions).
 
 ``pack_tables`` does the same with tokens, for Arrow tables of
 ``input_ids`` (and ``labels``), and gives packed rows; ``seqpacker.ray``
@@ -31,7 +32,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validation import as_lengths
+from . import _native
+from ._validation import as_lengths, check_positive
 from .packer import Packer
 
 __all__ = ["DEFAULT_MIN_FILL", "DEFAULT_SHARD_ROWS", "ShardPacking", "ShardedPacking",
@@ -101,6 +103,19 @@ class ShardedPacking:
             if self.num_packs else 0.0
 
 
+def check_lengths(lengths: np.ndarray, capacity: int, name: str = "lengths") -> None:
+    """Every length in [1, capacity], or the C library's error for the first
+    that is not, under ``name`` (so that callers that pack a reordered or
+    partial copy still name the caller's own index)."""
+    bad = np.flatnonzero((lengths < 1) | (lengths > capacity))
+    if bad.size:
+        i = int(bad[0])
+        value = int(lengths[i])
+        status = _native.lib.SP_ERR_LENGTH_NOT_POSITIVE if value < 1 else \
+            _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY
+        raise _native.error(status, name=f"{name}[{i}]", value=value, capacity=capacity)
+
+
 def check_min_fill(min_fill) -> float:
     if isinstance(min_fill, bool) or not isinstance(min_fill, (int, float)) \
             or not 0.0 <= min_fill < 1.0:
@@ -108,23 +123,25 @@ def check_min_fill(min_fill) -> float:
     return float(min_fill)
 
 
-def _packer(capacity, strategy, seed, max_seqs_per_pack, k=None) -> Packer:
-    # One thread per call: an engine already runs one task per core.
-    return Packer(capacity, strategy, seed, k=k, threads=1, max_seqs_per_pack=max_seqs_per_pack)
+def _packer(capacity, strategy, seed, max_seqs_per_pack, k=None, threads=1) -> Packer:
+    # One thread per call by default: an engine already runs a task per core.
+    return Packer(capacity, strategy, seed, k=k, threads=threads,
+                  max_seqs_per_pack=max_seqs_per_pack)
 
 
 def pack_shard(lengths, capacity: int, *, strategy: str = "obfd", seed: int | None = None,
                min_fill: float = DEFAULT_MIN_FILL, max_seqs_per_pack: int | None = None,
-               k: int | None = None) -> ShardPacking:
+               k: int | None = None, threads: int | None = 1) -> ShardPacking:
     """Pack one shard's ``lengths``; keep the packs filled to more than
     ``min_fill * capacity`` tokens (and those holding ``max_seqs_per_pack``
     sequences, which could take no more) and return the rest as residue.
 
-    ``strategy``, ``seed``, ``max_seqs_per_pack`` and ``k`` are as in
-    ``Packer``; ``min_fill`` is a number in [0, 1) (0 keeps every pack).
+    ``strategy``, ``seed``, ``max_seqs_per_pack``, ``k`` and ``threads``
+    are as in ``Packer`` (one thread by default, as an engine runs a task
+    per core); ``min_fill`` is a number in [0, 1) (0 keeps every pack).
     """
     min_fill = check_min_fill(min_fill)
-    packer = _packer(capacity, strategy, seed, max_seqs_per_pack, k)
+    packer = _packer(capacity, strategy, seed, max_seqs_per_pack, k, threads)
     lengths = as_lengths(lengths)
     result = packer.pack(lengths)
     counts = np.diff(result.offsets)
@@ -142,7 +159,7 @@ def pack_shard(lengths, capacity: int, *, strategy: str = "obfd", seed: int | No
 
 def repack(shard, row, lengths, capacity: int, *, strategy: str = "obfd",
            seed: int | None = None, max_seqs_per_pack: int | None = None,
-           k: int | None = None) -> ShardedPacking:
+           k: int | None = None, threads: int | None = 1) -> ShardedPacking:
     """Pack the residue rows of all shards together.
 
     ``shard``, ``row`` and ``lengths`` are parallel arrays, one entry per
@@ -151,15 +168,18 @@ def repack(shard, row, lengths, capacity: int, *, strategy: str = "obfd",
     (shard, row) pair given twice raises ValueError.
     """
     return repack_order(shard, row, lengths, capacity, strategy=strategy, seed=seed,
-                        max_seqs_per_pack=max_seqs_per_pack, k=k)[1]
+                        max_seqs_per_pack=max_seqs_per_pack, k=k, threads=threads)[1]
 
 
 def repack_order(shard, row, lengths, capacity: int, *, strategy: str = "obfd",
                  seed: int | None = None, max_seqs_per_pack: int | None = None,
-                 k: int | None = None) -> tuple[np.ndarray, ShardedPacking]:
+                 k: int | None = None, threads: int | None = 1
+                 ) -> tuple[np.ndarray, ShardedPacking]:
     """``repack``'s packing, and for each packed sequence its position in
     the arrays given (for callers that hold the rows beside them)."""
+    packer = _packer(capacity, strategy, seed, max_seqs_per_pack, k, threads)
     lengths = as_lengths(lengths)
+    check_lengths(lengths, packer.capacity)
     shard = _row_numbers("shard", shard, lengths.size)
     row = _row_numbers("row", row, lengths.size)
     order = np.lexsort((row, shard))
@@ -168,7 +188,7 @@ def repack_order(shard, row, lengths, capacity: int, *, strategy: str = "obfd",
     if twice.size:
         i = int(twice[0])
         raise ValueError(f"residue row {int(row[i])} of shard {int(shard[i])} is given twice")
-    result = _packer(capacity, strategy, seed, max_seqs_per_pack, k).pack(lengths[order])
+    result = packer.pack(lengths[order])
     items = result.items
     packing = ShardedPacking(capacity=result.capacity, shard=shard[items], row=row[items],
                              lengths=lengths[order][items],
@@ -192,25 +212,30 @@ def _row_numbers(name: str, values, size: int) -> np.ndarray:
 
 def pack_shards(shards: Sequence, capacity: int, *, strategy: str = "obfd",
                 seed: int | None = None, min_fill: float = DEFAULT_MIN_FILL,
-                max_seqs_per_pack: int | None = None, k: int | None = None) -> ShardedPacking:
+                max_seqs_per_pack: int | None = None, k: int | None = None,
+                threads: int | None = 1) -> ShardedPacking:
     """Pack every shard, then the residues together, in this process.
 
     ``shards`` is a sequence of length arrays, shard 0 first. The packs
     are the kept packs of shard 0, 1, ... in their order, then the packs of
     the repack: what an engine running ``pack_shard`` and ``repack`` on
-    any number of workers produces.
+    any number of workers produces. A bad length is named by its shard
+    and its index there.
     """
+    options = {"strategy": strategy, "seed": seed, "max_seqs_per_pack": max_seqs_per_pack,
+               "k": k, "threads": threads}
+    capacity = _packer(capacity, strategy, seed, max_seqs_per_pack, k, threads).capacity
     kept = []
     residue = []
     for number, lengths in enumerate(shards):
-        packed = pack_shard(lengths, capacity, strategy=strategy, seed=seed, min_fill=min_fill,
-                            max_seqs_per_pack=max_seqs_per_pack, k=k)
+        lengths = as_lengths(lengths)
+        check_lengths(lengths, capacity, f"shard {number}: lengths")
+        packed = pack_shard(lengths, capacity, min_fill=min_fill, **options)
         kept.append((number, packed))
         residue.append((np.full(packed.residue.size, number, dtype=np.int64), packed.residue,
                         packed.lengths[packed.residue]))
     columns = [np.concatenate(column) for column in zip(*residue)] if residue else [[], [], []]
-    rest = repack(*columns, capacity, strategy=strategy, seed=seed,
-                  max_seqs_per_pack=max_seqs_per_pack, k=k)
+    rest = repack(*columns, capacity, **options)
     parts = [ShardedPacking(capacity=rest.capacity,
                             shard=np.full(p.items.size, number, dtype=np.int64), row=p.items,
                             lengths=p.lengths[p.items], offsets=p.offsets)
@@ -220,28 +245,26 @@ def pack_shards(shards: Sequence, capacity: int, *, strategy: str = "obfd",
 
 def pack_in_shards(lengths, capacity: int, shard_rows: int, *, strategy: str = "obfd",
                    seed: int | None = None, min_fill: float = DEFAULT_MIN_FILL,
-                   max_seqs_per_pack: int | None = None, k: int | None = None):
+                   max_seqs_per_pack: int | None = None, k: int | None = None,
+                   threads: int | None = 1):
     """``pack_shards`` over consecutive shards of ``shard_rows`` lengths, as a
     ``PackResult`` over the lengths' own positions: one process's sharded
-    packing, whose memory is bounded by one shard rather than all lengths."""
+    packing, whose packing state is one shard's rather than all lengths'
+    (the kept packs' ids are held until the end)."""
     from .result import PackResult
 
-    shard_rows = _check_shard_rows(shard_rows)
-    lengths = as_lengths(lengths)
+    shard_rows = check_positive("shard_rows", shard_rows)
+    lengths = as_lengths(lengths).copy()  # the result freezes its arrays
+    check_lengths(lengths, _packer(capacity, strategy, seed, max_seqs_per_pack, k,
+                                   threads).capacity)
     start = time.perf_counter()
     starts = np.arange(0, max(lengths.size, 1), shard_rows, dtype=np.int64)
     packing = pack_shards([lengths[a:a + shard_rows] for a in starts], capacity,
                           strategy=strategy, seed=seed, min_fill=min_fill,
-                          max_seqs_per_pack=max_seqs_per_pack, k=k)
+                          max_seqs_per_pack=max_seqs_per_pack, k=k, threads=threads)
     items = starts[packing.shard] + packing.row
     return PackResult(items, packing.offsets, packing.used, lengths, packing.capacity,
                       (time.perf_counter() - start) * 1e3)
-
-
-def _check_shard_rows(shard_rows) -> int:
-    if isinstance(shard_rows, bool) or not isinstance(shard_rows, int) or shard_rows < 1:
-        raise ValueError(f"shard_rows must be an int >= 1, not {shard_rows!r}")
-    return shard_rows
 
 
 def concatenate(parts: Sequence[ShardedPacking]) -> ShardedPacking:
@@ -266,7 +289,8 @@ def pack_tables(shards: Sequence, capacity: int, *, strategy: str = "obfd",
     Each table has an ``input_ids`` column of integer lists and optionally
     ``labels`` (the same in every table); other columns are dropped.
     ``on_overlong`` and ``label_convention`` are as in
-    ``hf_utils.pack_dataset``, the rest as in ``pack_shard``.
+    ``hf_utils.pack_dataset``; ``strategy``, ``seed``, ``min_fill`` and
+    ``max_seqs_per_pack`` as in ``pack_shard``.
 
     Returns a ``pyarrow.Table`` of packed rows (``input_ids``, ``labels``,
     ``position_ids``, ``seq_lengths``): the kept packs of shard 0, 1, ...,
@@ -277,7 +301,8 @@ def pack_tables(shards: Sequence, capacity: int, *, strategy: str = "obfd",
     """
     import pyarrow as pa
 
-    from . import _shard_stage as stage
+    from . import _engine_stages as engine
+    from . import _shard_stage as token_stage
 
     tables = list(shards)
     if not tables:
@@ -285,29 +310,28 @@ def pack_tables(shards: Sequence, capacity: int, *, strategy: str = "obfd",
     for number, table in enumerate(tables):
         if not isinstance(table, pa.Table):
             raise TypeError(f"shard {number} is a {type(table).__name__}, not a pyarrow.Table")
+    kinds = [token_stage.token_value_types(table.schema) for table in tables]
+    for number, kind in enumerate(kinds):
+        if kind != kinds[0]:
+            raise ValueError(f"shard {number}'s token columns hold {kind}, shard 0's "
+                             f"{kinds[0]} (input_ids, labels)")
     schema = tables[0].schema
-    types = stage.token_types(schema)
-    for number, table in enumerate(tables[1:], start=1):
-        if stage.token_types(table.schema) != types:
-            raise ValueError(f"shard {number}'s token columns {stage.token_types(table.schema)} "
-                             f"differ from shard 0's {types}")
-    options = stage.StageOptions.checked(
+    options = token_stage.StageOptions.checked(
         capacity, strategy=strategy, seed=seed, min_fill=min_fill,
         max_seqs_per_pack=max_seqs_per_pack, on_overlong=on_overlong,
-        label_convention=label_convention, has_labels=types[1] is not None)
-    packed = stage.output_schema(schema, options.capacity)
-    staged_schema = stage.stage_schema(packed)
-    columns = ["input_ids"] + (["labels"] if types[1] is not None else [])
+        label_convention=label_convention, has_labels=kinds[0][1] is not None)
+    # The engines' stages, with each table's number as its shard.
+    stages = engine.token_stages(schema, options, token_stage.SHARD, None)
+    names = [name for name in stages.columns if name != token_stage.SHARD]
     kept, residue = [], []
     for number, table in enumerate(tables):
-        tokens = table.select(columns).append_column(
-            stage.SHARD, pa.array(np.full(table.num_rows, number), pa.int64()))
-        staged = pa.Table.from_batches(list(stage.pack_shards_in(tokens, options, staged_schema)),
-                                       staged_schema)
-        kept.extend(stage.kept_rows(staged, packed).to_batches())
-        residue.append(stage.residue_rows(staged))
-    rest = stage.repack_residue(pa.concat_tables(residue), options, packed)
-    return pa.Table.from_batches(kept + list(rest), packed)
+        keyed = stages.prepare(table.select(names).append_column(
+            token_stage.SHARD, pa.array(np.full(table.num_rows, number), pa.int64())))
+        staged = pa.Table.from_batches(list(stages.pack(keyed)), stages.staged_schema)
+        kept.append(stages.kept(staged))
+        residue.append(stages.residue(staged))
+    rest = stages.repack(pa.concat_tables(residue))
+    return pa.concat_tables(kept + [pa.Table.from_batches(list(rest), stages.output_schema)])
 
 
 def shard_count(rows: int, shard_rows: int = DEFAULT_SHARD_ROWS) -> int:

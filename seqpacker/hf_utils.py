@@ -5,8 +5,8 @@
 
 The lengths of the whole dataset are packed in one call, so the packing is
 ``Packer.pack`` on those lengths whatever ``num_proc`` is (beyond
-``GLOBAL_PACK_MAX_ROWS`` sequences, or with ``shard_rows``, it is the
-sharded packing of ``seqpacker.distributed``). Rows are then
+``GLOBAL_PACK_MAX_ROWS`` pieces, or with ``shard_rows``, it is the sharded
+packing of ``seqpacker.distributed``). Rows are then
 built bin range by bin range: the tokens of each sequence are copied from
 the dataset's Arrow buffers as one run (no Python per token) and written to
 an Arrow file that the returned dataset maps, so memory stays bounded by one
@@ -92,13 +92,13 @@ def pack_dataset(
         keep_in_memory: build the rows in memory and write no file: no disk
             traffic, but the rows (about 2.5 times the tokens' bytes) stay in
             memory beside the dataset.
-        shard_rows: pack in shards of this many consecutive sequences with
-            the sharded core of ``seqpacker.distributed`` (each shard's
-            well-filled packs kept, the rest packed together once), so that
-            the packing's memory is bounded by one shard. None packs all
-            sequences at once up to ``GLOBAL_PACK_MAX_ROWS`` of them, and in
-            shards of ``distributed.DEFAULT_SHARD_ROWS`` beyond
-            (docs/distributed.md).
+        shard_rows: pack in shards of this many consecutive pieces (the
+            sequences after ``on_overlong``) with the sharded core of
+            ``seqpacker.distributed`` (each shard's packs that are more than
+            half full kept, the rest packed together once), so that the
+            packing state is one shard's. None packs all pieces at once up
+            to ``GLOBAL_PACK_MAX_ROWS`` of them, and in shards of
+            ``distributed.DEFAULT_SHARD_ROWS`` beyond (docs/distributed.md).
 
     Returns a ``datasets.Dataset`` with one row per bin and the columns
     ``input_ids`` and ``labels`` (the dtype of the source's), ``position_ids``
@@ -113,7 +113,7 @@ def pack_dataset(
         result = Packer(capacity, strategy, seed, k=k, threads=threads).pack(pieces.length)
     else:
         result = pack_in_shards(pieces.length, capacity, shard_rows, strategy=strategy,
-                                seed=seed, k=k)
+                                seed=seed, k=k, threads=threads)
     return _write(source, pieces, result, layout=layout, num_proc=num_proc,
                   label_convention=label_convention, padding_value=padding_value,
                   label_padding_value=label_padding_value, cache_file_name=cache_file_name,

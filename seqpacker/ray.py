@@ -19,6 +19,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ._optional import import_optional
+from ._validation import check_positive
 from .distributed import DEFAULT_MIN_FILL
 
 ray = import_optional("ray", "ray", "seqpacker.ray")
@@ -48,10 +49,10 @@ def pack_dataset(ds, capacity: int, *, shard_column: str | None = None,
         strategy, seed, min_fill, max_seqs_per_pack: as in
             ``distributed.pack_shard``.
         on_overlong, label_convention: as in ``hf_utils.pack_dataset``.
-        num_partitions: the hash partitions of the shuffle that groups rows
-            by shard, which bounds how many tasks pack shards at once; None
-            means Ray's default. It changes where shards are packed, never
-            the rows.
+        num_partitions: under Ray's hash shuffle, its partitions (the
+            aggregators that pack shards at once); None means Ray's default.
+            The sort shuffle picks its own task count and ignores it. It
+            changes where shards are packed, never the rows.
 
     Returns a Dataset with ``input_ids``, ``labels``, ``position_ids`` and
     ``seq_lengths`` (the columns of ``hf_utils.pack_dataset``). The shard
@@ -93,7 +94,7 @@ def plan_dataset(ds, capacity: int, *, id_column: str = "id", length_column: str
 def _run(ds, stages: engine.Stages, num_partitions: int | None):
     """Run ``stages`` on ``ds``: see _engine_stages.py."""
     if num_partitions is not None:
-        engine.check_count("num_partitions", num_partitions)
+        check_positive("num_partitions", num_partitions, " (or None)")
     keyed = ds.select_columns(stages.columns).map_batches(
         _table_stage, fn_args=(stages.prepare,), batch_format="pyarrow")
     staged = keyed.groupby(SHARD, num_partitions=num_partitions).map_groups(

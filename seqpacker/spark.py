@@ -22,6 +22,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from ._optional import import_optional
+from ._validation import check_positive
 from .distributed import DEFAULT_MIN_FILL
 
 import_optional("pyspark", "spark", "seqpacker.spark")
@@ -32,7 +33,7 @@ from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema  # noqa:
 from . import _engine_stages as engine  # noqa: E402
 from ._shard_stage import SHARD  # noqa: E402
 
-__all__ = ["pack_dataframe", "plan_dataframe"]
+__all__ = ["pack_dataframe", "plan_dataframe", "release"]
 
 
 def pack_dataframe(df, capacity: int, *, shard_column: str | None = None,
@@ -63,8 +64,8 @@ def pack_dataframe(df, capacity: int, *, shard_column: str | None = None,
     and ``seq_lengths`` (the columns of ``hf_utils.pack_dataset``). The
     shard stage runs when this is called and its output is persisted
     (memory and disk), so that the kept rows and the residue read it once;
-    ``spark.catalog.clearCache()`` frees it once the result is written. A
-    task that fails is run again by Spark (``spark.task.maxFailures``) on
+    ``release(result)`` frees it once the result is written. A task that
+    fails is run again by Spark (``spark.task.maxFailures``) on
     the same input and gives the same rows.
     """
     stages = engine.for_tokens(
@@ -102,7 +103,7 @@ def _run(df, stages: engine.Stages, partitions: int | None):
     """Run ``stages`` on ``df``: see _engine_stages.py."""
     if partitions is None:
         partitions = stages.num_shards or df.rdd.getNumPartitions()
-    partitions = engine.check_count("num_partitions", partitions)
+    partitions = check_positive("num_partitions", partitions, " (or None)")
     keyed = df.select(*stages.columns).mapInArrow(_per_batch(stages.prepare),
                                                   from_arrow_schema(stages.keyed_schema))
     staged = keyed.repartition(partitions, SHARD).mapInArrow(
@@ -114,7 +115,21 @@ def _run(df, stages: engine.Stages, partitions: int | None):
     kept = staged.mapInArrow(_per_batch(stages.kept), output)
     rest = staged.mapInArrow(_per_batch(stages.residue), from_arrow_schema(stages.staged_schema))
     rest = rest.repartition(1).mapInArrow(_per_partition(stages.repack), output)
-    return kept.unionByName(rest)
+    result = kept.unionByName(rest)
+    result._seqpacker_stage = staged  # for release()
+    return result
+
+
+def release(result) -> None:
+    """Free the persisted shard stage behind a result of ``pack_dataframe``
+    or ``plan_dataframe``, once the result is written. Reading the result
+    again afterwards runs the shard stage anew: the same rows, at the cost
+    of the first run."""
+    stage = getattr(result, "_seqpacker_stage", None)
+    if stage is None:
+        raise TypeError("release takes a DataFrame that pack_dataframe or plan_dataframe "
+                        "returned")
+    stage.unpersist()
 
 
 # ---- the functions that run on the executors --------------------------------

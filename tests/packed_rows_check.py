@@ -105,7 +105,7 @@ def engine_tables():
     return tokens, sequences, plan, ids, lengths
 
 
-def core_on(table, shard_column, capacity=1024):
+def core_on(table, shard_column, capacity=1024, **options):
     """``pack_tables`` on the shards that ``shard_column`` names."""
     import pyarrow as pa
 
@@ -113,4 +113,4 @@ def core_on(table, shard_column, capacity=1024):
 
     shards = table.column(shard_column).to_numpy()
     return pack_tables([table.filter(pa.array(shards == s)).select(["input_ids"])
-                        for s in range(int(shards.max()) + 1)], capacity)
+                        for s in range(int(shards.max()) + 1)], capacity, **options)

@@ -157,5 +157,5 @@ def test_pack_in_shards_is_pack_shards_over_consecutive_rows():
     assert sorted(result.items.tolist()) == list(range(lengths.size))
     assert np.array_equal(result.used, [lengths[b].sum() for b in result.bins])
     assert pack_in_shards([], 512, 10).num_bins == 0
-    with pytest.raises(ValueError, match="shard_rows must be an int >= 1"):
+    with pytest.raises(ValueError, match="shard_rows = 0 is out of range: it must be >= 1"):
         pack_in_shards(lengths, 512, 0)

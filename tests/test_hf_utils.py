@@ -110,7 +110,7 @@ def test_shards_beyond_the_global_limit_use_the_sharded_core(monkeypatch):
     assert auto["seq_lengths"] == \
         [[lengths[i] for i in b] for b in pack_in_shards(lengths, 128, 900).bins]
     assert DEFAULT_SHARD_ROWS == 1_000_000
-    with pytest.raises(ValueError, match="shard_rows must be an int >= 1"):
+    with pytest.raises(ValueError, match="shard_rows = 0 is out of range: it must be >= 1"):
         pack_dataset(data, 128, shard_rows=0)
 
 

@@ -76,6 +76,16 @@ def test_content_keys_hash_long_inputs_in_chunks(monkeypatch):
     assert np.array_equal(content_keys(columns_of(sequences)), whole)
 
 
+def test_content_order_keeps_equal_copies_as_they_come():
+    sequences = [[4, 4, 4]] * 5 + [[1, 2]] * 3
+    cols = columns_of(sequences)
+    keys = np.array([7] * 5 + [3] * 3, dtype=np.uint64)
+    assert content_order(cols, keys).tolist() == [5, 6, 7, 0, 1, 2, 3, 4]
+    # Equal keys, equal lengths, one token apart: sorted by content.
+    sequences = [[4, 4, 9], [4, 4, 4], [4, 4, 4], [4, 4, 1]]
+    assert content_order(columns_of(sequences), np.zeros(4, np.uint64)).tolist() == [3, 1, 2, 0]
+
+
 def test_content_order_sorts_colliding_keys_by_content():
     sequences = [[5, 1], [2], [5, 0], [2], [1, 9, 9]]
     cols = columns_of(sequences)
@@ -124,8 +134,11 @@ def test_split_and_truncate_of_overlong_sequences():
     check_packed_rows(out, sequences, capacity=256, split=True)
     out = pack_tables(shards, 256, on_overlong="truncate")
     check_packed_rows(out, [s[:256] for s in sequences], capacity=256)
-    with pytest.raises(ValueError, match="more than the capacity 256"):
-        pack_tables(shards, 256)
+    first = next(i for i, s in enumerate(sequences[100:]) if len(s) > 256)
+    message = (rf"row {first} of shard 1 has {len(sequences[100 + first])} tokens, more than "
+               rf"the capacity 256 \(it starts {sequences[100 + first][:8]}\)".replace("[", r"\["))
+    with pytest.raises(ValueError, match=message):
+        pack_tables([token_table([[1]]), shards[1]], 256)
 
 
 def test_rows_do_not_depend_on_row_order_within_a_shard():
@@ -140,18 +153,24 @@ def test_rows_do_not_depend_on_row_order_within_a_shard():
         assert again.equals(first)
 
 
-def test_packs_follow_pack_shards_on_the_lengths_in_content_order():
+OPTIONS = [{}, {"strategy": "ffs", "seed": 3}, {"min_fill": 0.8},
+           {"max_seqs_per_pack": 3}, {"strategy": "nf", "min_fill": 0.0}]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_packs_follow_pack_shards_on_the_lengths_in_content_order(options):
     sequences = corpus(700, seed=9)
     shards = [sequences[:300], sequences[300:]]
-    out = pack_tables([token_table(s) for s in shards], 600)
+    out = pack_tables([token_table(s) for s in shards], 600, **options)
     ordered = []
     for shard in shards:
         cols = columns_of(shard)
         order = content_order(cols, content_keys(cols))
         ordered.append(np.array([len(shard[i]) for i in order], dtype=np.int64))
-    plan = pack_shards(ordered, 600)
-    used = [sum(lens) for lens in out.column("seq_lengths").to_pylist()]
-    assert used == plan.used.tolist()
+    plan = pack_shards(ordered, 600, **options)
+    assert out.column("seq_lengths").to_pylist() == \
+        [plan.lengths[a:b].tolist() for a, b in zip(plan.offsets[:-1], plan.offsets[1:])]
+    check_packed_rows(out, sequences, capacity=600)
 
 
 def test_efficiency_is_within_a_tenth_of_a_percent_of_one_packing():
@@ -194,3 +213,20 @@ def test_a_null_row_is_an_error_that_names_it():
     table = pa.table({"input_ids": pa.array([[1, 2], None], pa.list_(pa.int64()))})
     with pytest.raises(ValueError, match=r"input_ids\[1\] is null"):
         pack_tables([table], 10)
+
+
+def test_a_null_token_is_an_error_only_within_the_rows():
+    table = pa.table({"input_ids": pa.array([[1, 2], [3, None], [4, 5]], pa.list_(pa.int32()))})
+    with pytest.raises(ValueError, match=r"input_ids\[1\] holds a null token id at position 1"):
+        pack_tables([table], 10)
+    assert pack_tables([table.slice(2)], 10).column("input_ids").to_pylist() == [[4, 5]]
+
+
+def test_token_types_that_cannot_hold_the_ids_are_errors():
+    table = pa.table({"input_ids": pa.array([[1, 2**64 - 1]], pa.list_(pa.uint64()))})
+    with pytest.raises(ValueError, match="holds a token id above 9223372036854775807"):
+        pack_tables([table], 10)
+    small = pa.table({"input_ids": pa.array([[1, 2], [3]], pa.list_(pa.uint16()))})
+    out = pack_tables([small], 10)
+    assert out.schema.field("input_ids").type == pa.list_(pa.int64())
+    assert out.column("labels").to_pylist() == [[-100, 2, -100]]

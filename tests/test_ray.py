@@ -57,12 +57,30 @@ def test_rows_equal_the_core_on_the_same_shards():
     assert row_set(out) == row_set(core_on(TABLE, "shard"))
 
 
-@pytest.mark.parametrize("blocks, partitions", [(1, 1), (2, 2), (4, 4), (7, 3)])
-def test_rows_do_not_depend_on_blocks_or_partitions(blocks, partitions):
+@pytest.mark.parametrize("blocks", [1, 2, 4, 7])
+def test_rows_do_not_depend_on_blocks(blocks):
     ds = ray.data.from_arrow(TABLE).repartition(blocks)
+    out = packed(ds, num_shards=3)
+    keyed = assign_shards(TABLE.select(["input_ids"]), 3)
+    assert row_set(out) == row_set(core_on(keyed, SHARD))
+
+
+@pytest.mark.parametrize("partitions", [1, 2, 4])
+def test_rows_do_not_depend_on_the_workers_of_a_hash_shuffle(partitions, monkeypatch):
+    # The hash shuffle packs shards in num_partitions aggregators (the sort
+    # shuffle of the other tests picks its own task count).
+    monkeypatch.setattr(ray.data.DataContext.get_current(), "shuffle_strategy", "hash_shuffle")
+    ds = ray.data.from_arrow(TABLE).repartition(3)
     out = packed(ds, num_shards=3, num_partitions=partitions)
     keyed = assign_shards(TABLE.select(["input_ids"]), 3)
     assert row_set(out) == row_set(core_on(keyed, SHARD))
+
+
+def test_packing_options_reach_the_workers():
+    options = {"strategy": "ffs", "seed": 3, "min_fill": 0.8, "max_seqs_per_pack": 3}
+    out = packed(ray.data.from_arrow(TABLE), shard_column="shard", **options)
+    assert row_set(out) == row_set(core_on(TABLE, "shard", **options))
+    assert row_set(out) != row_set(core_on(TABLE, "shard"))
 
 
 def test_labels_and_efficiency_against_one_packing():
@@ -98,7 +116,7 @@ def test_errors():
         sr.pack_dataset(ds, 1024, shard_column="shard", num_shards=2)
     with pytest.raises(ValueError, match="min_fill"):
         sr.pack_dataset(ds, 1024, min_fill=1.5)
-    with pytest.raises(ValueError, match="num_partitions must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"num_partitions = 0 is out of range: it must be >= 1 \(or None\)"):
         sr.pack_dataset(ds, 1024, num_partitions=0)
     no_tokens = ray.data.from_arrow(pa.table({"text": ["a"]}))
     with pytest.raises(ValueError, match="no 'input_ids' column"):
@@ -131,6 +149,10 @@ def test_plan_equals_the_reference_on_the_same_shards(blocks, partitions):
 
 
 def test_plan_errors():
+    table = pa.table({"id": [4, 9], "length": [5, 6000]})
+    with pytest.raises(Exception, match="the length of id 9 is 6000: it must be >= 1 and <= "
+                                        "the capacity 1024"):
+        planned(ray.data.from_arrow(table), num_shards=1)
     table = pa.table({"id": [1, 1], "length": [5, 6]})
     with pytest.raises(Exception, match="id 1 appears twice in shard"):
         planned(ray.data.from_arrow(table), num_shards=1)

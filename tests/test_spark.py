@@ -59,6 +59,17 @@ def test_rows_do_not_depend_on_partitions(spark, inputs, partitions):
     assert row_set(out) == row_set(core_on(keyed, SHARD))
 
 
+def test_packing_options_reach_the_workers(spark):
+    options = {"strategy": "ffs", "seed": 3, "min_fill": 0.8, "max_seqs_per_pack": 3}
+    out = ss.pack_dataframe(dataframe(spark, TABLE), 1024, shard_column="shard", **options)
+    assert row_set(out.toArrow()) == row_set(core_on(TABLE, "shard", **options))
+    assert row_set(out.toArrow()) != row_set(core_on(TABLE, "shard"))
+    ss.release(out)
+    assert row_set(out.toArrow()) == row_set(core_on(TABLE, "shard", **options))
+    with pytest.raises(TypeError, match="release takes a DataFrame that pack_dataframe"):
+        ss.release(dataframe(spark, TABLE))
+
+
 def test_labels_and_efficiency_against_one_packing(spark):
     sequences = corpus(6000, seed=4, high=500)
     labels = [[-100] * (len(s) // 3) + s[len(s) // 3:] for s in sequences]
@@ -91,7 +102,7 @@ def test_errors(spark):
         ss.pack_dataframe(df, 1024, shard_column="nope")
     with pytest.raises(ValueError, match="num_shards counts content shards"):
         ss.pack_dataframe(df, 1024, shard_column="shard", num_shards=2)
-    with pytest.raises(ValueError, match="num_partitions must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"num_partitions = 0 is out of range: it must be >= 1 \(or None\)"):
         ss.pack_dataframe(df, 1024, num_shards=2, num_partitions=0)
     with pytest.raises(ValueError, match="no 'input_ids' column"):
         ss.pack_dataframe(df.select("shard"), 1024)
@@ -117,6 +128,9 @@ def test_plan_equals_the_reference_on_the_same_shards(spark, inputs, partitions)
 
 
 def test_plan_errors(spark):
+    df = spark.createDataFrame([(4, 5), (9, 6000)], "id long, length long")
+    with pytest.raises(Exception, match="the length of id 9 is 6000"):
+        ss.plan_dataframe(df, 1024, num_shards=1).toArrow()
     df = spark.createDataFrame([(1, 5), (1, 6)], "id long, length long")
     with pytest.raises(Exception, match="id 1 appears twice in shard"):
         ss.plan_dataframe(df, 1024, num_shards=1).toArrow()
