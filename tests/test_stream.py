@@ -588,6 +588,13 @@ def test_add_takes_every_integer_type_once(make):
     assert packer.sequences_added == 2
 
 
+def test_a_stream_builds_only_pack_objects():
+    packer = StreamPacker(10, "nf")
+    with pytest.raises(TypeError, match="pack_type must be a subclass of PackBase"):
+        packer._bind_stream(packer._native.address, packer._native, tuple)
+    assert packer.add(6) == [] and [p.used for p in packer.add(5)] == [6]
+
+
 def test_add_on_a_packer_that_was_never_initialised():
     packer = StreamPacker.__new__(StreamPacker)
     with pytest.raises(RuntimeError, match="__init__ was not called"):
