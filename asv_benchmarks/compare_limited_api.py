@@ -140,6 +140,11 @@ def page(labels, sides, rounds, lines, command) -> str:
         f"{labels[0]} (below 1: {labels[1]} is faster). The script's docstring says what each "
         "measurement times.",
         "",
+        "Both builds compile the same source, which calls only functions of the limited API "
+        "(a tuple per `add()` call, `PyList_GetItem` and `PyList_SetItem` per list item); "
+        "the version-specific build only inlines what the limited API keeps behind calls, "
+        "such as `PyList_Check`.",
+        "",
         *lines,
         "",
         "Reproduce:",
