@@ -12,12 +12,49 @@
  * It handles only the common case, every sequence a list or tuple of
  * plain ints that fit int64, and returns None for anything else; the
  * caller then takes its general path, which also words every error.
+ *
+ * It is built against the limited C API of Python 3.9 (meson sets
+ * Py_LIMITED_API): items are read through PyList_GetItem and
+ * PyTuple_GetItem, and a plain int is recognised by its type before
+ * PyLong_Check (a function call in the limited API) is asked.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdint.h>
 #include <string.h>
+
+/* Item i of a list or tuple (borrowed; the caller checked the type and
+ * the index). */
+static PyObject *item(PyObject *seq, int is_list, Py_ssize_t i)
+{
+    return is_list ? PyList_GetItem(seq, i) : PyTuple_GetItem(seq, i);
+}
+
+/* 1 for a list, 0 for a tuple, -1 for anything else. The exact types are
+ * told apart without a call; subclasses take PyList_Check. */
+static int list_or_tuple(PyObject *seq)
+{
+    if (PyList_CheckExact(seq))
+        return 1;
+    if (PyTuple_CheckExact(seq))
+        return 0;
+    return PyList_Check(seq) ? 1 : PyTuple_Check(seq) ? 0 : -1;
+}
+
+/* A token: an int (subclasses included, bools excluded) that fits int64.
+ * 0 when it is one, -1 when it is not. */
+static int token(PyObject *value, int64_t *out)
+{
+    int overflow = 0;
+    if (!PyLong_CheckExact(value) && (!PyLong_Check(value) || PyBool_Check(value)))
+        return -1;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow != 0)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
 
 /* flatten_int_lists(seqs) -> (values, offsets) | None
  *
@@ -29,16 +66,17 @@
 static PyObject *flatten_int_lists(PyObject *module, PyObject *seqs)
 {
     (void)module;
-    if (!PyList_Check(seqs) && !PyTuple_Check(seqs))
+    const int outer_is_list = list_or_tuple(seqs);
+    if (outer_is_list < 0)
         Py_RETURN_NONE;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seqs);
-    PyObject **outer = PySequence_Fast_ITEMS(seqs);
+    const Py_ssize_t n = outer_is_list ? PyList_Size(seqs) : PyTuple_Size(seqs);
     Py_ssize_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *seq = outer[i];
-        if (!PyList_Check(seq) && !PyTuple_Check(seq))
+        PyObject *seq = item(seqs, outer_is_list, i);
+        const int is_list = list_or_tuple(seq);
+        if (is_list < 0)
             Py_RETURN_NONE;
-        Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
+        const Py_ssize_t size = is_list ? PyList_Size(seq) : PyTuple_Size(seq);
         if (size > PY_SSIZE_T_MAX / 8 - total)
             Py_RETURN_NONE;
         total += size;
@@ -49,24 +87,19 @@ static PyObject *flatten_int_lists(PyObject *module, PyObject *seqs)
     PyObject *offsets = PyByteArray_FromStringAndSize(NULL, (n + 1) * 8);
     if (values == NULL || offsets == NULL)
         goto fail;
-    int64_t *out = (int64_t *)PyByteArray_AS_STRING(values);
-    int64_t *bounds = (int64_t *)PyByteArray_AS_STRING(offsets);
+    int64_t *out = (int64_t *)PyByteArray_AsString(values);
+    int64_t *bounds = (int64_t *)PyByteArray_AsString(offsets);
     int64_t at = 0;
     bounds[0] = 0;
+    /* No Python code runs from here on (PyLong_AsLongLongAndOverflow only
+     * reads an int), so the sizes counted above still hold. */
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *seq = outer[i];
-        Py_ssize_t size = PySequence_Fast_GET_SIZE(seq);
-        PyObject **tokens = PySequence_Fast_ITEMS(seq);
-        for (Py_ssize_t j = 0; j < size; j++) {
-            PyObject *token = tokens[j];
-            int overflow = 0;
-            if (!PyLong_Check(token) || PyBool_Check(token))
+        PyObject *seq = item(seqs, outer_is_list, i);
+        const int is_list = list_or_tuple(seq);
+        const Py_ssize_t size = is_list ? PyList_Size(seq) : PyTuple_Size(seq);
+        for (Py_ssize_t j = 0; j < size; j++)
+            if (token(item(seq, is_list, j), &out[at++]) < 0)
                 goto unusual;
-            long long value = PyLong_AsLongLongAndOverflow(token, &overflow);
-            if (overflow != 0)
-                goto unusual;
-            out[at++] = (int64_t)value;
-        }
         bounds[i + 1] = at;
     }
     return Py_BuildValue("(NN)", values, offsets);

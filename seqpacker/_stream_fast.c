@@ -1,6 +1,6 @@
 /*
- * _stream_fast.c - the hot paths of StreamPacker in the CPython API:
- * add(), and the Pack objects of a batch (packs_from_arrays()).
+ * _stream_fast.c - StreamPacker.add() in the CPython API, and the module
+ * that also carries the Pack objects of a batch (_packs.c).
  *
  * Everything else of the Python package reaches the C library through
  * cffi (_native.py). add() cannot: one cffi call releases and retakes the
@@ -12,11 +12,6 @@
  * GIL) makes the add return SP_ERR_BUSY, and _add_slow() then adds under
  * the handle's lock.
  *
- * The same goes for many packs at once (add_many(), PackResult.packs):
- * NumPy's tolist(), list slicing and a Python call per Pack cost about
- * four times what packs_from_arrays() does in one pass; and for the id
- * lists of PackResult.bins (bins_from_arrays()).
- *
  * StreamBase.add() handles a plain int that the stream accepts. Anything
  * else goes to the Python method _add_slow(), which converts other
  * integer types (and calls add() again), adds when the handle was busy,
@@ -24,11 +19,15 @@
  * It uses only the public C API, on the handle that the cffi binding
  * created (_bind_stream() passes its address and an object that keeps it
  * alive).
+ *
+ * Built against the limited C API of Python 3.9 (meson sets
+ * Py_LIMITED_API), so that one abi3 build serves every CPython from 3.9
+ * on: StreamBase comes from PyType_FromSpec, and add() takes METH_VARARGS
+ * (METH_FASTCALL joins the limited API only in 3.10), which costs a tuple
+ * per call; building each pack in C without a Python call (_packs.c) more
+ * than pays for it. asv_benchmarks/compare_limited_api.py measures both.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include <string.h>
+#include "_packs.h"
 
 #include "seqpacker.h"
 
@@ -43,57 +42,9 @@ typedef struct {
     PyObject *pack_type; /* seqpacker.result.Pack */
 } StreamBase;
 
-static PyObject *add_slow_name; /* "_add_slow", interned */
-
-/* A list of ints, untracked by the cyclic garbage collector: holding only
- * ints it can never be part of a cycle. Tracked, the collector's passes
- * over a million packs' lists took ten times as long as building them. */
-static PyObject *int64_list(const int64_t *values, int64_t n)
-{
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    for (int64_t j = 0; list != NULL && j < n; j++) {
-        PyObject *value = PyLong_FromLongLong(values[j]);
-        if (value == NULL) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)j, value);
-    }
-    if (list != NULL)
-        PyObject_GC_UnTrack(list);
-    return list;
-}
-
-/* Pack objects for the packs read into these buffers. */
-static PyObject *make_packs(PyObject *pack_type, const int64_t *items,
-                            const int64_t *lengths, const int64_t *offsets,
-                            const int64_t *used, int64_t num_packs)
-{
-    PyObject *packs = PyList_New((Py_ssize_t)num_packs);
-    for (int64_t p = 0; packs != NULL && p < num_packs; p++) {
-        const int64_t at = offsets[p], count = offsets[p + 1] - at;
-        PyObject *args[3] = {int64_list(items + at, count),
-                             int64_list(lengths + at, count),
-                             PyLong_FromLongLong(used[p])};
-        PyObject *pack = NULL;
-        if (args[0] != NULL && args[1] != NULL && args[2] != NULL)
-            pack = PyObject_Vectorcall(pack_type, args, 3, NULL);
-        for (int i = 0; i < 3; i++)
-            Py_XDECREF(args[i]);
-        if (pack == NULL) {
-            Py_CLEAR(packs);
-            break;
-        }
-        /* It holds two lists of ints that only it sees, and an int: no
-         * cycle can pass through it (see int64_list). */
-        if (PyObject_IS_GC(pack))
-            PyObject_GC_UnTrack(pack);
-        PyList_SET_ITEM(packs, (Py_ssize_t)p, pack);
-    }
-    return packs;
-}
-
+static PyObject *add_slow_name;  /* "_add_slow", interned */
 static PyObject *read_slow_name; /* "_read_slow", interned */
+static PyObject *length_name;    /* "length", interned */
 
 /* Move the unread packs out of the stream as a list of Pack objects, right
  * after an add. A cffi call of another thread that released the GIL just
@@ -107,7 +58,7 @@ static PyObject *read_packs(StreamBase *self)
     sp_stream_info info;
     int status = sp_stream_get_info(self->stream, &info);
     if (status == SP_ERR_BUSY)
-        return PyObject_CallMethodNoArgs((PyObject *)self, read_slow_name);
+        return PyObject_CallMethodObjArgs((PyObject *)self, read_slow_name, NULL);
     if (status != SP_OK)
         return PyErr_Format(PyExc_RuntimeError,
                             "seqpacker C library error %d: %s", status,
@@ -132,7 +83,7 @@ static PyObject *read_packs(StreamBase *self)
             packs = make_packs(self->pack_type, out.items, out.lengths,
                                out.bin_offsets, out.bin_used, out.num_packs);
         else if (status == SP_ERR_BUSY || status == SP_ERR_BUFFER_TOO_SMALL)
-            packs = PyObject_CallMethodNoArgs((PyObject *)self, read_slow_name);
+            packs = PyObject_CallMethodObjArgs((PyObject *)self, read_slow_name, NULL);
         else
             PyErr_Format(PyExc_RuntimeError, "seqpacker C library error %d: %s",
                          status, sp_status_string(status));
@@ -146,17 +97,28 @@ static PyObject *read_packs(StreamBase *self)
     return packs;
 }
 
-/* add(length), also as add(length=...) as in seqpacker 0.1.3. */
-static PyObject *stream_add(StreamBase *self, PyObject *const *args,
-                            Py_ssize_t nargs, PyObject *kwnames)
+/* The one argument of add(length) or add(length=...) (as in seqpacker
+ * 0.1.3), borrowed; NULL with TypeError for any other call. */
+static PyObject *the_length(PyObject *args, PyObject *kwargs)
 {
-    const Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    if (nargs + nkw != 1 ||
-        (nkw == 1 &&
-         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "length") != 0))
-        return PyErr_Format(PyExc_TypeError,
-                            "add() takes exactly one argument, length");
-    PyObject *length = args[0];
+    const Py_ssize_t nargs = PyTuple_Size(args);
+    const Py_ssize_t nkw = kwargs == NULL ? 0 : PyDict_Size(kwargs);
+    PyObject *length = NULL;
+    if (nargs == 1 && nkw == 0)
+        length = PyTuple_GetItem(args, 0);
+    else if (nargs == 0 && nkw == 1)
+        length = PyDict_GetItem(kwargs, length_name);
+    if (length == NULL)
+        PyErr_Format(PyExc_TypeError, "add() takes exactly one argument, length");
+    return length;
+}
+
+/* add(length): the packs it completed. */
+static PyObject *stream_add(StreamBase *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *length = the_length(args, kwargs);
+    if (length == NULL)
+        return NULL;
     int status = 0; /* 0: not tried (not an int64) */
     if (self->stream == NULL)
         return PyErr_Format(PyExc_RuntimeError,
@@ -177,9 +139,8 @@ static PyObject *stream_add(StreamBase *self, PyObject *const *args,
     PyObject *code = PyLong_FromLong(status);
     if (code == NULL)
         return NULL;
-    PyObject *slow_args[3] = {(PyObject *)self, length, code};
-    PyObject *result = PyObject_VectorcallMethod(
-        add_slow_name, slow_args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    PyObject *result = PyObject_CallMethodObjArgs((PyObject *)self, add_slow_name,
+                                                  length, code, NULL);
     Py_DECREF(code);
     return result;
 }
@@ -192,16 +153,22 @@ static PyObject *stream_bind(StreamBase *self, PyObject *args)
         return NULL;
     if (address == 0)
         return PyErr_Format(PyExc_ValueError, "no stream to bind");
+    if (!is_pack_type(pack_type, "pack_type"))
+        return NULL;
+    PyObject *old_owner = self->owner, *old_pack_type = self->pack_type;
     Py_INCREF(owner);
     Py_INCREF(pack_type);
-    Py_XSETREF(self->owner, owner);
-    Py_XSETREF(self->pack_type, pack_type);
+    self->owner = owner;
+    self->pack_type = pack_type;
     self->stream = (sp_stream *)(uintptr_t)address;
+    Py_XDECREF(old_owner);
+    Py_XDECREF(old_pack_type);
     Py_RETURN_NONE;
 }
 
 static int stream_traverse(StreamBase *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self)); /* a heap type: its instances hold it */
     Py_VISIT(self->owner);
     Py_VISIT(self->pack_type);
     return 0;
@@ -217,147 +184,41 @@ static int stream_clear(StreamBase *self)
 
 static void stream_dealloc(StreamBase *self)
 {
+    PyTypeObject *type = Py_TYPE(self);
+    freefunc tp_free = (freefunc)PyType_GetSlot(type, Py_tp_free);
     PyObject_GC_UnTrack(self);
     stream_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    tp_free(self);
+    Py_DECREF(type);
 }
 
 static PyMethodDef stream_methods[] = {
     {"add", (PyCFunction)(void (*)(void))stream_add,
-     METH_FASTCALL | METH_KEYWORDS,
+     METH_VARARGS | METH_KEYWORDS,
      "add($self, length)\n--\n\n"
      "Add one length; returns the packs it completed (often none)."},
     {"_bind_stream", (PyCFunction)stream_bind, METH_VARARGS,
      "_bind_stream(address, owner, pack_type): the sp_stream at address, "
-     "kept alive by owner; packs are built as pack_type(ids, lengths, used)."},
+     "kept alive by owner; packs are built as pack_type objects (a PackBase\n"
+     "subclass)."},
     {NULL, NULL, 0, NULL},
 };
 
-/* One int64 array argument: C-contiguous, 8-byte integers. */
-static int get_int64_buffer(PyObject *obj, Py_buffer *view, const char *name)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
-        return -1;
-    const char *f = view->format;
-    if (f[0] == '<' || f[0] == '=' || f[0] == '@')
-        f++;
-    if (view->itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0) ||
-        view->ndim != 1) {
-        PyErr_Format(PyExc_TypeError, "%s must be a 1-d int64 array", name);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
-/* packs_from_arrays(pack_type, items, lengths, offsets, used): the Pack of
- * every bin, bin b holding items[offsets[b]:offsets[b + 1]]. */
-static PyObject *packs_from_arrays(PyObject *module, PyObject *const *args,
-                                   Py_ssize_t nargs)
-{
-    static const char *names[4] = {"items", "lengths", "offsets", "used"};
-    Py_buffer views[4];
-    int got = 0;
-    PyObject *packs = NULL;
-    (void)module;
-    if (nargs != 5)
-        return PyErr_Format(PyExc_TypeError,
-                            "packs_from_arrays() takes 5 arguments");
-    for (; got < 4; got++)
-        if (get_int64_buffer(args[got + 1], &views[got], names[got]) < 0)
-            goto done;
-    const int64_t *items = views[0].buf, *lengths = views[1].buf;
-    const int64_t *offsets = views[2].buf, *used = views[3].buf;
-    const Py_ssize_t num_items = views[0].shape[0];
-    const Py_ssize_t num_packs = views[3].shape[0];
-    /* Every bin inside items: checked first, so nothing is read out of
-     * bounds whatever the caller passes. */
-    int valid = views[1].shape[0] == num_items &&
-                views[2].shape[0] == num_packs + 1 && offsets[0] == 0;
-    for (Py_ssize_t b = 0; valid && b < num_packs; b++)
-        valid = offsets[b] <= offsets[b + 1] && offsets[b + 1] <= num_items;
-    if (!valid) {
-        PyErr_SetString(PyExc_ValueError,
-                        "packs_from_arrays(): offsets do not split items");
-        goto done;
-    }
-    packs = make_packs(args[0], items, lengths, offsets, used, num_packs);
-done:
-    while (got-- > 0)
-        PyBuffer_Release(&views[got]);
-    return packs;
-}
-
-/* bins_from_arrays(items, offsets): [items[offsets[b]:offsets[b + 1]] as a
- * list of ints for every bin b]. The lists are handed to the user, so they
- * end up tracked by the cyclic garbage collector like any list; but they
- * are built untracked and tracked only once all exist, so the collections
- * that the allocations trigger meanwhile do not walk them again and again
- * (that took 2-3 times as long as building them), without pausing the
- * collector for the whole process. */
-static PyObject *bins_from_arrays(PyObject *module, PyObject *const *args,
-                                  Py_ssize_t nargs)
-{
-    static const char *names[2] = {"items", "offsets"};
-    Py_buffer views[2];
-    int got = 0;
-    PyObject *bins = NULL;
-    (void)module;
-    if (nargs != 2)
-        return PyErr_Format(PyExc_TypeError, "bins_from_arrays() takes 2 arguments");
-    for (; got < 2; got++)
-        if (get_int64_buffer(args[got], &views[got], names[got]) < 0)
-            goto done;
-    const int64_t *items = views[0].buf, *offsets = views[1].buf;
-    const Py_ssize_t num_items = views[0].shape[0];
-    const Py_ssize_t num_bins = views[1].shape[0] - 1;
-    int valid = num_bins >= 0 && offsets[0] == 0;
-    for (Py_ssize_t b = 0; valid && b < num_bins; b++)
-        valid = offsets[b] <= offsets[b + 1] && offsets[b + 1] <= num_items;
-    if (!valid) {
-        PyErr_SetString(PyExc_ValueError, "bins_from_arrays(): offsets do not split items");
-        goto done;
-    }
-    bins = PyList_New(num_bins);
-    for (Py_ssize_t b = 0; bins != NULL && b < num_bins; b++) {
-        PyObject *bin = int64_list(items + offsets[b], offsets[b + 1] - offsets[b]);
-        if (bin == NULL)
-            Py_CLEAR(bins);
-        else
-            PyList_SET_ITEM(bins, b, bin);
-    }
-    for (Py_ssize_t b = 0; bins != NULL && b < num_bins; b++)
-        PyObject_GC_Track(PyList_GET_ITEM(bins, b));
-done:
-    while (got-- > 0)
-        PyBuffer_Release(&views[got]);
-    return bins;
-}
-
-static PyMethodDef module_functions[] = {
-    {"bins_from_arrays", (PyCFunction)(void (*)(void))bins_from_arrays, METH_FASTCALL,
-     "bins_from_arrays(items, offsets) -> list\n\n"
-     "items[offsets[b]:offsets[b + 1]] as a list of ints for every bin b\n"
-     "(int64 arrays)."},
-    {"packs_from_arrays", (PyCFunction)(void (*)(void))packs_from_arrays,
-     METH_FASTCALL,
-     "packs_from_arrays(pack_type, items, lengths, offsets, used) -> list\n\n"
-     "pack_type(ids, lengths, used) for every bin b, whose ids are\n"
-     "items[offsets[b]:offsets[b + 1]] (int64 arrays; lists in the packs)."},
-    {NULL, NULL, 0, NULL},
+static PyType_Slot stream_slots[] = {
+    {Py_tp_doc, (void *)"StreamPacker's base: add() in C."},
+    {Py_tp_new, (void *)PyType_GenericNew},
+    {Py_tp_dealloc, (void *)stream_dealloc},
+    {Py_tp_traverse, (void *)stream_traverse},
+    {Py_tp_clear, (void *)stream_clear},
+    {Py_tp_methods, stream_methods},
+    {0, NULL},
 };
 
-static PyTypeObject StreamBaseType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "seqpacker._stream_fast.StreamBase",
-    .tp_doc = "StreamPacker's base: add() in C.",
-    .tp_basicsize = sizeof(StreamBase),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_dealloc = (destructor)stream_dealloc,
-    .tp_traverse = (traverseproc)stream_traverse,
-    .tp_clear = (inquiry)stream_clear,
-    .tp_methods = stream_methods,
+static PyType_Spec stream_spec = {
+    .name = "seqpacker._stream_fast.StreamBase",
+    .basicsize = sizeof(StreamBase),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = stream_slots,
 };
 
 static struct PyModuleDef stream_add_module = {
@@ -365,21 +226,26 @@ static struct PyModuleDef stream_add_module = {
     .m_name = "seqpacker._stream_fast",
     .m_doc = "StreamPacker's hot paths through the CPython API (see _stream_fast.c).",
     .m_size = -1,
-    .m_methods = module_functions,
 };
 
 PyMODINIT_FUNC PyInit__stream_fast(void)
 {
     add_slow_name = PyUnicode_InternFromString("_add_slow");
     read_slow_name = PyUnicode_InternFromString("_read_slow");
-    if (add_slow_name == NULL || read_slow_name == NULL || PyType_Ready(&StreamBaseType) < 0)
+    length_name = PyUnicode_InternFromString("length");
+    if (add_slow_name == NULL || read_slow_name == NULL || length_name == NULL)
         return NULL;
     PyObject *module = PyModule_Create(&stream_add_module);
     if (module == NULL)
         return NULL;
-    Py_INCREF(&StreamBaseType); /* PyModule_AddObject steals it (3.9) */
-    if (PyModule_AddObject(module, "StreamBase", (PyObject *)&StreamBaseType) < 0) {
-        Py_DECREF(&StreamBaseType);
+    if (packs_add_to_module(module) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    PyObject *type = PyType_FromSpec(&stream_spec);
+    /* PyModule_AddObject takes the reference only when it succeeds. */
+    if (type == NULL || PyModule_AddObject(module, "StreamBase", type) < 0) {
+        Py_XDECREF(type);
         Py_DECREF(module);
         return NULL;
     }

@@ -272,17 +272,12 @@ def _discover() -> list[StrategyInfo]:
     """Read the entry-point group, without importing any plugin."""
     if _plugins_disabled():
         return []
-    from importlib import metadata  # here, not at import: `import seqpacker` stays light
+    from . import _entry_points  # here, not at import: `import seqpacker` stays light
 
     found = []
-    try:
-        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except TypeError:  # Python 3.9: no selection by group, and no .dist
-        entry_points = metadata.entry_points().get(ENTRY_POINT_GROUP, [])
-    for entry_point in entry_points:
-        dist = getattr(entry_point, "dist", None)
-        dist_name = getattr(dist, "name", None) or "an unknown distribution"
-        version = getattr(dist, "version", None) or "(unknown version)"
+    for dist_name, version, entry_point in _entry_points.find(ENTRY_POINT_GROUP):
+        dist_name = dist_name or "an unknown distribution"
+        version = version or "(unknown version)"
         found.append((dist_name.lower(), entry_point.name, f"{dist_name} {version}", entry_point))
     # A documented, deterministic order: by distribution, then entry-point name.
     found.sort(key=lambda row: (row[0], row[1]))

@@ -15,18 +15,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _native
-from ._stream_fast import bins_from_arrays, packs_from_arrays
+from ._stream_fast import PackBase, bins_from_arrays, packs_from_arrays
 
 
-class Pack:
-    """One bin: the ids of its sequences, their lengths and the space used."""
+class Pack(PackBase):
+    """One bin: the ids of its sequences, their lengths and the space used.
 
-    __slots__ = ("_sequence_ids", "_lengths", "_used")
+    ``Pack(sequence_ids, lengths, used)``. The three values are held by the
+    C base class, which builds the packs of a result or a stream without a
+    Python call per pack (``_packs.c``); this class adds the properties.
+    """
 
-    def __init__(self, sequence_ids: list[int], lengths: list[int], used: int):
-        self._sequence_ids = sequence_ids
-        self._lengths = lengths
-        self._used = used
+    __slots__ = ()
 
     @property
     def sequence_ids(self) -> list[int]:
@@ -48,6 +48,9 @@ class Pack:
 
     def __repr__(self) -> str:
         return f"Pack(sequences={len(self)}, used={self._used})"
+
+    def __reduce__(self):
+        return type(self), (self._sequence_ids, self._lengths, self._used)
 
 
 @dataclass(frozen=True, repr=False)

@@ -30,13 +30,18 @@ _PICKLE_VERSION = 3
 
 
 def _as_int(length) -> int:
-    """A length that is not a plain int: NumPy integers pass, bools and
-    non-integers (floats, Decimal, Fraction, which C would truncate) do not."""
+    """A length that is not a plain int, as a plain int: NumPy integers, int
+    subclasses and other ``__index__`` types pass; bools and non-integers
+    (floats, Decimal, Fraction, which C would truncate) do not."""
     if isinstance(length, (bool, np.bool_, np.ndarray)) or not hasattr(length, "__index__"):
         # (A NumPy array, even 0-d, is refused as Packer.pack refuses one
         # among its lengths.)
         raise TypeError(f"length must be an int, not {type(length).__name__} ({length!r})")
-    return operator.index(length)
+    value = operator.index(length)
+    # add() in C takes exact ints only. Before Python 3.10, operator.index
+    # returns an int subclass unchanged (and __index__ may return one):
+    # int.__index__ makes a plain int of it.
+    return value if value.__class__ is int else int.__index__(value)
 
 
 def _packs(items: np.ndarray, lengths: np.ndarray, offsets: np.ndarray,

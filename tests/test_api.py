@@ -4,6 +4,8 @@ Packing quality per strategy is checked against the reference
 implementations elsewhere; this file checks the layer around the C call.
 """
 
+import copy
+import pickle
 import re
 
 import numpy as np
@@ -108,6 +110,46 @@ def test_packs_hold_python_lists():
     assert pack.used == 1000 and type(pack.used) is int
     assert len(pack) == 3
     assert all(type(v) is int for v in pack.sequence_ids + pack.lengths)
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_packs_pickle_and_copy(protocol):
+    pack = pack_sequences(ISSUE_LENGTHS, 1024).packs[3]
+    for clone in (pickle.loads(pickle.dumps(pack, protocol=protocol)), copy.copy(pack),
+                  copy.deepcopy(pack)):
+        assert type(clone) is Pack and clone is not pack
+        assert (clone.sequence_ids, clone.lengths, clone.used) == ([3, 5, 6], [500, 300, 200], 1000)
+
+
+def test_a_pack_built_in_python_is_one_built_in_c():
+    built = Pack([3, 5, 6], [500, 300, 200], 1000)
+    by_name = Pack(sequence_ids=[3, 5, 6], lengths=[500, 300, 200], used=1000)
+    from_c = pack_sequences(ISSUE_LENGTHS, 1024).packs[3]
+    for pack in (built, by_name):
+        assert (pack.sequence_ids, pack.lengths, pack.used, len(pack), repr(pack)) == (
+            from_c.sequence_ids, from_c.lengths, from_c.used, len(from_c), repr(from_c))
+    with pytest.raises(TypeError, match="Pack"):
+        Pack([1], [2])
+    with pytest.raises(AttributeError):
+        built._used = 5  # the fields are set once
+    with pytest.raises(AttributeError):
+        built.extra = 1  # no __dict__
+
+
+def test_a_cycle_through_a_pack_built_in_python_is_collected():
+    import gc
+    import weakref
+
+    class Ids(list):
+        pass
+
+    ids = Ids([0])
+    pack = Pack(ids, [1], 1)
+    ids.append(pack)  # pack -> ids -> pack
+    gone = weakref.ref(ids)
+    del ids, pack
+    gc.collect()
+    assert gone() is None
 
 
 def test_pack_members_cannot_be_corrupted_through_returned_lists():
@@ -258,6 +300,15 @@ def test_packs_from_arrays_refuses_arrays_that_do_not_fit():
         packs_from_arrays(Pack, *good[:3], np.array([[8, 22]]))
     with pytest.raises(ValueError, match="not C-contiguous"):
         packs_from_arrays(Pack, np.arange(6)[::2], *good[1:])
+    misaligned = np.zeros(25, dtype=np.uint8)[1:].view(np.int64)  # 3 items at an odd address
+    with pytest.raises(ValueError, match="items is not C-contiguous and aligned"):
+        packs_from_arrays(Pack, misaligned, *good[1:])
+    for bad in ([4, 5, 6], items.astype(">i8"), items.astype(np.uint64), np.int64(3), None):
+        with pytest.raises(TypeError, match="items must be a 1-d int64 array"):
+            packs_from_arrays(Pack, bad, *good[1:])
+    for not_a_pack_type in (tuple, object(), "Pack"):
+        with pytest.raises(TypeError, match="pack_type must be a subclass of PackBase"):
+            packs_from_arrays(not_a_pack_type, *good)
     with pytest.raises(TypeError, match="takes 5 arguments"):
         packs_from_arrays(Pack, *good[:3])
 
@@ -429,9 +480,6 @@ def test_import_is_light(tmp_path):
 
 def test_packers_and_strategy_names_pickle_and_copy():
     """Spawn-based DataLoader workers and process pools carry a Packer."""
-    import copy
-    import pickle
-
     packer = Packer(100, "hk", k=5, threads=2)
     for clone in (pickle.loads(pickle.dumps(packer)), copy.copy(packer), copy.deepcopy(packer)):
         assert (clone.capacity, clone.strategy, clone.k, clone.seed) == (100, "HK", 5, 0)

@@ -1,15 +1,21 @@
 """The strategy registry: built-ins, entry-point plugins (faked here) and
 ``register_strategy``, and the checks on every plugin's result.
 
-Entry points are faked by replacing ``importlib.metadata.entry_points``,
-which the registry calls on its first lookup; each fake records its loads.
+Entry points are faked by replacing ``importlib.metadata.distributions``,
+which the registry reads on its first lookup. The fakes have only what
+Python 3.9's objects have (a distribution's ``metadata`` and
+``entry_points``; an entry point's ``name``, ``value``, ``group`` and
+``load``), so the registry is tested against the oldest supported API on
+every Python. Each fake entry point records its loads.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -28,21 +34,25 @@ from seqpacker.registry import (
 
 
 class FakeDistribution:
-    def __init__(self, name: str, version: str):
-        self.name = name
-        self.version = version
+    """Duck-types a Python 3.9 importlib.metadata.Distribution: no ``name``
+    attribute, the name and version only in ``metadata``."""
+
+    def __init__(self, name: str, version: str, entry_points=()):
+        self.metadata = {"Name": name, "Version": version}
+        self.entry_points = list(entry_points)
 
 
 class FakeEntryPoint:
-    """Duck-types importlib.metadata.EntryPoint; ``target`` is what load()
-    returns, or the exception it raises."""
+    """Duck-types a Python 3.9 importlib.metadata.EntryPoint (no ``dist``);
+    ``target`` is what load() returns, or the exception it raises. ``dist``
+    and ``version`` say which fake distribution declares it."""
 
     def __init__(self, name, target, dist="fake-dist", version="1.0",
                  group=registry.ENTRY_POINT_GROUP):
         self.name = name
         self.value = f"{dist.replace('-', '_')}:{name}"
         self.group = group
-        self.dist = FakeDistribution(dist, version)
+        self.dist_name, self.version = dist, version
         self.target = target
         self.loads = 0
 
@@ -53,6 +63,15 @@ class FakeEntryPoint:
         return self.target
 
 
+def fake_distributions(*eps) -> list[FakeDistribution]:
+    """One distribution per (name, version) of ``eps``, in order of first use."""
+    dists: dict[tuple[str, str], FakeDistribution] = {}
+    for ep in eps:
+        key = (ep.dist_name, ep.version)
+        dists.setdefault(key, FakeDistribution(*key)).entry_points.append(ep)
+    return list(dists.values())
+
+
 def ffd_plugin(lengths, capacity, **options):
     """A correct plugin: the C core's FFD."""
     return pack_builtin(lengths, capacity, "ffd")
@@ -60,21 +79,22 @@ def ffd_plugin(lengths, capacity, **options):
 
 @pytest.fixture
 def entry_points(monkeypatch):
-    """Install fake entry points: ``entry_points(ep, ...)``. Returns the call log."""
+    """Install fake entry points: ``entry_points(ep, ...)``. Returns the log
+    of reads (one entry per ``distributions()`` call)."""
     monkeypatch.delenv(registry.DISABLE_VARIABLE, raising=False)
     calls = []
     installed = []
 
-    def fake_entry_points(*, group=None, **_):
-        calls.append(group)
-        return [ep for ep in installed if ep.group == group]
+    def distributions(**_):
+        calls.append("distributions")
+        return iter(installed)
 
-    def install(*eps):
-        installed[:] = eps
+    def install(*eps, dists=None):
+        installed[:] = fake_distributions(*eps) if dists is None else dists
         registry.refresh_plugins()
         return calls
 
-    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
+    monkeypatch.setattr(importlib.metadata, "distributions", distributions)
     registered = list(registry._registered)
     install()
     yield install
@@ -89,19 +109,19 @@ def test_import_and_built_in_lookups_do_not_read_entry_points(tmp_path):
     code = """
 import importlib.metadata as metadata
 calls = []
-real = metadata.entry_points
-metadata.entry_points = lambda **kw: calls.append(kw) or real(**kw)
+real = metadata.distributions
+metadata.distributions = lambda **kw: calls.append(kw) or real(**kw)
 import seqpacker
 print(len(calls))
 seqpacker.Packer(10, "obfd").pack([3, 4])
 print(len(calls))
 seqpacker.Packer.strategies()
 seqpacker.Packer.strategies()
-print(len(calls), calls[0])
+print(len(calls))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, check=True)
-    assert out.stdout.split("\n")[:3] == ["0", "0", "1 {'group': 'seqpacker.strategies'}"]
+    assert out.stdout.split("\n")[:3] == ["0", "0", "1"]
 
 
 def test_discovery_is_lazy_cached_and_imports_nothing(entry_points):
@@ -111,12 +131,12 @@ def test_discovery_is_lazy_cached_and_imports_nothing(entry_points):
     names = [info.short for info in available_strategies()]
     assert names[-1] == "MINE" and names[:11] == [s for s, _ in Packer.strategies()[:11]]
     assert ("MINE", "mine") in Packer.strategies()
-    assert calls == [registry.ENTRY_POINT_GROUP]  # read once, then cached
+    assert calls == ["distributions"]  # read once, then cached
     assert plugin.loads == 0  # listing imports no plugin
     Packer(10, "mine")
     Packer(10, "MINE")
     assert plugin.loads == 1  # imported on first use, then kept
-    assert calls == [registry.ENTRY_POINT_GROUP]
+    assert calls == ["distributions"]
 
 
 def test_plugins_are_marked_with_their_origin(entry_points):
@@ -124,6 +144,64 @@ def test_plugins_are_marked_with_their_origin(entry_points):
     info = available_strategies()[-1]
     assert info.plugin and info.origin == "seqpacker-mine 2.3" and info.c_id is None
     assert not any(i.plugin for i in available_strategies()[:11])
+
+
+def test_only_the_group_and_the_first_copy_of_a_distribution_count(entry_points):
+    other_group = FakeEntryPoint("script", ffd_plugin, dist="seqpacker-mine", version="2.3",
+                                 group="console_scripts")
+    first = FakeEntryPoint("mine", ffd_plugin, dist="seqpacker-mine", version="2.3")
+    shadowed = FakeEntryPoint("old", ffd_plugin, dist="Seqpacker_Mine", version="1.0")
+    entry_points(other_group, first, shadowed)  # the same name, normalized: one distribution
+    plugins = [i for i in available_strategies() if i.plugin]
+    assert [(i.short, i.origin) for i in plugins] == [("MINE", "seqpacker-mine 2.3")]
+    assert other_group.loads == first.loads == shadowed.loads == 0
+
+
+class DamagedDistribution:
+    """An installed distribution whose metadata cannot be read."""
+
+    def __init__(self, *eps):
+        self.entry_points = list(eps)
+
+    @property
+    def metadata(self):
+        raise TypeError("expected string or bytes-like object")  # Python 3.9, no METADATA
+
+
+def test_a_distribution_without_readable_metadata_still_gives_its_plugins(entry_points):
+    entry_points(dists=[DamagedDistribution(FakeEntryPoint("nameless", ffd_plugin)),
+                        FakeDistribution("seqpacker-good", "1.0",
+                                         [FakeEntryPoint("good", ffd_plugin)])])
+    origins = {i.short: i.origin for i in available_strategies() if i.plugin}
+    assert origins == {"NAMELESS": "an unknown distribution (unknown version)",
+                       "GOOD": "seqpacker-good 1.0"}
+    assert Packer(10, "nameless").pack([6, 5, 4]).bins == [[0, 2], [1]]
+
+
+def test_a_real_installed_distribution_is_found_with_its_name_and_version(tmp_path):
+    """Through this Python's own importlib.metadata (3.9 has no
+    entry_points(group=...) and no EntryPoint.dist): a plugin installed as a
+    .dist-info folder on sys.path, in a fresh process."""
+    (tmp_path / "seqpacker_fakeplug.py").write_text(textwrap.dedent("""
+        from seqpacker.registry import pack_builtin
+
+        def plug(lengths, capacity, **options):
+            return pack_builtin(lengths, capacity, "ffd")
+    """))
+    info = tmp_path / "seqpacker_fakeplug-3.1.4.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: seqpacker-fakeplug\n"
+                                   "Version: 3.1.4\n")
+    (info / "entry_points.txt").write_text(f"[{registry.ENTRY_POINT_GROUP}]\n"
+                                           "fakeplug = seqpacker_fakeplug:plug\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import seqpacker; "
+            "from seqpacker.registry import available_strategies; "
+            "info = next(i for i in available_strategies() if i.short == 'FAKEPLUG'); "
+            "print(info.origin); print(seqpacker.Packer(10, 'fakeplug').pack([6, 5, 4]).bins)")
+    env = {k: v for k, v in os.environ.items() if k != registry.DISABLE_VARIABLE}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                         text=True, cwd=tmp_path, env=env, check=True)
+    assert out.stdout.splitlines() == ["seqpacker-fakeplug 3.1.4", "[[0, 2], [1]]"]
 
 
 def test_disable_variable_turns_discovery_off(entry_points, monkeypatch):

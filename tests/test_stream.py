@@ -558,6 +558,43 @@ def test_add_takes_integer_types_through_c():
     assert all(type(v) is int for v in pack.lengths + pack.sequence_ids + [pack.used])
 
 
+class Index:
+    """Not an int, but an integer through ``__index__``."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __index__(self):
+        return self.value
+
+
+class IntSubclass(int):
+    pass
+
+
+@pytest.mark.parametrize("make", [
+    Index, IntSubclass, np.int8, np.uint16, np.int64,
+    lambda v: Index(IntSubclass(v)),  # __index__ returning a subclass (deprecated)
+], ids=["__index__", "int subclass", "int8", "uint16", "int64", "__index__ to subclass"])
+@pytest.mark.filterwarnings("ignore:__index__ returned non-int:DeprecationWarning")
+def test_add_takes_every_integer_type_once(make):
+    """A length that is an integer but not an exact int becomes one and is
+    added once; before Python 3.10 operator.index keeps int subclasses, and
+    add() must not hand one back to itself for ever."""
+    packer = StreamPacker(10, "nf")
+    assert packer.add(make(6)) == []
+    (pack,) = packer.add(make(5))
+    assert pack.sequence_ids == [0] and pack.lengths == [6] and type(pack.lengths[0]) is int
+    assert packer.sequences_added == 2
+
+
+def test_a_stream_builds_only_pack_objects():
+    packer = StreamPacker(10, "nf")
+    with pytest.raises(TypeError, match="pack_type must be a subclass of PackBase"):
+        packer._bind_stream(packer._native.address, packer._native, tuple)
+    assert packer.add(6) == [] and [p.used for p in packer.add(5)] == [6]
+
+
 def test_add_on_a_packer_that_was_never_initialised():
     packer = StreamPacker.__new__(StreamPacker)
     with pytest.raises(RuntimeError, match="__init__ was not called"):
