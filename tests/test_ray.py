@@ -24,8 +24,17 @@ from seqpacker._shard_stage import SHARD, assign_shards  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+def local_ray(tmp_path_factory):
+    # Ray puts the driver's working directory on its workers' sys.path: from
+    # a checkout's root they would import its seqpacker/ (no compiled
+    # modules) instead of the installed package.
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("ray"))
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR")
+    finally:
+        os.chdir(here)
     context = ray.data.DataContext.get_current()
     saved = (context.enable_progress_bars, context.shuffle_strategy,
              context.retried_map_errors, context.max_map_retries)
@@ -123,11 +132,12 @@ def test_errors():
         sr.pack_dataset(no_tokens, 1024)
 
 
-def test_import_seqpacker_does_not_import_ray():
+def test_import_seqpacker_does_not_import_ray(tmp_path):
     import subprocess
 
     code = "import sys, seqpacker; print('ray' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path)  # the installed package, not a checkout's
     assert out.stdout.strip() == "False"
 
 

@@ -108,11 +108,12 @@ def test_errors(spark):
         ss.pack_dataframe(df.select("shard"), 1024)
 
 
-def test_import_seqpacker_does_not_import_pyspark():
+def test_import_seqpacker_does_not_import_pyspark(tmp_path):
     import subprocess
 
     code = "import sys, seqpacker; print('pyspark' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path)  # the installed package, not a checkout's
     assert out.stdout.strip() == "False"
 
 
