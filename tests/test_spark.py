@@ -25,13 +25,21 @@ from seqpacker._shard_stage import SHARD, assign_shards  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark(tmp_path_factory):
     # Workers run this interpreter (with seqpacker installed); local[2, 3]
-    # is 2 cores, and a failed task is tried up to 3 times.
+    # is 2 cores, and a failed task is tried up to 3 times. They start in
+    # the JVM's working directory and put it on sys.path: from a checkout's
+    # root they would import its seqpacker/ (no compiled modules) instead
+    # of the installed package.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (SparkSession.builder.master("local[2, 3]").appName("seqpacker-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("spark"))
+    try:
+        session = (SparkSession.builder.master("local[2, 3]").appName("seqpacker-tests")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+    finally:
+        os.chdir(here)
     session.sparkContext.setLogLevel("ERROR")
     pyspark.cloudpickle.register_pickle_by_value(fault_injection)
     yield session
