@@ -81,7 +81,7 @@ def check_shard_column(shard_column, num_shards, names) -> None:
 def token_stages(schema: pa.Schema, options: token_stage.StageOptions, shard_column: str | None,
                  num_shards: int | None) -> Stages:
     """Packed rows from rows of tokens (``distributed.pack_tables``'s stages)."""
-    input_type, label_type = token_stage.token_types(schema)
+    label_type = token_stage.token_types(schema)[1]
     names = ["input_ids"] + (["labels"] if label_type is not None else [])
     keyed = pa.schema([schema.field(name) for name in names]
                       + [pa.field(token_stage.SHARD, pa.int64())])

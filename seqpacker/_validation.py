@@ -158,28 +158,24 @@ def check_k(k) -> int:
 
 
 def check_threads(threads) -> int:
-    """Threads a call may use: ``None`` means one per online CPU (0 for the
-    C side, so 0 itself is refused); an int that fits the C field
-    otherwise, whose range the C library checks (``_native.options``)."""
-    if threads is None:
-        return 0
-    threads = _check_field("threads", threads)
-    if threads == 0:
-        raise ValueError("threads = 0 is out of range: it must be >= 1 and <= "
-                         f"{_native.MAX_THREADS} (or None for one per CPU)")
-    return threads
+    """Threads a call may use: ``None`` means one per online CPU."""
+    return _check_none_as_zero("threads", threads)
 
 
 def check_max_seqs(max_seqs_per_pack) -> int:
-    """The most sequences a pack holds: ``None`` means no limit (0 for the
-    C side, so 0 itself is refused); an int that fits the C field
-    otherwise, whose range the C library checks (``_native.options``)."""
-    if max_seqs_per_pack is None:
+    """The most sequences a pack holds: ``None`` means no limit."""
+    return _check_none_as_zero("max_seqs_per_pack", max_seqs_per_pack)
+
+
+def _check_none_as_zero(name: str, value) -> int:
+    """An option whose ``None`` is 0 on the C side (so 0 itself is
+    refused); an int that fits the C field otherwise, whose range the C
+    library checks (``_native.options``)."""
+    if value is None:
         return 0
-    value = _check_field("max_seqs_per_pack", max_seqs_per_pack)
+    value = _check_field(name, value)
     if value == 0:
-        raise ValueError("max_seqs_per_pack = 0 is out of range: "
-                         f"{_native.option_limits('max_seqs_per_pack')}")
+        raise ValueError(f"{name} = 0 is out of range: {_native.option_limits(name)}")
     return value
 
 
