@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._chunked_file import ChunkedFile
 from ._optional import import_optional
 from ._packed_layout import LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice, pack_arrays
 from .distributed import DEFAULT_SHARD_ROWS, pack_in_shards
@@ -220,7 +221,7 @@ def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, labe
         partial = f"{paths[shard]}.{uuid.uuid4().hex}.partial"
         scratch = Scratch()  # each batch is written before the next reuses it
         try:
-            with pa.ipc.new_stream(partial, schema) as writer:
+            with ChunkedFile(partial) as sink, pa.ipc.new_stream(sink, schema) as writer:
                 for r in shards[shard]:
                     writer.write_batch(build(ranges[r], scratch))
                     bar.update(ranges[r][1] - ranges[r][0])
