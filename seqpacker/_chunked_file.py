@@ -22,7 +22,7 @@ class ChunkedFile:
     at once from threads."""
 
     def __init__(self, path: str):
-        self._file = open(path, "wb", buffering=0)  # noqa: SIM115 (closed by close())
+        self._file = open(path, "wb", buffering=0)
 
     def write(self, data) -> int:
         view = memoryview(data).cast("B")
