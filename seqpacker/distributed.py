@@ -188,10 +188,11 @@ def repack_order(shard, row, lengths, capacity: int, *, strategy: str = "obfd",
     if twice.size:
         i = int(twice[0])
         raise ValueError(f"residue row {int(row[i])} of shard {int(shard[i])} is given twice")
-    result = packer.pack(lengths[order])
+    ordered = lengths[order]
+    result = packer.pack(ordered)
     items = result.items
     packing = ShardedPacking(capacity=result.capacity, shard=shard[items], row=row[items],
-                             lengths=lengths[order][items],
+                             lengths=ordered[items],
                              offsets=result.offsets.astype(np.int64))
     return order[items], packing
 
