@@ -26,9 +26,14 @@ def check_batch(fields: dict, *, label_convention: str, capacity: int | None,
                         ("position_ids", positions)):
         if value is None:
             raise ValueError(f"the batch has no {name}")
-        if value.ndim != 2 or value.shape != input_ids.shape:
-            raise ValueError(f"{name} must be 2-D like input_ids {tuple(input_ids.shape)}, "
-                             f"got {tuple(value.shape)}")
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{name} must be a tensor, not {type(value).__name__}")
+        if value.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (rows, tokens), got shape "
+                             f"{tuple(value.shape)}: a single row is {name}[None]")
+        if value.shape != input_ids.shape:
+            raise ValueError(f"{name} must have the shape of input_ids "
+                             f"{tuple(input_ids.shape)}, got {tuple(value.shape)}")
     rows, row_length = input_ids.shape
     cu = _check_cu_seqlens(fields.get("cu_seqlens"), positions)
     segment_lengths = np.diff(cu)
@@ -46,9 +51,13 @@ def check_batch(fields: dict, *, label_convention: str, capacity: int | None,
         raise ValueError(f"max_seqlen = {int(max_seqlen)} is less than the longest segment "
                          f"({longest} tokens)")
     segments = np.repeat(np.arange(segment_lengths.size), segment_lengths)
-    if fields.get("seq_idx") is not None:
-        seq_idx = fields["seq_idx"].reshape(-1)
+    seq_idx = fields.get("seq_idx")
+    if seq_idx is not None:
+        seq_idx = seq_idx.reshape(-1)
         _check_seq_idx(seq_idx, cu, row_length)
+    if fields.get("seq_lengths") is not None:
+        _check_seq_lengths(np.asarray(fields["seq_lengths"]), seq_idx, cu)
+    if seq_idx is not None:
         _check_padding_labels(labels.reshape(-1), seq_idx, cu, fields.get("seq_lengths"),
                               row_length, ignore)
     _check_labels(input_ids.reshape(-1), labels.reshape(-1), cu, segments, row_length,
@@ -170,17 +179,45 @@ def _check_seq_idx(seq_idx, cu, row_length) -> None:
         raise ValueError("seq_idx must number the sequences in increasing order")
 
 
+def _check_seq_lengths(seq_lengths: np.ndarray, seq_idx, cu: np.ndarray) -> None:
+    """Each sequence of ``seq_lengths`` (in order) must have a segment of its
+    own, as long as it or longer (slot padding). A collator that merges the
+    sequences of a packed row into one (transformers'
+    ``DataCollatorWithFlattening`` reads neither ``seq_lengths`` nor
+    ``position_ids``) leaves fewer, longer segments."""
+    if seq_lengths.ndim != 1 or seq_lengths.dtype.kind not in "iu":
+        raise ValueError(f"seq_lengths must be a 1-D integer array, got shape "
+                         f"{seq_lengths.shape} of {seq_lengths.dtype}")
+    starts, lengths = _nonempty(cu)
+    if seq_idx is not None:
+        lengths = lengths[seq_idx[starts] >= 0]  # not row padding
+    merged = ("; a collator that ignores seq_lengths and position_ids (transformers' "
+              "DataCollatorWithFlattening on packed rows) merges the sequences of a row, "
+              "which then attend to each other")
+    if lengths.size != seq_lengths.size:
+        raise ValueError(f"the batch has {lengths.size} sequence segments, seq_lengths "
+                         f"{seq_lengths.size} sequences{merged}")
+    short = np.flatnonzero(lengths < seq_lengths)
+    if short.size:
+        s = int(short[0])
+        raise ValueError(f"sequence {s} has {int(seq_lengths[s])} tokens (seq_lengths), but "
+                         f"its segment only {int(lengths[s])}")
+    if seq_idx is None:
+        long = np.flatnonzero(lengths != seq_lengths)
+        if long.size:
+            s = int(long[0])
+            raise ValueError(f"sequence {s} has {int(seq_lengths[s])} tokens (seq_lengths), "
+                             f"but its segment holds {int(lengths[s])}{merged}")
+
+
 def _check_padding_labels(labels, seq_idx, cu, seq_lengths, row_length, ignore) -> None:
     """Padding (row padding: seq_idx -1; slot padding: past a sequence's
     ``seq_lengths`` within its segment) must have ignored labels."""
     padding = seq_idx < 0
-    if seq_lengths is not None:
+    if seq_lengths is not None:  # (its count is checked by _check_seq_lengths)
         starts, lengths = _nonempty(cu)
         is_sequence = seq_idx[starts] >= 0
         real = np.zeros(starts.size, dtype=np.int64)
-        if is_sequence.sum() != np.asarray(seq_lengths).size:
-            raise ValueError(f"seq_lengths has {np.asarray(seq_lengths).size} entries for "
-                             f"{int(is_sequence.sum())} sequences")
         real[is_sequence] = seq_lengths
         offset = np.arange(labels.size) - np.repeat(starts, lengths)
         padding |= offset >= np.repeat(real, lengths)

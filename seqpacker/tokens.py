@@ -5,8 +5,9 @@ every sequence in one integer array, ``offsets`` the ``n + 1`` boundaries
 (sequence ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``), and optional
 labels beside the tokens. ``as_flat_tokens`` turns the other accepted
 inputs into it: a list of token lists, a list of NumPy arrays (or CPU
-tensors), or a list of dicts with ``input_ids`` and optional ``labels``
-(rows of a tokenized dataset). No Python loop runs over tokens: a list of
+tensors), or a list of dicts with ``input_ids`` and optional ``labels``,
+``attention_mask`` and ``seq_lengths`` (rows of a tokenized or a packed
+dataset). No Python loop runs over tokens: a list of
 int lists is read in C (``_sequences.c``), arrays are concatenated by
 NumPy.
 
@@ -131,27 +132,92 @@ def as_flat_tokens(sequences) -> FlatTokens:
 
 
 def _from_rows(rows: Sequence) -> FlatTokens:
-    """Dict rows (``input_ids`` and optional ``labels``) as FlatTokens."""
+    """Dict rows as FlatTokens: ``input_ids`` and optional ``labels``,
+    ``attention_mask`` (its zeros mark padding, which is dropped) and
+    ``seq_lengths`` (a row that holds several sequences, as ``pack_dataset``
+    writes them, is split into them)."""
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping) or "input_ids" not in row:
             raise TypeError(f"sequence {index} must be a dict with 'input_ids' like the "
                             f"others, not {type(row).__name__}")
-    has_labels = ["labels" in row for row in rows]
-    if any(has_labels) and not all(has_labels):
-        index = has_labels.index(not has_labels[0])
-        raise ValueError(f"sequence {index} {'has' if has_labels[index] else 'lacks'} 'labels' "
-                         f"and sequence 0 {'has' if has_labels[0] else 'lacks'} them: give "
-                         "labels for all sequences or none")
     tokens, offsets = _flatten([row["input_ids"] for row in rows], "input_ids")
-    labels = None
-    if has_labels and has_labels[0]:
-        labels, label_offsets = _flatten([row["labels"] for row in rows], "labels")
-        if not np.array_equal(label_offsets, offsets):
-            index = int(np.flatnonzero(np.diff(label_offsets) != np.diff(offsets))[0])
-            raise ValueError(f"sequence {index} has {int(offsets[index + 1] - offsets[index])} "
-                             f"input_ids but {int(label_offsets[index + 1] - label_offsets[index])}"
-                             " labels")
+    labels = _column_beside(rows, "labels", offsets)
+    mask = _column_beside(rows, "attention_mask", offsets)
+    if mask is not None:
+        tokens, labels, offsets = _drop_padding(tokens, labels, offsets, mask)
+    if _all_or_none(rows, "seq_lengths"):
+        offsets = _split_rows(rows, offsets)
+    elif _all_or_none(rows, "position_ids"):
+        raise ValueError("the rows carry position_ids but no seq_lengths, so the sequences "
+                         "a row may hold cannot be told apart: give each row's seq_lengths "
+                         "(as pack_dataset writes them), or rows of one sequence without "
+                         "position_ids")
     return FlatTokens(tokens, offsets, labels)
+
+
+def _all_or_none(rows: Sequence, name: str) -> bool:
+    """Whether the rows have ``name``; ValueError if only some do."""
+    has = [name in row for row in rows]
+    if any(has) and not all(has):
+        index = has.index(not has[0])
+        raise ValueError(f"sequence {index} {'has' if has[index] else 'lacks'} '{name}' "
+                         f"and sequence 0 {'has' if has[0] else 'lacks'} them: give "
+                         f"{name} for all sequences or none")
+    return bool(has) and has[0]
+
+
+def _column_beside(rows: Sequence, name: str, offsets: np.ndarray) -> np.ndarray | None:
+    """The rows' ``name`` lists as one flat array beside the tokens (the
+    same length per row), or None if the rows have none."""
+    if not _all_or_none(rows, name):
+        return None
+    values, value_offsets = _flatten([row[name] for row in rows], name)
+    if not np.array_equal(value_offsets, offsets):
+        index = int(np.flatnonzero(np.diff(value_offsets) != np.diff(offsets))[0])
+        raise ValueError(f"sequence {index} has {int(offsets[index + 1] - offsets[index])} "
+                         f"input_ids but {int(value_offsets[index + 1] - value_offsets[index])}"
+                         f" {name}")
+    return values
+
+
+def _drop_padding(tokens, labels, offsets, mask):
+    """The tokens (and labels) whose ``attention_mask`` is 1, with their new
+    offsets: a tokenizer's padding (mask 0) is not part of the sequence."""
+    wrong = np.flatnonzero((mask != 0) & (mask != 1))
+    if wrong.size:
+        t = int(wrong[0])
+        row = int(np.searchsorted(offsets, t, side="right")) - 1
+        raise ValueError(f"attention_mask of sequence {row} holds {int(mask[t])} at token "
+                         f"{t - int(offsets[row])}: a row's mask must be 0 (padding, dropped) "
+                         "or 1 (a token of the sequence)")
+    keep = mask.astype(bool)
+    if keep.all():
+        return tokens, labels, offsets
+    kept_before = np.zeros(keep.size + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    return tokens[keep], None if labels is None else labels[keep], kept_before[offsets]
+
+
+def _split_rows(rows: Sequence, offsets: np.ndarray) -> np.ndarray:
+    """The sequence boundaries of rows that each hold the sequences of
+    their ``seq_lengths``, one after another, filling the row."""
+    lengths, row_offsets = _flatten([row["seq_lengths"] for row in rows], "seq_lengths")
+    if lengths.size and lengths.min() < 1:
+        s = int(np.argmin(lengths))
+        row = int(np.searchsorted(row_offsets, s, side="right")) - 1
+        raise ValueError(f"seq_lengths of row {row} holds {int(lengths[s])}: every sequence "
+                         "needs at least one token")
+    bounds = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    sums = bounds[row_offsets[1:]] - bounds[row_offsets[:-1]]
+    wrong = np.flatnonzero(sums != np.diff(offsets))
+    if wrong.size:
+        row = int(wrong[0])
+        raise ValueError(f"row {row} has {int(offsets[row + 1] - offsets[row])} tokens, but "
+                         f"its seq_lengths add up to {int(sums[row])}: a row must hold "
+                         "exactly its sequences (pack_dataset's layout='flat' rows do; padded "
+                         "rows end in padding)")
+    return bounds
 
 
 def _flatten(sequences: Sequence, name: str) -> tuple[np.ndarray, np.ndarray]:

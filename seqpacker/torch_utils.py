@@ -42,6 +42,7 @@ __all__ = ["FlatTokens", "PackedBatch", "PackedCollator", "block_causal_mask",
            "pack_result_to_tensors", "packed_collate_fn", "validate_batch"]
 
 ATTENTION_MASKS = (None, "indexed", "block_causal")
+COLLATE_OUTPUTS = ("batch", "hf")
 
 
 @dataclass
@@ -58,7 +59,11 @@ class PackedBatch:
     token tensors: one segment per sequence and, in the padded layout, one
     per row's padding. ``max_seqlen`` is the longest segment (a Python int).
     ``seq_lengths`` (int32) holds the tokens of each sequence in packing
-    order. ``attention_mask`` is None unless asked for.
+    order. ``num_sequences`` counts the sequences and
+    ``num_sequences_with_loss`` those with at least one label that is not
+    ignored (the divisor of a per-sequence mean loss); ``num_loss_tokens``
+    counts the labels that are not ignored. ``attention_mask`` is None
+    unless asked for.
     """
 
     input_ids: torch.Tensor
@@ -70,6 +75,7 @@ class PackedBatch:
     seq_idx: torch.Tensor
     seq_lengths: torch.Tensor
     num_sequences: int
+    num_sequences_with_loss: int
     num_loss_tokens: int
     loss_weights: torch.Tensor | None
     layout: str
@@ -84,27 +90,31 @@ class PackedBatch:
         return replace(self, **moved)
 
     def to_hf(self, *, pad_cu_seqlens_to: int | None = None) -> dict:
-        """Keyword arguments for a transformers model.
+        """Keyword arguments for a transformers model: ``model(**batch.to_hf())``.
 
         The fields and dtypes of ``DataCollatorWithFlattening(
         return_flash_attn_kwargs=True, return_seq_idx=True)``: ``input_ids``,
         ``labels``, ``position_ids`` (int64), ``seq_idx`` and
-        ``cu_seq_lens_q/k`` (int32), ``max_length_q/k`` (ints), plus
-        a block-causal ``attention_mask`` when the batch has one (boolean, as
-        SDPA attention takes it; eager attention needs
-        ``block_causal_mask(batch, torch.float32)`` instead). An indexed mask
-        is left out: a stock model reads a 2-D mask as 0/1 padding and would
-        let the sequences of a row attend to each other. Call the model with
-        ``use_cache=False``: transformers finds the sequences of a row from
-        ``position_ids`` only without a cache.
+        ``cu_seq_lens_q/k`` (int32), ``max_length_q/k`` (ints), and
+        ``use_cache=False``: transformers tells the sequences of a row apart
+        by ``position_ids`` only when it runs without a cache, and a model's
+        config usually asks for one. A block-causal ``attention_mask`` comes
+        as the additive float32 mask (0 where a token may attend, the
+        minimum elsewhere), which SDPA and eager attention both read right
+        (eager attention adds a boolean mask to its scores as 1 and 0, which
+        masks nothing). An indexed mask is left out: a stock model reads a
+        2-D mask as 0/1 padding and would let the sequences of a row attend
+        to each other. The dict goes to a ``Trainer`` as it is (see
+        ``packed_collate_fn(..., output="hf")``).
         """
         cu = _pad_cu(self.cu_seqlens, pad_cu_seqlens_to)
         kwargs = {"input_ids": self.input_ids, "labels": self.labels,
                   "position_ids": self.position_ids, "seq_idx": self.seq_idx,
                   "cu_seq_lens_q": cu, "cu_seq_lens_k": cu,
-                  "max_length_q": self.max_seqlen, "max_length_k": self.max_seqlen}
+                  "max_length_q": self.max_seqlen, "max_length_k": self.max_seqlen,
+                  "use_cache": False}
         if self.attention_mask is not None and self.attention_mask.dim() == 4:
-            kwargs["attention_mask"] = self.attention_mask
+            kwargs["attention_mask"] = _additive(self.attention_mask, torch.float32)
         return kwargs
 
     def to_flash_attn(self, *, pad_cu_seqlens_to: int | None = None) -> dict:
@@ -185,10 +195,11 @@ def pack_result_to_tensors(
         pad_to_multiple_of: pad every sequence to a multiple of this many
             slots (Megatron context parallelism).
     """
-    options = _Options(padding_value, label_padding_value, layout, label_convention,
-                       attention_mask, loss_weights, pad_to_multiple_of, device)
     if not isinstance(result, PackResult):
         raise TypeError(f"result must be a PackResult, not {type(result).__name__}")
+    options = _Options(result.capacity, padding_value, label_padding_value, layout,
+                       label_convention, attention_mask, loss_weights, pad_to_multiple_of,
+                       device)
     flat = as_flat_tokens(token_ids)
     lengths = flat.lengths
     if len(flat) != result.lengths.size:
@@ -209,8 +220,8 @@ def pack_result_to_tensors(
 class _Options:
     """The checked layout options that a batch is built with."""
 
-    def __init__(self, padding_value, label_padding_value, layout, label_convention,
-                 attention_mask, loss_weights, pad_to_multiple_of, device):
+    def __init__(self, capacity, padding_value, label_padding_value, layout,
+                 label_convention, attention_mask, loss_weights, pad_to_multiple_of, device):
         for name, value in (("padding_value", padding_value),
                             ("label_padding_value", label_padding_value)):
             if isinstance(value, bool) or not isinstance(value, int) \
@@ -226,6 +237,9 @@ class _Options:
             raise TypeError(f"loss_weights must be True or False, not {loss_weights!r}")
         self.loss_weights = loss_weights
         self.multiple = check_multiple(pad_to_multiple_of)
+        if capacity % self.multiple:
+            raise ValueError(f"capacity {capacity} must be a multiple of "
+                             f"pad_to_multiple_of = {self.multiple}")
         self.device = device
 
     def arrays(self, flat, pieces, order, bin_offsets, capacity) -> PackedArrays:
@@ -244,6 +258,7 @@ class _Options:
 
         labels = tokens(arrays.labels)
         valid = arrays.labels != self.ignore
+        loss_counts = _loss_counts(arrays, valid)
         batch = PackedBatch(
             input_ids=tokens(arrays.input_ids),
             cu_seqlens=torch.from_numpy(arrays.cu_seqlens.astype(np.int32)),
@@ -254,8 +269,9 @@ class _Options:
             seq_idx=tokens(arrays.seq_idx(), np.int32),
             seq_lengths=torch.from_numpy(arrays.seq_lengths.astype(np.int32)),
             num_sequences=arrays.num_sequences,
+            num_sequences_with_loss=int(np.count_nonzero(loss_counts)),
             num_loss_tokens=int(np.count_nonzero(valid)),
-            loss_weights=tokens(_loss_weights(arrays, valid), np.float32)
+            loss_weights=tokens(_loss_weights(arrays, valid, loss_counts), np.float32)
             if self.loss_weights else None,
             layout=self.layout,
             label_convention=self.label_convention,
@@ -281,10 +297,14 @@ class _Options:
         return _block_causal(torch.from_numpy(arrays.segment_ids()).view(shape), torch.bool)
 
 
-def _loss_weights(arrays: PackedArrays, valid: np.ndarray) -> np.ndarray:
+def _loss_counts(arrays: PackedArrays, valid: np.ndarray) -> np.ndarray:
+    """The loss tokens (labels not ignored) of each segment; padding has none."""
+    return np.bincount(arrays.segment_ids()[valid], minlength=arrays.cu_seqlens.size - 1)
+
+
+def _loss_weights(arrays: PackedArrays, valid: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """1 / (loss tokens of the token's segment) on loss tokens, 0 elsewhere."""
     segments = arrays.segment_ids()
-    counts = np.bincount(segments[valid], minlength=arrays.cu_seqlens.size - 1)
     weights = np.zeros(valid.size, dtype=np.float32)
     weights[valid] = 1.0 / counts[segments[valid]]
     return weights
@@ -296,10 +316,14 @@ def _block_causal(segments: torch.Tensor, dtype) -> torch.Tensor:
     length = segments.shape[1]
     allowed = (same & torch.ones(length, length, dtype=torch.bool,
                                  device=segments.device).tril())[:, None]
-    if dtype == torch.bool:
-        return allowed
+    return allowed if dtype == torch.bool else _additive(allowed, dtype)
+
+
+def _additive(allowed: torch.Tensor, dtype) -> torch.Tensor:
+    """A boolean mask (True: may attend) as the additive one that attention
+    adds to its scores: 0 where allowed, the dtype's minimum elsewhere."""
     blocked = torch.full(allowed.shape, torch.finfo(dtype).min, dtype=dtype,
-                         device=segments.device)
+                         device=allowed.device)
     return blocked.masked_fill(allowed, 0.0)
 
 
@@ -310,6 +334,9 @@ def block_causal_mask(batch: PackedBatch, dtype=torch.bool) -> torch.Tensor:
     additive (0 where a token may attend, the dtype's minimum elsewhere), as
     eager attention adds it to the scores.
     """
+    if not isinstance(dtype, torch.dtype) or not (dtype == torch.bool or dtype.is_floating_point):
+        raise TypeError(f"dtype must be torch.bool or a floating dtype (an additive mask), "
+                        f"not {dtype!r}")
     cu = batch.cu_seqlens.long()
     segments = torch.repeat_interleave(torch.arange(cu.numel() - 1, device=cu.device),
                                        cu.diff())
@@ -317,7 +344,7 @@ def block_causal_mask(batch: PackedBatch, dtype=torch.bool) -> torch.Tensor:
 
 
 class PackedCollator:
-    """A DataLoader ``collate_fn`` that packs each batch (see ``packed_collate_fn``).
+    """A ``collate_fn`` that packs each batch (see ``packed_collate_fn``).
 
     It pickles by its settings, so DataLoader workers can use it under
     both the fork and the spawn start methods.
@@ -328,7 +355,8 @@ class PackedCollator:
                  layout: str = "padded", label_convention: str = "hf",
                  on_overlong: str = "error", attention_mask: str | None = None,
                  loss_weights: bool = False, pad_to_multiple_of: int | None = None,
-                 device=None, k: int | None = None, threads: int | None = 1):
+                 device=None, k: int | None = None, threads: int | None = 1,
+                 output: str = "batch"):
         self._settings = dict(locals())
         del self._settings["self"]
         self._setup()
@@ -337,13 +365,12 @@ class PackedCollator:
         s = self._settings
         self._packer = Packer(s["capacity"], s["strategy"], s["seed"], k=s["k"],
                               threads=s["threads"])
-        self._options = _Options(s["padding_value"], s["label_padding_value"], s["layout"],
-                                 s["label_convention"], s["attention_mask"], s["loss_weights"],
+        self._options = _Options(self._packer.capacity, s["padding_value"],
+                                 s["label_padding_value"], s["layout"], s["label_convention"],
+                                 s["attention_mask"], s["loss_weights"],
                                  s["pad_to_multiple_of"], s["device"])
         self._on_overlong = check_on_overlong(s["on_overlong"])
-        if s["capacity"] % self._options.multiple:
-            raise ValueError(f"capacity {s['capacity']} must be a multiple of "
-                             f"pad_to_multiple_of = {self._options.multiple}")
+        self._output = check_choice("output", s["output"], COLLATE_OUTPUTS)
 
     def __getstate__(self) -> dict:
         return self._settings
@@ -352,40 +379,47 @@ class PackedCollator:
         self._settings = settings
         self._setup()
 
-    def __call__(self, batch) -> PackedBatch:
+    def __call__(self, batch) -> PackedBatch | dict:
         flat = as_flat_tokens(batch)
         capacity = self._packer.capacity
         pieces = cut_overlong(flat.lengths, capacity, self._on_overlong)
         result = self._packer.pack(slot_lengths(pieces.length, self._options.multiple))
         arrays = self._options.arrays(flat, pieces, result.items, result.offsets, capacity)
-        return self._options.batch(arrays)
+        packed = self._options.batch(arrays)
+        return packed.to_hf() if self._output == "hf" else packed
 
     def __repr__(self) -> str:
         s = self._settings
         return (f"PackedCollator(capacity={s['capacity']}, strategy={s['strategy']!r}, "
-                f"layout={s['layout']!r}, label_convention={s['label_convention']!r})")
+                f"layout={s['layout']!r}, label_convention={s['label_convention']!r}, "
+                f"output={s['output']!r})")
 
 
 def packed_collate_fn(capacity: int, *, strategy: str = "obfd", seed: int | None = None,
                       padding_value: int = 0, label_padding_value: int = -100,
-                      **options) -> Callable[[list], PackedBatch]:
+                      **options) -> Callable[[list], PackedBatch | dict]:
     """A ``collate_fn`` for ``torch.utils.data.DataLoader`` that packs each batch.
 
     The batch is a list of token lists or arrays, or of dicts with
-    ``input_ids`` and optional ``labels`` (rows of a tokenized dataset).
+    ``input_ids`` and optional ``labels``, ``attention_mask`` (its zeros
+    mark padding, which is dropped) and ``seq_lengths`` (a row holding
+    several sequences, as ``pack_dataset`` writes them, is split into them).
     Other keyword arguments: ``layout``, ``label_convention``,
     ``attention_mask``, ``loss_weights``, ``pad_to_multiple_of`` and
     ``device`` as in ``pack_result_to_tensors``; ``on_overlong``
     (``"error"``, ``"truncate"`` or ``"split"``); ``k`` and ``threads`` as in
     ``Packer`` (``threads`` defaults to 1: DataLoader workers are the
-    parallelism).
+    parallelism); ``output``: ``"batch"`` (a ``PackedBatch``) or ``"hf"``
+    (its ``to_hf()`` dict, the ``data_collator`` of a transformers
+    ``Trainer``).
     """
     return PackedCollator(capacity, strategy=strategy, seed=seed, padding_value=padding_value,
                           label_padding_value=label_padding_value, **options)
 
 
 def validate_batch(batch, *, label_convention: str | None = None,
-                   capacity: int | None = None, ignore_index: int | None = None) -> None:
+                   capacity: int | None = None, ignore_index: int | None = None,
+                   seq_lengths=None) -> None:
     """Raise ValueError if ``batch`` would train differently from its sequences alone.
 
     ``batch`` is a ``PackedBatch`` or a dict of tensors (``to_hf()``'s, or
@@ -397,6 +431,13 @@ def validate_batch(batch, *, label_convention: str | None = None,
     ``seq_idx`` and ``max_seqlen`` agree with the segments.
     ``label_convention``, ``capacity`` and ``ignore_index`` default to the
     batch's own (``"hf"``, unchecked and -100 for a dict).
+
+    ``seq_lengths`` (a dict's own ``seq_lengths`` by default) gives the
+    tokens of each sequence in the batch, in order, e.g. the concatenated
+    ``seq_lengths`` of the ``pack_dataset`` rows it was collated from: each
+    sequence must then have a segment of its own, which catches a collator
+    that merged the sequences of a packed row. Without it, such a merge
+    cannot be told from one long sequence.
     """
     if isinstance(batch, PackedBatch):
         fields = {"input_ids": batch.input_ids, "labels": batch.labels,
@@ -411,14 +452,19 @@ def validate_batch(batch, *, label_convention: str | None = None,
                   "position_ids": batch.get("position_ids"),
                   "cu_seqlens": batch.get("cu_seq_lens_q", batch.get("cu_seqlens")),
                   "max_seqlen": batch.get("max_length_q", batch.get("max_seqlen")),
-                  "seq_idx": batch.get("seq_idx"), "attention_mask": batch.get("attention_mask")}
+                  "seq_idx": batch.get("seq_idx"), "seq_lengths": batch.get("seq_lengths"),
+                  "attention_mask": batch.get("attention_mask")}
         label_convention = label_convention or "hf"
         ignore = -100 if ignore_index is None else ignore_index
     else:
         raise TypeError(f"batch must be a PackedBatch or a dict of tensors, "
                         f"not {type(batch).__name__}")
     check_choice("label_convention", label_convention, LABEL_CONVENTIONS)
+    if seq_lengths is not None:
+        fields["seq_lengths"] = seq_lengths
     arrays = {name: value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
               for name, value in fields.items()}
+    if arrays.get("seq_lengths") is not None:
+        arrays["seq_lengths"] = np.asarray(arrays["seq_lengths"])
     _batch_checks.check_batch(arrays, label_convention=label_convention, capacity=capacity,
                               ignore=ignore)

@@ -42,7 +42,7 @@ def test_there_are_examples_to_run():
 OPTIONAL = {"torch": "torch", "seqpacker.torch_utils": "torch", "transformers": "transformers",
             "datasets": "datasets", "seqpacker.hf_utils": "datasets", "pyarrow": "pyarrow",
             "ray": "ray", "seqpacker.ray": "ray",
-            "pyspark": "pyspark", "seqpacker.spark": "pyspark"}
+            "pyspark": "pyspark", "seqpacker.spark": "pyspark", "trl": "trl"}
 
 
 @pytest.mark.parametrize("page, line, code", EXAMPLES)

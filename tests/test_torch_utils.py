@@ -108,6 +108,19 @@ def test_block_causal_mask(result):
     validate_batch(b)
 
 
+def test_sequences_with_a_loss_token_are_counted_apart(result):
+    """The per-sequence mean divides by the sequences that have a loss token;
+    a 1-token sequence (hf labels) or a fully masked one has none."""
+    b = pack_result_to_tensors(result, SEQS)
+    assert (b.num_sequences, b.num_sequences_with_loss) == (4, 3)
+    masked = [{"input_ids": s, "labels": [IG] * len(s) if i == 1 else s}
+              for i, s in enumerate(SEQS)]
+    m = pack_result_to_tensors(result, masked, layout="flat")
+    assert (m.num_sequences, m.num_sequences_with_loss) == (4, 2)
+    shifted = pack_result_to_tensors(result, SEQS, label_convention="shifted")
+    assert shifted.num_sequences_with_loss == 3
+
+
 def test_loss_weights(result):
     b = pack_result_to_tensors(result, SEQS, loss_weights=True)
     w = b.loss_weights
@@ -116,15 +129,17 @@ def test_loss_weights(result):
     assert values(w[0]) == [0, third, third, third, 0, 1]
     assert values(w[1]) == [0, 0.5, 0.5, 0, 0, 0]  # the 1-token sequence has no loss token
     # Summed over each sequence's tokens: 1 for every sequence with a loss token.
-    assert float(w.sum()) == pytest.approx(3)
+    assert float(w.sum()) == pytest.approx(3) == b.num_sequences_with_loss
 
 
 def test_adapters(result):
     b = pack_result_to_tensors(result, SEQS, layout="flat")
     hf = b.to_hf()
     assert set(hf) == {"input_ids", "labels", "position_ids", "seq_idx", "cu_seq_lens_q",
-                       "cu_seq_lens_k", "max_length_q", "max_length_k"}
+                       "cu_seq_lens_k", "max_length_q", "max_length_k", "use_cache"}
     assert hf["cu_seq_lens_q"] is b.cu_seqlens and hf["max_length_k"] == 4
+    # transformers finds the sequences of a row from position_ids only without a cache.
+    assert hf["use_cache"] is False
     fa = b.to_flash_attn()
     assert values(fa["cu_seqlens_q"]) == [0, 4, 6, 9, 10] and fa["max_seqlen_k"] == 4
     static = b.to_flash_attn(pad_cu_seqlens_to=8)
@@ -135,7 +150,12 @@ def test_adapters(result):
     padded = pack_result_to_tensors(result, SEQS, attention_mask="indexed")
     assert "attention_mask" not in padded.to_hf()  # a stock model reads it as 0/1 padding
     causal = pack_result_to_tensors(result, SEQS, attention_mask="block_causal")
-    assert causal.to_hf()["attention_mask"] is causal.attention_mask
+    # Additive float32, which SDPA and eager attention both read right (eager
+    # adds a boolean mask to its scores as 1 and 0, masking nothing).
+    additive = causal.to_hf()["attention_mask"]
+    assert additive.dtype == torch.float32
+    assert torch.equal(additive, block_causal_mask(causal, torch.float32))
+    validate_batch(causal.to_hf())
     mg = padded.to_megatron()
     assert mg["qkv_format"] == "thd"
     assert values(mg["cu_seqlens_q"]) == [0, 4, 6, 9, 10, 10]  # the row padding holds no token
@@ -157,6 +177,11 @@ def test_pad_to_multiple_of_for_context_parallelism():
     with pytest.raises(ValueError, match="capacity 10 must be a multiple of "
                                          "pad_to_multiple_of = 4"):
         packed_collate_fn(10, pad_to_multiple_of=4)
+    # The same rule for a packing made elsewhere.
+    result = pack_sequences([4, 4], capacity=6)
+    with pytest.raises(ValueError, match="capacity 6 must be a multiple of "
+                                         "pad_to_multiple_of = 4"):
+        pack_result_to_tensors(result, [[1, 2, 3, 4], [5, 6, 7, 8]], pad_to_multiple_of=4)
 
 
 def test_to_device_keeps_everything(result):
@@ -199,6 +224,23 @@ def test_every_token_input_form_gives_the_same_batch(result):
      "result must be a PackResult, not list"),
     (lambda r: packed_collate_fn(2**33)([[1, 2]]), ValueError,
      "the batch would hold 8589934592 token slots, more than 2147483647"),
+    (lambda r: packed_collate_fn(8, output="dict"), ValueError,
+     "output must be one of 'batch', 'hf', not 'dict'"),
+    (lambda r: block_causal_mask(pack_result_to_tensors(r, SEQS), torch.int64), TypeError,
+     "dtype must be torch.bool or a floating dtype"),
+    (lambda r: block_causal_mask(pack_result_to_tensors(r, SEQS), "float32"), TypeError,
+     "dtype must be torch.bool or a floating dtype"),
+    (lambda r: validate_batch({"input_ids": torch.tensor([1, 2]), "labels": torch.tensor([1, 2]),
+                               "position_ids": torch.tensor([0, 1])}), ValueError,
+     "input_ids must be 2-D \\(rows, tokens\\), got shape \\(2,\\): a single row is "
+     "input_ids\\[None\\]"),
+    (lambda r: validate_batch({"input_ids": [[1, 2]], "labels": torch.tensor([[1, 2]]),
+                               "position_ids": torch.tensor([[0, 1]])}), TypeError,
+     "input_ids must be a tensor, not list"),
+    (lambda r: validate_batch({"input_ids": torch.tensor([[1, 2]]),
+                               "labels": torch.tensor([[1, 2, 3]]),
+                               "position_ids": torch.tensor([[0, 1]])}), ValueError,
+     "labels must have the shape of input_ids \\(1, 2\\), got \\(1, 3\\)"),
 ])
 def test_bad_arguments(result, call, error, message):
     with pytest.raises(error, match=message):
@@ -223,6 +265,72 @@ def test_collate_packs_each_batch_and_handles_overlong():
         packed_collate_fn(0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'mask'"):
         packed_collate_fn(4, mask="indexed")
+
+
+def test_rows_drop_their_attention_mask_padding():
+    """A tokenizer's padding (attention_mask 0, on either side) is not part
+    of the sequence: it is dropped, labels with it, never trained."""
+    rows = [{"input_ids": [0, 0, 1, 2, 3], "attention_mask": [0, 0, 1, 1, 1]},
+            {"input_ids": [4, 5, 0], "attention_mask": [1, 1, 0]}]
+    plain = packed_collate_fn(8, strategy="nf", layout="flat")([[1, 2, 3], [4, 5]])
+    got = packed_collate_fn(8, strategy="nf", layout="flat")(rows)
+    for name in ("input_ids", "labels", "position_ids", "cu_seqlens"):
+        assert torch.equal(getattr(got, name), getattr(plain, name)), name
+    labelled = [dict(row, labels=row["input_ids"]) for row in rows]
+    assert torch.equal(packed_collate_fn(8, strategy="nf")(labelled).labels,
+                       packed_collate_fn(8, strategy="nf")([[1, 2, 3], [4, 5]]).labels)
+    # A mask with all ones changes nothing; tensors are read as lists are.
+    ones = [{"input_ids": torch.tensor(s), "attention_mask": torch.ones(len(s), dtype=torch.int64)} for s in SEQS]
+    assert torch.equal(packed_collate_fn(6)(ones).input_ids, packed_collate_fn(6)(SEQS).input_ids)
+    for bad, message in [
+        ([{"input_ids": [1, 2], "attention_mask": [1, 2]}],
+         "attention_mask of sequence 0 holds 2 at token 1: a row's mask must be 0"),
+        ([{"input_ids": [1, 2], "attention_mask": [1]}],
+         "sequence 0 has 2 input_ids but 1 attention_mask"),
+        ([{"input_ids": [1, 2], "attention_mask": [1, 1]}, {"input_ids": [3]}],
+         "sequence 1 lacks 'attention_mask' and sequence 0 has them"),
+        ([{"input_ids": [0, 0], "attention_mask": [0, 0]}],
+         "sequence 0 is empty"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            packed_collate_fn(8)(bad)
+
+
+def test_rows_with_seq_lengths_are_split_into_their_sequences():
+    """A packed row (pack_dataset's flat rows carry seq_lengths) holds
+    several sequences: each is packed as itself, never merged with the
+    others of its row."""
+    rows = [{"input_ids": [6, 7, 8, 9, 4, 5], "seq_lengths": [4, 2],
+             "position_ids": [0, 1, 2, 3, 0, 1]},
+            {"input_ids": [1, 2, 3, 10], "seq_lengths": [3, 1], "position_ids": [0, 1, 2, 0]}]
+    got = packed_collate_fn(6, strategy="nf", layout="flat")(rows)
+    want = packed_collate_fn(6, strategy="nf", layout="flat")([[6, 7, 8, 9], [4, 5], [1, 2, 3],
+                                                               [10]])
+    for name in ("input_ids", "labels", "position_ids", "cu_seqlens"):
+        assert torch.equal(getattr(got, name), getattr(want, name)), name
+    for bad, message in [
+        ([{"input_ids": [1, 2, 3], "seq_lengths": [2]}],
+         "row 0 has 3 tokens, but its seq_lengths add up to 2"),
+        ([{"input_ids": [1, 2, 3], "seq_lengths": [3, 0]}],
+         "seq_lengths of row 0 holds 0: every sequence needs at least one token"),
+        ([{"input_ids": [1, 2, 3], "position_ids": [0, 1, 0]}],
+         "the rows carry position_ids but no seq_lengths"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            packed_collate_fn(8)(bad)
+
+
+def test_hf_output_is_the_to_hf_dict():
+    """output="hf": the dict a transformers Trainer takes from its data_collator."""
+    rows = [{"input_ids": s} for s in SEQS]
+    got = packed_collate_fn(6, output="hf")(rows)
+    want = packed_collate_fn(6)(rows).to_hf()
+    assert set(got) == set(want) and got["use_cache"] is False
+    for name, value in want.items():
+        assert torch.equal(got[name], value) if isinstance(value, torch.Tensor) \
+            else got[name] == value, name
+    clone = pickle.loads(pickle.dumps(packed_collate_fn(6, output="hf")))
+    assert isinstance(clone(rows), dict) and "output='hf'" in repr(clone)
 
 
 def test_collate_pickles_by_its_settings():
@@ -353,6 +461,26 @@ def test_validate_names_disagreeing_segments(result):
     with pytest.raises(ValueError, match="seq_idx\\[0, 1\\] = 1 changes inside a segment"):
         validate_batch({**b.to_hf(), "seq_idx": seq_idx})
     validate_batch(b.to_hf(pad_cu_seqlens_to=9))  # static-shape padding is fine
+
+
+def test_validate_catches_rows_a_flattening_collator_merged(result):
+    """A collator that ignores seq_lengths makes each packed row one long
+    sequence; given the rows' seq_lengths, validate_batch names it."""
+    b = pack_result_to_tensors(result, SEQS, layout="flat")
+    merged = {"input_ids": b.input_ids, "labels": b.labels,
+              "position_ids": torch.arange(10)[None]}  # one sequence over the row
+    validate_batch(merged)  # without seq_lengths, one long sequence is all it can see
+    with pytest.raises(ValueError, match="the batch has 1 sequence segments, seq_lengths 4 "
+                                         "sequences; a collator that ignores seq_lengths"):
+        validate_batch(merged, seq_lengths=[4, 2, 3, 1])
+    with pytest.raises(ValueError, match="sequence 0 has 4 tokens \\(seq_lengths\\), but its "
+                                         "segment holds 6"):
+        validate_batch({**merged, "position_ids": torch.tensor([[0, 1, 2, 3, 4, 5, 0, 1, 2, 3]])},
+                       seq_lengths=[4, 2])
+    validate_batch(b.to_hf(), seq_lengths=[4, 2, 3, 1])
+    validate_batch(b, seq_lengths=b.seq_lengths)
+    with pytest.raises(ValueError, match="the batch has 4 sequence segments, seq_lengths 3"):
+        validate_batch(b, seq_lengths=[4, 2, 3])
 
 
 def test_validate_names_trained_padding(result):

@@ -91,17 +91,18 @@ def test_packed_logits_and_loss_equal_unpacked(model, alone, sequences, layout, 
     assert batch.num_loss_tokens == sum(n - 1 for n in LENGTHS)
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
 @pytest.mark.parametrize("layout", ["flat", "padded"])
 @pytest.mark.parametrize("mask", [None, "indexed", "block_causal"])
-def test_to_hf_goes_straight_into_the_model(layout, mask, sequences):
-    """``model(**batch.to_hf(), use_cache=False)`` as the docs show, with SDPA:
-    every mask the batch may carry is either passed in a form the model
-    reads right, or left out."""
-    llama = tiny_llama("sdpa")
+def test_to_hf_goes_straight_into_the_model(attention, layout, mask, sequences):
+    """``model(**batch.to_hf())`` as the docs show, with SDPA and eager
+    attention and the config's default use_cache: every mask the batch may
+    carry is either passed in a form the model reads right, or left out."""
+    llama = tiny_llama(attention)
     result = pack_sequences(LENGTHS, CAPACITY)
     batch = pack_result_to_tensors(result, sequences, layout=layout, attention_mask=mask)
     with torch.no_grad():
-        out = llama(**batch.to_hf(), use_cache=False)
+        out = llama(**batch.to_hf())
         alone = [llama(torch.tensor([s]), use_cache=False).logits[0] for s in sequences]
     logits = out.logits.reshape(-1, VOCAB)
     for sid, where in sequence_slices(batch, result, sequences):
@@ -145,6 +146,7 @@ def test_flat_batch_equals_data_collator_with_flattening(sequences):
     ours = pack_result_to_tensors(result, sequences, layout="flat").to_hf()
     # The collator concatenates in the order given: give it the packed order.
     theirs = collator([{"input_ids": sequences[i]} for i in result.items.tolist()])
+    assert ours.pop("use_cache") is False  # (the one key the collator leaves to the caller)
     assert set(ours) == set(theirs)
     for name, value in theirs.items():
         if isinstance(value, torch.Tensor):
