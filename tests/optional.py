@@ -30,8 +30,8 @@ def optional_import(name: str):
         if name in REQUIRED:
             pytest.fail(f"{name} is required by SEQPACKER_REQUIRE_OPTIONAL but cannot be "
                         f"imported: {error}", pytrace=False)
-        pytest.skip(f"{name} is not installed (pip install 'seqpacker[{EXTRA.get(name, name)}]')",
-                    allow_module_level=True)
+        install = f"'seqpacker[{EXTRA[name]}]'" if name in EXTRA else name
+        pytest.skip(f"{name} is not installed (pip install {install})", allow_module_level=True)
 
 
 def require_distribution(dist: str) -> str:
