@@ -114,6 +114,30 @@ def _check_no_null_token(name: str, flat, offsets: np.ndarray, first_row: int) -
                          f"{int(nulls[0] - offsets[row])}")
 
 
+def _check_unpacked_and_unpadded(table, rows: np.ndarray | None, what: str) -> None:
+    """Refuse rows that are not one sequence each: packed rows (a
+    ``seq_lengths`` column), whose sequences packing again would merge, and
+    padded tokenizer output (an ``attention_mask`` with zeros), whose padding
+    would be packed and trained as tokens."""
+    if "seq_lengths" in table.column_names:
+        raise ValueError(f"{what} is packed already (it has a 'seq_lengths' column): its rows "
+                         "hold several sequences each, which packing them again would merge; "
+                         "pack the unpacked rows, or collate these with "
+                         "torch_utils.packed_collate_fn, which splits them")
+    if "attention_mask" not in table.column_names:
+        return
+    mask, offsets = ArrowColumn("attention_mask", table.column("attention_mask"), rows).flat()
+    padding = np.flatnonzero(mask != 1)
+    if padding.size:
+        t = int(padding[0])
+        row = int(np.searchsorted(offsets, t, side="right")) - 1
+        raise ValueError(f"row {row} of {what} has attention_mask {int(mask[t])} at token "
+                         f"{t - int(offsets[row])}: only unpadded rows (a mask of ones) are "
+                         "packed, or the padding would be trained as tokens; tokenize without "
+                         "padding, or collate the rows with torch_utils.packed_collate_fn, "
+                         "which drops it")
+
+
 class ArrowSource:
     """The ``input_ids`` (and ``labels``) columns of a table, read in place:
     a run source for ``pack_arrays``. ``rows`` selects and orders the
@@ -133,6 +157,7 @@ class ArrowSource:
                                  f"input_ids but {int(labels.lengths[i])} labels")
             self.columns["labels"] = labels
         self.lengths = self.columns["input_ids"].lengths
+        _check_unpacked_and_unpadded(table, rows, what)
         empty = np.flatnonzero(self.lengths == 0)
         if empty.size:
             raise ValueError(f"row {int(empty[0])} has no input_ids: every sequence needs at "

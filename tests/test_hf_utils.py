@@ -269,3 +269,25 @@ def test_bad_arguments(kwargs, message):
 def test_importing_without_datasets_names_the_extra(tmp_path):
     message = import_error_without("datasets", "seqpacker.hf_utils", tmp_path)
     assert "pip install 'seqpacker[hf]'" in message
+
+
+def test_rows_that_are_not_one_sequence_each_are_refused():
+    """A packed dataset (seq_lengths) packed again would merge the sequences
+    of its rows; padded tokenizer output (attention_mask zeros) would train
+    its padding. Both are refused, naming the row; a mask of ones is fine."""
+    tokenized = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4, 5], [6, 7, 8, 9]]})
+    packed = pack_dataset(tokenized, capacity=6)
+    with pytest.raises(ValueError, match="the dataset is packed already \\(it has a "
+                                         "'seq_lengths' column\\)"):
+        pack_dataset(packed, capacity=12)
+    padded = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4, 5, 0]],
+                                         "attention_mask": [[1, 1, 1], [1, 1, 0]]})
+    with pytest.raises(ValueError, match="row 1 of the dataset has attention_mask 0 at token "
+                                         "2: only unpadded rows"):
+        pack_dataset(padded, capacity=6)
+    # The row a view shows is the one named.
+    with pytest.raises(ValueError, match="row 0 of the dataset has attention_mask 0"):
+        pack_dataset(padded.select([1]), capacity=6)
+    ones = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4, 5]],
+                                       "attention_mask": [[1, 1, 1], [1, 1]]})
+    assert pack_dataset(ones, capacity=6)["input_ids"] == [[1, 2, 3, 4, 5]]
