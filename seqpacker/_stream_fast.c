@@ -15,7 +15,10 @@
  * StreamBase.add() handles a plain int that the stream accepts. Anything
  * else goes to the Python method _add_slow(), which converts other
  * integer types (and calls add() again), adds when the handle was busy,
- * or raises the documented error.
+ * or raises the documented error. While packs are pending (_pending, set
+ * by stream.py when a call was interrupted after C moved its packs out),
+ * add() goes there as if the handle were busy, so that the locked path
+ * hands those packs out first.
  * It uses only the public C API, on the handle that the cffi binding
  * created (_bind_stream() passes its address and an object that keeps it
  * alive).
@@ -29,6 +32,8 @@
  */
 #include "_packs.h"
 
+#include <structmember.h>
+
 #include "seqpacker.h"
 
 /* One add() closes at most two packs; these buffers take what it usually
@@ -40,6 +45,7 @@ typedef struct {
     sp_stream *stream;   /* owned by `owner` */
     PyObject *owner;     /* keeps `stream` alive */
     PyObject *pack_type; /* seqpacker.result.Pack */
+    PyObject *pending;   /* _pending: NULL or None, or the pending packs */
 } StreamBase;
 
 static PyObject *add_slow_name;  /* "_add_slow", interned */
@@ -123,7 +129,9 @@ static PyObject *stream_add(StreamBase *self, PyObject *args, PyObject *kwargs)
     if (self->stream == NULL)
         return PyErr_Format(PyExc_RuntimeError,
                             "StreamPacker.__init__ was not called");
-    if (PyLong_CheckExact(length)) {
+    if (self->pending != NULL && self->pending != Py_None)
+        status = SP_ERR_BUSY; /* the locked path hands the pending packs out */
+    else if (PyLong_CheckExact(length)) {
         int overflow;
         long long value = PyLong_AsLongLongAndOverflow(length, &overflow);
         if (value == -1 && PyErr_Occurred())
@@ -171,6 +179,7 @@ static int stream_traverse(StreamBase *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self)); /* a heap type: its instances hold it */
     Py_VISIT(self->owner);
     Py_VISIT(self->pack_type);
+    Py_VISIT(self->pending);
     return 0;
 }
 
@@ -179,6 +188,7 @@ static int stream_clear(StreamBase *self)
     self->stream = NULL; /* before its owner can go */
     Py_CLEAR(self->owner);
     Py_CLEAR(self->pack_type);
+    Py_CLEAR(self->pending);
     return 0;
 }
 
@@ -204,6 +214,13 @@ static PyMethodDef stream_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef stream_members[] = {
+    {"_pending", T_OBJECT, offsetof(StreamBase, pending), 0,
+     "Packs moved out of C by an interrupted call, not handed out yet "
+     "(None for none); stream.py sets it under the stream's lock."},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyType_Slot stream_slots[] = {
     {Py_tp_doc, (void *)"StreamPacker's base: add() in C."},
     {Py_tp_new, (void *)PyType_GenericNew},
@@ -211,6 +228,7 @@ static PyType_Slot stream_slots[] = {
     {Py_tp_traverse, (void *)stream_traverse},
     {Py_tp_clear, (void *)stream_clear},
     {Py_tp_methods, stream_methods},
+    {Py_tp_members, stream_members},
     {0, NULL},
 };
 

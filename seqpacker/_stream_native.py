@@ -3,6 +3,9 @@
 Each call's status becomes an exception through ``_native.error``, the one
 table of statuses. The thread contract is here: a lock per stream around
 every cffi call, and locks taken around a fork (see ``StreamHandle``).
+Calls that move packs out of C write into a ``PackBuffers`` that the
+caller made first, so that it still sees what C wrote when an exception
+follows the call.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ class StreamHandle:
 
     A handle belongs to one thread at a time: the C library answers a call
     that overlaps another on the same handle with ``SP_ERR_BUSY``. So that
-    threads may share a StreamPacker, every call made here holds ``lock``.
+    threads may share a StreamPacker, every call made here holds ``lock``:
+    ``info`` takes it; the caller of every other method holds it already
+    (``StreamPacker`` holds it across a C call and what it does with the
+    result).
     ``StreamPacker.add`` calls the stream from C (``_stream_fast.c``, at
     ``address``) without the lock but with the GIL, which it never
     releases: when it meets a call of this class in progress it gets
@@ -81,7 +87,7 @@ class StreamHandle:
 
     def add(self, length: int) -> None:
         """Add one plain int (the path of ``add`` after ``SP_ERR_BUSY``)."""
-        status = self._call(lib.sp_stream_add, length, ffi.NULL)
+        status = self._status(lib.sp_stream_add, length, ffi.NULL)
         if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
             raise length_error(status, length, self.capacity)
         if status != lib.SP_OK:
@@ -93,73 +99,67 @@ class StreamHandle:
         return error(status, subject="the number of sequences of a stream")
 
     def _sized_call(self, size, call) -> int:
-        """``call(size())`` under the lock, again while it finds the handle
-        busy or, because an ``add`` slipped in between, the buffers that
-        ``size()`` allowed for too small."""
-        with self.lock:
-            while True:
-                views = size()
-                status = _until_free(lambda: call(views))
-                if status != lib.SP_ERR_BUFFER_TOO_SMALL:
-                    return status
+        """``call(size())``, again while it finds the handle busy or, because
+        an ``add`` slipped in between, the buffers that ``size()`` allowed
+        for too small."""
+        while True:
+            views = size()
+            status = _until_free(lambda: call(views))
+            if status != lib.SP_ERR_BUFFER_TOO_SMALL:
+                return status
 
     def _status(self, function, *args) -> int:
         """One C call's status, retried while the handle is busy (under
         the lock already)."""
         return _until_free(lambda: function(self._handle, *args))
 
-    def pack_many(self, lengths: np.ndarray, ids_only: bool = False):
+    def pack_many(self, lengths: np.ndarray, out: PackBuffers) -> None:
         """Add a contiguous int64 array (all of it or, on a bad length, none)
-        and move out the unread packs and every pack it closes, in one C
-        pass (``sp_stream_pack_many``): ``(items, lengths, offsets, used)``
-        as ``read()`` gives them."""
+        and move the unread packs and every pack it closes into ``out``, in
+        one C pass (``sp_stream_pack_many``); raises for a bad length or
+        another error after C has written ``out``."""
         n = len(lengths)
         source = ffi.from_buffer("int64_t[]", lengths)
         error_index = ffi.new("int64_t *")
-        out = ffi.new("sp_pack_buffers *")
-        arrays = []
 
         def size():
             sizes = ffi.new("int64_t[2]")
             status = self._status(lib.sp_stream_pack_many_bound, n, sizes, sizes + 1)
             if status != lib.SP_OK:
                 raise self.error(status)
-            arrays[:] = _pack_arrays(sizes[0], sizes[1], ids_only)
-            return _fill_buffers(out, *arrays)
+            return out.allocate(sizes[0], sizes[1])
 
         status = self._sized_call(
-            size, lambda _views: lib.sp_stream_pack_many(self._handle, source, n, out, error_index))
+            size, lambda _views: lib.sp_stream_pack_many(self._handle, source, n, out.struct,
+                                                         error_index))
         raise_for_lengths(status, lengths, self.capacity, error_index[0],
                           subject="the number of sequences of a stream")
-        return _packs_written(out.num_packs, *arrays)
 
-    def finish(self) -> None:
-        status = self._call(lib.sp_stream_finish)
-        if status != lib.SP_OK:
+    def finish(self) -> int:
+        """Close the open bins; the status (``SP_OK``, or ``SP_ERR_FINISHED``
+        for a stream finished before), raising for any other."""
+        status = self._status(lib.sp_stream_finish)
+        if status not in (lib.SP_OK, lib.SP_ERR_FINISHED):
             raise self.error(status)
+        return status
 
-    def read(self):
-        """Move the unread packs out: ``(items, lengths, offsets, used)``.
-
-        ``offsets`` has ``num_packs + 1`` entries from 0; pack ``p`` holds
-        ``items[offsets[p]:offsets[p + 1]]`` with ``lengths`` alongside.
-        """
+    def read(self, out: PackBuffers) -> None:
+        """Move the unread packs into ``out``."""
         info = ffi.new("sp_stream_info *")
-        out = ffi.new("sp_pack_buffers *")
-        arrays = []
 
         def size():
             self._status(lib.sp_stream_get_info, info)
-            arrays[:] = _pack_arrays(info.unread_items, info.unread_packs, False)
-            return _fill_buffers(out, *arrays)
+            return out.allocate(info.unread_items, info.unread_packs)
 
-        status = self._sized_call(size, lambda _views: lib.sp_stream_read(self._handle, out))
+        status = self._sized_call(size, lambda _views: lib.sp_stream_read(self._handle,
+                                                                          out.struct))
         if status != lib.SP_OK:
             raise self.error(status)
-        return _packs_written(out.num_packs, *arrays)
 
     def export_state(self) -> np.ndarray:
-        """The whole state as an int64 array (see ``sp_stream_export``)."""
+        """The whole state as an int64 array (see ``sp_stream_export``),
+        as many values as C wrote: an ``add`` in C between sizing and
+        writing may leave the state shorter than the buffer."""
         size = ffi.new("int64_t *")
         state = []
 
@@ -172,7 +172,46 @@ class StreamHandle:
             sized, lambda view: lib.sp_stream_export(self._handle, view, len(state[0]), size))
         if status != lib.SP_OK:
             raise self.error(status)
-        return state[0]
+        return state[0][: size[0]]
+
+
+class PackBuffers:
+    """The arrays that one C call moves packs into (ids, lengths, offsets
+    and used: what a ``Pack`` needs), and the ``sp_pack_buffers`` that
+    points C at them. ``num_packs`` is -1 until a C call sets it, so that
+    what C wrote is known even when an exception follows the call."""
+
+    __slots__ = ("struct", "arrays", "_views")
+
+    def __init__(self):
+        self.struct = ffi.new("sp_pack_buffers *")
+        self.struct.num_packs = -1
+        self.arrays = self._views = None
+
+    @classmethod
+    def holding(cls, items, lengths, offsets, used) -> PackBuffers:
+        """Buffers that hold these packs already (``offsets`` from 0)."""
+        buffers = cls()
+        buffers.arrays = (items, lengths, offsets, used)
+        buffers.struct.num_packs = len(used)
+        return buffers
+
+    def allocate(self, num_items: int, num_packs: int) -> list:
+        """Fresh arrays for so many ids and packs; the cffi views, to keep
+        alive during the call."""
+        self.arrays = (np.empty(num_items, dtype=np.int64), np.empty(num_items, dtype=np.int64),
+                       np.empty(num_packs + 1, dtype=np.int64), np.empty(num_packs, dtype=np.int64))
+        self._views = _fill_buffers(self.struct, *self.arrays)
+        return self._views
+
+    @property
+    def num_packs(self) -> int:
+        """The packs a C call wrote here; -1 before one ran, 0 for none."""
+        return self.struct.num_packs
+
+    def written(self):
+        """``(items, lengths, offsets, used)``, trimmed to what C wrote."""
+        return _packs_written(max(self.num_packs, 0), *self.arrays)
 
 
 #: How long a call waits for a handle that stays busy before it gives up.
@@ -233,26 +272,16 @@ if hasattr(os, "register_at_fork"):
                         after_in_child=_after_fork)
 
 
-def _pack_arrays(num_items: int, num_packs: int, ids_only: bool) -> list:
-    """Empty ``items, lengths, offsets, used`` for so many ids and packs
-    (no lengths and used when ``ids_only``)."""
-    return [np.empty(num_items, dtype=np.int64),
-            None if ids_only else np.empty(num_items, dtype=np.int64),
-            np.empty(num_packs + 1, dtype=np.int64),
-            None if ids_only else np.empty(num_packs, dtype=np.int64)]
-
-
 def _packs_written(got: int, items, lengths, offsets, used):
     """The first ``got`` packs of the arrays, trimmed."""
-    end = offsets[got]
-    return (items[:end], None if lengths is None else lengths[:end], offsets[: got + 1],
-            None if used is None else used[:got])
+    end = offsets[got] if got else 0
+    return items[:end], lengths[:end], offsets[: got + 1], used[:got]
 
 
 def _fill_buffers(out, items, lengths, offsets, used) -> list:
-    """Point an ``sp_pack_buffers`` at NumPy arrays (``lengths`` and
-    ``used`` may be None); returns the cffi views, to keep alive meanwhile."""
-    views = [ffi.from_buffer("int64_t[]", a, require_writable=True) if a is not None else ffi.NULL
+    """Point an ``sp_pack_buffers`` at NumPy arrays; returns the cffi
+    views, to keep alive meanwhile."""
+    views = [ffi.from_buffer("int64_t[]", a, require_writable=True)
              for a in (items, lengths, offsets, used)]
     out.items, out.lengths, out.bin_offsets, out.bin_used = views
     out.items_size = items.size

@@ -109,7 +109,20 @@ def _sequence_as_lengths(seq: Sequence) -> np.ndarray:
 
 
 def _is_integer_type(t: type) -> bool:
+    """The one rule for the type of a length: an int or NumPy integer
+    (subclasses too), not a bool."""
     return issubclass(t, (int, np.integer)) and not issubclass(t, (bool, np.bool_))
+
+
+def as_length(length) -> int:
+    """One length (``StreamPacker.add``) as a plain int, by the type rule
+    of ``as_lengths``; TypeError for any other type."""
+    if not _is_integer_type(type(length)):
+        raise TypeError(f"length must be an int, not {type(length).__name__} ({length!r})")
+    # add() in C takes exact ints only. Before Python 3.10 operator.index
+    # returns an int subclass unchanged: int.__index__ makes a plain int.
+    value = operator.index(length)
+    return value if value.__class__ is int else int.__index__(value)
 
 
 def _raise_for_out_of_range(values) -> None:

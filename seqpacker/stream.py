@@ -9,7 +9,15 @@ All the packing is in C (``sp_stream_*``); this module validates, builds
 ``Pack`` objects and pickles. ``add`` is the hot path: it is the C method of
 the base class ``StreamBase`` (``_stream_fast.c``), which calls the C stream
 and builds the packs without a Python frame. What it does not take (other
-integer types, rejected lengths) comes back to ``_add_slow`` here.
+integer types, rejected lengths, a busy handle, packs waiting from an
+interrupted call) comes back to ``_add_slow`` here.
+
+Every other call that moves packs out of C does so under the handle's lock
+through ``_move_out``: packs that C has moved out are, from the moment the
+C call returns, either handed to the caller or kept as *pending* packs
+(``StreamBase._pending``), which the next call hands out first and a
+pickle keeps. Nothing is ever put back into C or rolled back, so no other
+thread's work is undone.
 """
 
 from __future__ import annotations
@@ -21,33 +29,47 @@ import numpy as np
 
 from . import _native, _stream_native
 from ._stream_fast import StreamBase, packs_from_arrays
-from ._validation import as_lengths, check_capacity, check_k, check_max_seqs
+from ._validation import as_length, as_lengths, check_capacity, check_k, check_max_seqs
 from .registry import available_strategies, get_strategy
 from .result import Pack
 
 _STREAMABLE = ("NF", "HK")
-_PICKLE_VERSION = 3
-
-
-def _as_int(length) -> int:
-    """A length that is not a plain int, as a plain int: NumPy integers, int
-    subclasses and other ``__index__`` types pass; bools and non-integers
-    (floats, Decimal, Fraction, which C would truncate) do not."""
-    if isinstance(length, (bool, np.bool_, np.ndarray)) or not hasattr(length, "__index__"):
-        # (A NumPy array, even 0-d, is refused as Packer.pack refuses one
-        # among its lengths.)
-        raise TypeError(f"length must be an int, not {type(length).__name__} ({length!r})")
-    value = operator.index(length)
-    # add() in C takes exact ints only. Before Python 3.10, operator.index
-    # returns an int subclass unchanged (and __index__ may return one):
-    # int.__index__ makes a plain int of it.
-    return value if value.__class__ is int else int.__index__(value)
+_PICKLE_VERSION = 4
 
 
 def _packs(items: np.ndarray, lengths: np.ndarray, offsets: np.ndarray,
            used: np.ndarray) -> list[Pack]:
     """Pack objects from read arrays (``offsets`` has one entry more than ``used``)."""
     return packs_from_arrays(Pack, items, lengths, offsets, used)
+
+
+def _pack_list(chunks) -> list[Pack]:
+    """The packs of ``PackBuffers`` chunks, in order, as Pack objects."""
+    return [pack for chunk in chunks for pack in _packs(*chunk.written())]
+
+
+def _flat(chunks) -> tuple[np.ndarray, np.ndarray]:
+    """The packs of ``PackBuffers`` chunks as ``(items, offsets)``, offsets
+    from 0 to ``len(items)`` (one chunk's arrays themselves, not copied)."""
+    written = [chunk.written() for chunk in chunks]
+    if len(written) == 1:
+        items, _lengths, offsets, _used = written[0]
+        return items, offsets
+    items = [w[0] for w in written]
+    starts = np.cumsum([0] + [len(i) for i in items])
+    ends = [w[2][1:] + start for w, start in zip(written, starts)]
+    return (np.concatenate(items or [np.empty(0, np.int64)]),
+            np.concatenate([np.zeros(1, np.int64)] + ends))
+
+
+def _joined(chunks):
+    """The packs of ``PackBuffers`` chunks as one ``(items, lengths,
+    offsets, used)`` (for a pickle)."""
+    items, offsets = _flat(chunks)
+    written = [chunk.written() for chunk in chunks]
+    lengths = np.concatenate([np.empty(0, np.int64)] + [w[1] for w in written])
+    used = np.concatenate([np.empty(0, np.int64)] + [w[3] for w in written])
+    return items, lengths, offsets, used
 
 
 class StreamPacker(StreamBase):
@@ -76,12 +98,19 @@ class StreamPacker(StreamBase):
 
     Pickling keeps the open bins, so a pipeline can checkpoint and resume.
 
+    A call interrupted after its C call (a KeyboardInterrupt that lands
+    then, a MemoryError) keeps what C did: its lengths stay added, and the
+    packs it moved out are handed out first by the next call that returns
+    packs (``add``, ``add_many``, ``add_many_flat``, or ``finish``, which
+    may be called again after an interrupted ``finish``). A pickle keeps
+    them too.
+
     Give each thread its own StreamPacker. Threads that share one anyway
     take turns (the C stream answers an overlapping call with "busy", and
     the calls from Python then wait on a lock of the stream, never
     spinning), so it cannot be corrupted and every pack still comes out
-    exactly once, but possibly from another thread's call than the one
-    whose length completed it.
+    exactly once, also when calls fail or are interrupted, but possibly
+    from another thread's call than the one whose length completed it.
     """
 
     __slots__ = ("_native", "_strategy", "_k", "_capacity")
@@ -116,14 +145,17 @@ class StreamPacker(StreamBase):
     def _add_slow(self, length, status: int) -> list[Pack]:
         """What ``add`` does not take in C: a length that is not a plain
         int (status 0; converted, then added in C), one outside int64
-        (status 0), one met while another thread's call held the stream
-        (``SP_ERR_BUSY``: added under the handle's lock) or one the stream
-        rejected (the C status)."""
+        (status 0), one met while another thread's call held the stream or
+        while packs are pending (``SP_ERR_BUSY``: added under the handle's
+        lock) or one the stream rejected (the C status)."""
         if length.__class__ is not int:
-            return self.add(_as_int(length))
+            return self.add(as_length(length))
         if status == _native.lib.SP_ERR_BUSY:
-            self._native.add(length)
-            return self._read_slow()
+            def add(out):
+                self._native.add(length)
+                self._native.read(out)
+
+            return self._move_out(add, _pack_list)
         if status == 0:
             status = (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE if length < 1
                       else _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY)
@@ -133,32 +165,51 @@ class StreamPacker(StreamBase):
         raise self._native.error(status)
 
     def _read_slow(self) -> list[Pack]:
-        """The unread packs, read under the stream's lock (for ``add`` in C
-        when another thread's call holds the handle)."""
-        return _packs(*self._native.read())
+        """The pending and unread packs, read under the stream's lock (for
+        ``add`` in C when another thread's call holds the handle)."""
+        return self._move_out(self._native.read, _pack_list)
 
-    def _all_or_nothing(self, work):
-        """``work()``, or, if anything interrupts it (KeyboardInterrupt,
-        MemoryError, ...), the stream as it was before: the state is saved
-        first (its open bins and unread packs: small) and restored, so a
-        batch is never counted as added while its packs are lost."""
-        saved = self._native.export_state()
-        try:
-            return work()
-        except BaseException:
-            self._attach(_stream_native.StreamHandle.from_state(saved), self._strategy)
-            raise
+    def _move_out(self, call, build):
+        """``build(chunks)`` of the pending packs and then those that
+        ``call(out)`` moves out of C into ``out`` (a ``PackBuffers``), all
+        under the handle's lock.
+
+        Once the C call has run, its packs join the pending ones before
+        anything else happens, also when ``call`` raises afterwards (a bad
+        length: C wrote nothing; an interrupt: C did its work). Only when
+        ``build`` has made the result are the pending packs cleared, so an
+        exception up to there hands nothing out and loses nothing.
+        """
+        out = _stream_native.PackBuffers()
+        with self._native.lock:
+            try:
+                call(out)
+                self._keep(out)
+            except BaseException:
+                self._keep(out)  # does nothing when the line above ran
+                raise
+            result = build(self._pending or ())
+            self._pending = None
+        return result
+
+    def _keep(self, out) -> None:
+        """Add ``out`` to the pending packs if C wrote any there and it is
+        not there yet; the one assignment makes it atomic."""
+        pending = self._pending or ()
+        if out.num_packs > 0 and not any(chunk is out for chunk in pending):
+            self._pending = pending + (out,)
 
     def add_many(self, lengths) -> list[Pack]:
         """Add a chunk of lengths (a sequence or an integer array), in order.
 
-        Returns the packs the chunk completed. The chunk is checked whole
-        first: if any length is bad, ValueError names its index and none of
-        the chunk is accepted. A call that is interrupted (KeyboardInterrupt,
-        MemoryError) leaves the stream as it was before it.
+        Returns the packs the chunk completed (after any pending ones). The
+        chunk is checked whole first: if any length is bad, ValueError
+        names its index and none of the chunk is accepted. A call
+        interrupted after its C call (KeyboardInterrupt, MemoryError) keeps
+        the chunk added; the next call hands out its packs first.
         """
         lengths = as_lengths(lengths)
-        return self._all_or_nothing(lambda: _packs(*self._native.pack_many(lengths)))
+        return self._move_out(lambda out: self._native.pack_many(lengths, out), _pack_list)
 
     def add_many_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
         """``add_many`` returning ``(items, bin_offsets)``, two int64 arrays.
@@ -170,21 +221,24 @@ class StreamPacker(StreamBase):
         ``np.split`` gives a single empty array).
         """
         lengths = as_lengths(lengths)
-        items, _lengths, offsets, _used = self._all_or_nothing(
-            lambda: self._native.pack_many(lengths, ids_only=True))
+        items, offsets = self._move_out(lambda out: self._native.pack_many(lengths, out), _flat)
         return items, offsets[1:-1]
 
     def finish(self) -> list[Pack]:
         """Hand out every bin still open, in the order they were opened.
 
-        After this, every call raises ValueError. An interrupted call leaves
-        the stream as it was (not finished).
+        After this, every call raises ValueError, except ``finish()`` again
+        after a ``finish()`` that was interrupted (or an ``add`` that found
+        packs pending): it hands out the packs still waiting, and raises
+        once none are left.
         """
-        def finish():
-            self._native.finish()
-            return _packs(*self._native.read())
+        def finish(out):
+            status = self._native.finish()
+            self._native.read(out)
+            if status != _native.lib.SP_OK and out.num_packs <= 0 and not self._pending:
+                raise self._native.error(status)
 
-        return self._all_or_nothing(finish)
+        return self._move_out(finish, _pack_list)
 
     # ---- state --------------------------------------------------------------
 
@@ -238,14 +292,59 @@ class StreamPacker(StreamBase):
         return copyreg.__newobj__, (type(self),), self.__getstate__()
 
     def __getstate__(self) -> dict:
-        state = self._native.export_state()
-        return {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
+        # The C state and the pending packs of one moment: both under the
+        # lock, which every call that moves packs out of C holds.
+        # "pending" is there only when packs are pending.
+        with self._native.lock:
+            state = self._native.export_state()
+            pending = self._pending and _joined(self._pending)
+        pickled = {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
+        if pending:
+            pickled["pending"] = tuple(a.astype("<i8").tobytes() for a in pending)
+        return pickled
 
     def __setstate__(self, pickled) -> None:
-        if not (isinstance(pickled, dict) and pickled.get("version") == _PICKLE_VERSION
-                and isinstance(pickled.get("state"), bytes) and len(pickled["state"]) % 8 == 0):
-            raise ValueError("not a StreamPacker pickle (or one from another version)")
-        state = np.frombuffer(pickled["state"], dtype="<i8").astype(np.int64)
+        if not (isinstance(pickled, dict) and pickled.get("version") == _PICKLE_VERSION):
+            raise ValueError(f"not a StreamPacker pickle of version {_PICKLE_VERSION} "
+                             f"(this seqpacker reads only that version)")
+        state = _int64_array(pickled.get("state"), "state")
+        pending = pickled.get("pending")
+        if not (pending is None or isinstance(pending, tuple) and len(pending) == 4):
+            raise ValueError("StreamPacker pickle: 'pending' must be 4 byte strings")
         native = _stream_native.StreamHandle.from_state(state)
+        if pending is not None:
+            pending = [_int64_array(a, "pending") for a in pending]
+            _check_pending(*pending, native)
         info = next(s for s in available_strategies() if s.c_id == native.strategy_id)
         self._attach(native, info)
+        self._pending = pending and (_stream_native.PackBuffers.holding(*pending),)
+
+
+def _int64_array(data, name: str) -> np.ndarray:
+    """Little-endian int64 bytes of a pickle as an int64 array."""
+    if not (isinstance(data, bytes) and len(data) % 8 == 0):
+        raise ValueError(f"StreamPacker pickle: {name!r} is not int64 values")
+    return np.frombuffer(data, dtype="<i8").astype(np.int64)
+
+
+def _check_pending(items, lengths, offsets, used, native) -> None:
+    """ValueError unless these are packs a stream like ``native`` can hand
+    out: at least one; offsets that split the items into non-empty packs;
+    each length in [1, capacity]; each pack's used their sum and at most
+    capacity; distinct ids below the next id."""
+    bad = None
+    if (len(offsets) != len(used) + 1 or len(lengths) != len(items) or offsets[0] != 0
+            or not len(used)):
+        bad = "array sizes"
+    elif offsets[-1] != len(items) or np.any(np.diff(offsets) < 1):
+        bad = "offsets"
+    elif lengths.min() < 1 or lengths.max() > native.capacity:
+        bad = "lengths"
+    elif (np.any(np.add.reduceat(lengths, offsets[:-1]) != used)
+          or used.max() > native.capacity):
+        bad = "used"
+    elif (items.min() < 0 or items.max() >= native.info().sequences_added
+          or len(np.unique(items)) != len(items)):
+        bad = "ids"
+    if bad is not None:
+        raise ValueError(f"StreamPacker pickle: the pending packs are corrupted ({bad})")

@@ -572,11 +572,8 @@ class IntSubclass(int):
     pass
 
 
-@pytest.mark.parametrize("make", [
-    Index, IntSubclass, np.int8, np.uint16, np.int64,
-    lambda v: Index(IntSubclass(v)),  # __index__ returning a subclass (deprecated)
-], ids=["__index__", "int subclass", "int8", "uint16", "int64", "__index__ to subclass"])
-@pytest.mark.filterwarnings("ignore:__index__ returned non-int:DeprecationWarning")
+@pytest.mark.parametrize("make", [IntSubclass, np.int8, np.uint16, np.int64],
+                         ids=["int subclass", "int8", "uint16", "int64"])
 def test_add_takes_every_integer_type_once(make):
     """A length that is an integer but not an exact int becomes one and is
     added once; before Python 3.10 operator.index keeps int subclasses, and
@@ -586,6 +583,19 @@ def test_add_takes_every_integer_type_once(make):
     (pack,) = packer.add(make(5))
     assert pack.sequence_ids == [0] and pack.lengths == [6] and type(pack.lengths[0]) is int
     assert packer.sequences_added == 2
+
+
+def test_add_add_many_and_pack_take_the_same_integer_types():
+    """One type rule (``_validation``): an object with ``__index__`` that is
+    not an int or NumPy integer is refused by all three, and takes no id."""
+    packer = StreamPacker(10, "nf")
+    with pytest.raises(TypeError, match="length must be an int, not Index"):
+        packer.add(Index(3))
+    with pytest.raises(TypeError, match=r"lengths\[0\] = .* is a Index"):
+        packer.add_many([Index(3)])
+    with pytest.raises(TypeError, match=r"lengths\[0\] = .* is a Index"):
+        Packer(10, "nf").pack([Index(3)])
+    assert packer.sequences_added == 0
 
 
 def test_a_stream_builds_only_pack_objects():
@@ -625,34 +635,194 @@ def test_add_takes_length_by_keyword_as_in_0_1_3():
 # ---- interrupted calls ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("strategy", ["nf", "hk"])
-@pytest.mark.parametrize("call", ["add_many", "add_many_flat", "finish"])
-def test_an_interrupted_call_leaves_the_stream_as_it_was(monkeypatch, strategy, call):
-    """A KeyboardInterrupt that lands after the C call has taken the batch
-    must not count the batch as added and lose its packs: the stream goes
-    back to where it was."""
-    rng = np.random.default_rng(3)
-    first, second = rng.integers(1, 101, 500), rng.integers(1, 101, 700)
-    packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
-    expected = as_tuples(twin.add_many(first))
-    assert as_tuples(packer.add_many(first)) == expected
+def pack_set(packs) -> list:
+    """Packs as a sorted list of (ids, lengths): a partition to compare."""
+    return sorted((tuple(p.sequence_ids), tuple(p.lengths)) for p in packs)
 
-    # The C call runs in full, then the interrupt lands.
-    method = "read" if call == "finish" else "pack_many"
-    original = getattr(_stream_native.StreamHandle, method)
+
+def flat_ids(items, splits) -> list:
+    return [part.tolist() for part in np.split(items, splits)] if len(items) else []
+
+
+# Python steps after the C call where an interrupt is injected: inside the
+# try of StreamPacker._move_out (the status check), trimming the written
+# arrays, building the Pack objects.
+INTERRUPT_SPOTS = [(_stream_native, "raise_for_lengths"), (_stream_native, "_packs_written"),
+                   (seqpacker.stream, "_packs")]
+
+
+def interrupt_once(monkeypatch, module, name):
+    """``module.name`` runs, then raises KeyboardInterrupt, the first time."""
+    original = getattr(module, name)
+    calls = []
 
     def interrupted(*args, **kwargs):
-        original(*args, **kwargs)
-        raise KeyboardInterrupt
+        result = original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return result
 
-    monkeypatch.setattr(_stream_native.StreamHandle, method, interrupted)
+    monkeypatch.setattr(module, name, interrupted)
+    return calls
+
+
+@pytest.mark.parametrize("strategy", ["nf", "hk"])
+@pytest.mark.parametrize("call, spot", [("add_many", spot) for spot in INTERRUPT_SPOTS]
+                         + [("add_many_flat", spot) for spot in INTERRUPT_SPOTS[:2]],
+                         ids=lambda value: value[1] if isinstance(value, tuple) else value)
+def test_an_interrupted_call_keeps_its_chunk_and_hands_its_packs_out_next(
+        monkeypatch, strategy, call, spot):
+    """A KeyboardInterrupt that lands after the C call has taken the chunk:
+    the chunk stays added, and the packs the C call moved out come first
+    out of the next call; the stream's packs are a never-interrupted twin's."""
+    rng = np.random.default_rng(3)
+    first, second, third = (rng.integers(1, 101, n) for n in (500, 700, 300))
+    packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
+    got = packer.add_many(first)
+    expected = twin.add_many(first)
+    assert as_tuples(got) == as_tuples(expected)
+    twin_second = twin.add_many(second)
+    expected += twin_second + twin.add_many(third) + twin.finish()
+
+    calls = interrupt_once(monkeypatch, *spot)
     with pytest.raises(KeyboardInterrupt):
-        getattr(packer, call)(*([second] if call != "finish" else []))
+        getattr(packer, call)(second)
+    assert calls
     monkeypatch.undo()
-    assert packer.sequences_added == twin.sequences_added == 500
-    assert not packer.finished
-    assert as_tuples(packer.add_many(second)) == as_tuples(twin.add_many(second))
+    assert packer.sequences_added == 1200  # the chunk stays added
+    assert packer._pending  # its packs wait
+    nxt = packer.add_many(third)
+    assert as_tuples(nxt[: len(twin_second)]) == as_tuples(twin_second)  # pending first
+    got += nxt + packer.finish()
+    assert pack_set(got) == pack_set(expected)
+
+
+@pytest.mark.parametrize("strategy", ["nf", "hk"])
+def test_packs_pending_from_an_interrupted_flat_call_come_out_of_the_next_flat_call_and_add(
+        monkeypatch, strategy):
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 101, 900)
+    packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
+    expected = flat_ids(*twin.add_many_flat(lengths[:400]))
+    interrupt_once(monkeypatch, _stream_native, "_packs_written")
+    with pytest.raises(KeyboardInterrupt):
+        packer.add_many_flat(lengths[:400])
+    monkeypatch.undo()
+    # Both the pending packs and the new ones, in one flat answer.
+    expected += flat_ids(*twin.add_many_flat(lengths[400:800]))
+    got = flat_ids(*packer.add_many_flat(lengths[400:800]))
+    assert got == expected
+    # add() in C takes the locked path while packs are pending.
+    interrupt_once(monkeypatch, _stream_native, "_packs_written")
+    with pytest.raises(KeyboardInterrupt):
+        packer.add_many_flat(lengths[800:899])
+    monkeypatch.undo()
+    twin_packs = twin.add_many(lengths[800:899])
+    assert as_tuples(packer.add(int(lengths[899]))[: len(twin_packs)]) == as_tuples(twin_packs)
+    assert packer._pending is None
+
+
+@pytest.mark.parametrize("strategy", ["nf", "hk"])
+@pytest.mark.parametrize("spot", [(_stream_native.StreamHandle, "read")] + INTERRUPT_SPOTS[1:],
+                         ids=lambda spot: spot[1])
+def test_finish_may_be_called_again_after_an_interrupted_finish(monkeypatch, strategy, spot):
+    lengths = np.random.default_rng(5).integers(1, 101, 500)
+    packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
+    packer.add_many(lengths), twin.add_many(lengths)
+    interrupt_once(monkeypatch, *spot)
+    with pytest.raises(KeyboardInterrupt):
+        packer.finish()
+    monkeypatch.undo()
+    assert packer.finished and packer.open_bins == 0
+    with pytest.raises(ValueError, match="finished"):
+        packer.add(1)  # pending packs do not make add() take a length
     assert as_tuples(packer.finish()) == as_tuples(twin.finish())
+    with pytest.raises(ValueError, match="finished"):
+        packer.finish()
+
+
+@pytest.mark.parametrize("strategy", ["nf", "hk"])
+def test_a_pickle_keeps_the_pending_packs(monkeypatch, strategy):
+    lengths = np.random.default_rng(6).integers(1, 101, 800)
+    packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
+    interrupt_once(monkeypatch, seqpacker.stream, "_packs")
+    with pytest.raises(KeyboardInterrupt):
+        packer.add_many(lengths[:500])
+    monkeypatch.undo()
+    loaded = pickle.loads(pickle.dumps(packer))
+    assert loaded.sequences_added == 500 and loaded._pending
+    got = loaded.add_many(lengths[500:]) + loaded.finish()
+    assert as_tuples(got) == as_tuples(twin.add_many(lengths[:500]) + twin.add_many(lengths[500:])
+                                       + twin.finish())
+    # Damaged pending packs are refused.
+    good = packer.__getstate__()
+    arrays = [np.frombuffer(a, "<i8") for a in good["pending"]]
+    for which, at, value in [(0, 0, arrays[0][1]), (0, 0, 10**6), (1, 0, 101), (3, 0, 1),
+                             (2, 1, 0)]:
+        damaged = [a.copy() for a in arrays]
+        damaged[which][at] = value
+        bad = dict(good, pending=tuple(a.tobytes() for a in damaged))
+        with pytest.raises(ValueError, match="pending packs are corrupted"):
+            StreamPacker(1).__setstate__(bad)
+
+
+def test_a_rejected_chunk_keeps_what_another_thread_added_meanwhile(monkeypatch):
+    """An add() of another thread while add_many is in progress (here: run
+    just before its C call), then a bad length in the chunk: C changed
+    nothing for the chunk, and the other add stays added (its id is not
+    handed out again)."""
+    packer = StreamPacker(10, "nf")
+    original = _stream_native.StreamHandle.pack_many
+    others = []
+
+    def with_another_add(self, *args, **kwargs):
+        others.append(packer.add(6))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_stream_native.StreamHandle, "pack_many", with_another_add)
+    with pytest.raises(ValueError, match=r"lengths\[1\] = 0"):
+        packer.add_many([3, 0])
+    monkeypatch.undo()
+    assert packer.sequences_added == 1
+    (pack,) = packer.add(5)  # 6 + 5 > 10: id 0's bin comes out
+    assert pack.sequence_ids == [0] and packer.add(5)[0].sequence_ids == [1, 2]
+
+
+class StateSizeTooLarge:
+    """``_stream_native.lib`` whose sp_stream_state_size says 5 values more,
+    as when an add() of another thread shrinks the state between sizing
+    the buffer and writing it."""
+
+    def __getattr__(self, name):
+        return getattr(_native.lib, name)
+
+    @staticmethod
+    def sp_stream_state_size(handle, size):
+        status = _native.lib.sp_stream_state_size(handle, size)
+        size[0] += 5
+        return status
+
+
+def test_a_state_that_shrinks_while_it_is_exported_still_pickles(monkeypatch):
+    packer = StreamPacker(100, "hk", k=4)
+    packer.add_many([40, 30, 5, 6])
+    monkeypatch.setattr(_stream_native, "lib", StateSizeTooLarge())
+    data = pickle.dumps(packer)
+    monkeypatch.undo()
+    loaded = pickle.loads(data)
+    assert as_tuples(loaded.finish()) == as_tuples(packer.finish())
+
+
+def test_calls_do_not_export_the_state(monkeypatch):
+    """add_many costs O(its input): no export of the open bins per call."""
+    def export_state(self):
+        raise AssertionError("export_state called")
+
+    monkeypatch.setattr(_stream_native.StreamHandle, "export_state", export_state)
+    packer = StreamPacker(100, "hk")
+    packer.add_many([50, 60]), packer.add_many_flat([70, 20]), packer.add(5)
+    assert sum(len(p) for p in packer.finish()) > 0
 
 
 def test_read_slow_reads_what_add_left():
