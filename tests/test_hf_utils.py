@@ -3,6 +3,7 @@ same packing as Packer.pack, for any num_proc), builds rows from Arrow
 buffers exactly as the torch helpers lay them out, and names bad input.
 Needs datasets."""
 
+import re
 
 import numpy as np
 import pytest
@@ -264,6 +265,32 @@ def test_bad_datasets(data, error, message):
 def test_bad_arguments(kwargs, message):
     with pytest.raises((ValueError, KeyError), match=message):
         pack_dataset(SEQS, 6, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["padding_value", "label_padding_value"])
+@pytest.mark.parametrize("value", [1.5, True, np.float64(-100.0), 2**63, "0", None])
+def test_fill_values_must_be_ints_that_fit_int64(name, value):
+    # 1.5 or True would be written as the token id 1.
+    result = pack_sequences([3, 2, 4, 1], 6)
+    message = f"{name} must be an int that fits int64, not {value!r}"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        pack_dataset(SEQS, 6, layout="padded", **{name: value})
+    with pytest.raises(TypeError, match=re.escape(message)):
+        pack_dataset_from_result(result, SEQS, **{name: value})
+
+
+@pytest.mark.parametrize("capacity, error, message", [
+    (2.5, TypeError, "capacity must be an int, not float (2.5)"),
+    ("8", TypeError, "capacity must be an int, not str ('8')"),
+    (None, TypeError, "capacity must be an int, not NoneType (None)"),
+    (True, TypeError, "capacity must be an int, not bool (True)"),
+    (0, ValueError, "capacity = 0 is out of range: it must be >= 1"),
+    (-3, ValueError, "capacity = -3 is out of range: it must be >= 1"),
+])
+def test_bad_capacity_is_named_before_the_sequences_are_read(capacity, error, message):
+    with pytest.raises(error, match=re.escape(message)) as raised:
+        pack_dataset(SEQS, capacity, on_overlong="split")
+    assert "on_overlong" not in str(raised.value)
 
 
 def test_importing_without_datasets_names_the_extra(tmp_path):
