@@ -219,6 +219,30 @@ def test_nulls_count_only_in_the_rows_the_dataset_shows():
         pack_dataset(shown, 8)
 
 
+@pytest.mark.parametrize("chunks", [1, 2])
+def test_a_view_is_checked_and_named_by_its_own_rows(chunks):
+    # Table row 1 holds a null token, row 3 a uint64 id above int64.
+    values = [[1, 2], [3, None, 4], [5], [6, 2**63], [7, 8]]
+    table = pa.table({"input_ids": pa.array(values, pa.list_(pa.uint64()))})
+    if chunks == 2:
+        table = pa.concat_tables([table.slice(0, 2), table.slice(2)])
+    data = datasets.Dataset(table)
+    with pytest.raises(ValueError, match=re.escape("input_ids[1] holds a null token id at "
+                                                   "position 1")):
+        pack_dataset(data, 8)
+    kept = data.filter(lambda row: None not in row["input_ids"]
+                       and max(row["input_ids"]) < 2**63)
+    assert kept._indices is not None  # a view, not a new table
+    assert pack_dataset(kept, 8, strategy="nf")["input_ids"] == [[1, 2, 5, 7, 8]]
+    picked = data.select([4, 0, 2, 1])  # table row 1 is the view's row 3
+    with pytest.raises(ValueError, match=re.escape("input_ids[3] holds a null token id at "
+                                                   "position 1")):
+        pack_dataset(picked, 8)
+    with pytest.raises(ValueError, match=re.escape(f"input_ids[2] holds a token id above "
+                                                   f"{2**63 - 1} at position 1")):
+        pack_dataset(data.select([0, 2, 3]), 8)
+
+
 def test_fixed_size_lists_are_refused():
     table = pa.table({"input_ids": pa.array([[1, 2], [3, 4]], pa.list_(pa.int32(), 2))})
     with pytest.raises(TypeError, match="must hold lists of integers \\(list or large_list\\)"):
