@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from . import _native
 from ._packed_layout import INT32_MAX, PackedArrays, pack_arrays
+from ._validation import INT64_MAX
 from .tokens import FlatTokens, Pieces
 
 #: Token slots per record batch of packed rows. A batch's three token
@@ -31,8 +32,30 @@ RANGE_TOKENS = 1 << 20
 PACKED_COLUMNS = ("input_ids", "labels", "position_ids", "seq_lengths")
 
 
+class RowError(ValueError):
+    """A ValueError about one row: the message is ``text`` with ``{row}``
+    replaced by ``row``, so that a caller that hands a table over in parts
+    (an engine's batches) can number the row in the whole (``renumbered``)."""
+
+    def __init__(self, text: str, row: int):
+        self.text, self.row = text, int(row)
+        super().__init__(text.replace("{row}", str(self.row)))
+
+    def renumbered(self, first_row: int, note: str = "") -> RowError:
+        """The error of the same row in rows that start ``first_row`` earlier."""
+        return RowError(self.text + note, self.row + first_row)
+
+    def __reduce__(self):
+        return type(self), (self.text, self.row)
+
+
 class ArrowColumn:
-    """One list column of a table: zero-copy NumPy views of each chunk."""
+    """One list column of a table: zero-copy NumPy views of each chunk.
+
+    ``rows`` (a dataset's indices mapping, or None for all) selects and
+    orders the rows shown; only they are checked, and errors number them
+    as shown (row ``i`` is ``rows[i]`` of the table).
+    """
 
     def __init__(self, name: str, chunked, rows: np.ndarray | None):
         kind = chunked.type
@@ -40,40 +63,48 @@ class ArrowColumn:
                 or not pa.types.is_integer(kind.value_type):
             raise TypeError(f"column {name!r} must hold lists of integers (list or large_list), "
                             f"got {kind}")
+        self.rows = rows
+        if chunked.null_count:
+            nulls = chunked.is_null().to_numpy(zero_copy_only=False)
+            nulls = nulls if rows is None else nulls[rows]
+            if nulls.any():
+                raise RowError(f"{name}[{{row}}] is null: every row needs its tokens",
+                               int(np.argmax(nulls)))
         value_type = kind.value_type
+        if any(chunk.values.null_count for chunk in chunked.chunks):
+            bad = _first_shown_value(chunked, rows, lambda values: values.is_null()
+                                     .to_numpy(zero_copy_only=False))
+            if bad is not None:
+                raise RowError(f"{name}[{{row}}] holds a null token id at position {bad[1]}",
+                               bad[0])
+        if value_type == pa.uint64():
+            above = pa.scalar(INT64_MAX, pa.uint64())
+            bad = _first_shown_value(chunked, rows, lambda values: np.asarray(
+                pc.fill_null(pc.greater(values, above), False)))
+            if bad is not None:
+                raise RowError(f"{name}[{{row}}] holds a token id above {INT64_MAX} at "
+                               f"position {bad[1]}", bad[0])
         if pa.types.is_unsigned_integer(value_type):  # room for -100 in labels
-            try:
-                chunked = chunked.cast(pa.list_(pa.int64()) if pa.types.is_list(kind)
-                                       else pa.large_list(pa.int64()))
-            except pa.ArrowInvalid as error:
-                raise ValueError(f"column {name!r} holds a token id above "
-                                 f"{np.iinfo(np.int64).max}: {error}") from None
+            # Values above INT64_MAX are outside the rows shown (checked
+            # above) and are never read: they may wrap.
+            chunked = chunked.cast(pa.list_(pa.int64()) if pa.types.is_list(kind)
+                                   else pa.large_list(pa.int64()), safe=False)
         self.values, self.offsets = [], []
-        first_row = 0
         for chunk in chunked.chunks:
             offsets = np.asarray(chunk.offsets).astype(np.int64)
             flat = chunk.values  # the whole child array; offsets index into it
             if flat.null_count:
-                _check_no_null_token(name, flat, offsets, first_row)
-                flat = pc.fill_null(flat, 0)  # only outside the rows: never read
+                flat = pc.fill_null(flat, 0)  # only outside the rows shown: never read
             self.values.append(np.asarray(flat))
             self.offsets.append(offsets)
-            first_row += len(chunk)
         self.dtype = np.dtype(value_type.to_pandas_dtype()) if not \
             pa.types.is_unsigned_integer(value_type) else np.dtype(np.int64)
         counts = np.array([len(chunk) for chunk in chunked.chunks], dtype=np.int64)
         self.chunk_starts = np.zeros(counts.size + 1, dtype=np.int64)
         np.cumsum(counts, out=self.chunk_starts[1:])
-        self.rows = rows  # the rows shown (a dataset's indices mapping), or None for all
         lengths = np.concatenate([np.diff(o) for o in self.offsets]) if self.offsets \
             else np.empty(0, np.int64)
         self.lengths = lengths if rows is None else lengths[rows]
-        if chunked.null_count:  # only the rows shown count
-            nulls = chunked.is_null().to_numpy(zero_copy_only=False)
-            nulls = nulls if rows is None else nulls[rows]
-            if nulls.any():
-                raise ValueError(f"{name}[{int(np.argmax(nulls))}] is null: every row needs "
-                                 "its tokens")
 
     def copy_runs(self, dst, origin, skip, dst_start, count) -> None:
         rows = origin if self.rows is None else self.rows[origin]
@@ -102,16 +133,36 @@ class ArrowColumn:
         return values, offsets
 
 
-def _check_no_null_token(name: str, flat, offsets: np.ndarray, first_row: int) -> None:
-    """Raise for the first null token id within the rows (the child array of
-    a slice may hold nulls outside them, which do not count)."""
-    low, high = int(offsets[0]), int(offsets[-1])
-    nulls = np.flatnonzero(flat.slice(low, high - low).is_null()
-                           .to_numpy(zero_copy_only=False)) + low
-    if nulls.size:
-        row = int(np.searchsorted(offsets, nulls[0], side="right")) - 1
-        raise ValueError(f"{name}[{first_row + row}] holds a null token id at position "
-                         f"{int(nulls[0] - offsets[row])}")
+def _first_shown_value(chunked, rows: np.ndarray | None, is_bad) -> tuple[int, int] | None:
+    """``(row, position)`` of the first value within the rows shown for which
+    ``is_bad`` (Arrow values to a boolean NumPy array) holds, the row
+    numbered as shown; None if there is none. The child array of a chunk
+    may hold values outside its rows (a slice), and a row not shown (a
+    filtered dataset) may hold any: neither counts."""
+    table_rows, positions = [], []
+    first_row = 0
+    for chunk in chunked.chunks:
+        offsets = np.asarray(chunk.offsets).astype(np.int64)
+        low, high = int(offsets[0]), int(offsets[-1])
+        bad = np.flatnonzero(is_bad(chunk.values.slice(low, high - low))) + low
+        if bad.size:
+            row = np.searchsorted(offsets, bad, side="right") - 1
+            table_rows.append(first_row + row)
+            positions.append(bad - offsets[row])
+        first_row += len(chunk)
+    if not table_rows:
+        return None
+    table_rows, positions = np.concatenate(table_rows), np.concatenate(positions)
+    if rows is None:
+        return int(table_rows[0]), int(positions[0])
+    marked = np.zeros(first_row, dtype=bool)
+    marked[table_rows] = True
+    shown = np.flatnonzero(marked[rows])
+    if not shown.size:
+        return None
+    row = int(shown[0])
+    # table_rows ascends, so its first entry for the row has the first position.
+    return row, int(positions[np.searchsorted(table_rows, rows[row])])
 
 
 def _check_unpacked_and_unpadded(table, rows: np.ndarray | None, what: str) -> None:
@@ -153,15 +204,15 @@ class ArrowSource:
             wrong = np.flatnonzero(labels.lengths != self.columns["input_ids"].lengths)
             if wrong.size:
                 i = int(wrong[0])
-                raise ValueError(f"row {i} has {int(self.columns['input_ids'].lengths[i])} "
-                                 f"input_ids but {int(labels.lengths[i])} labels")
+                raise RowError(f"row {{row}} has {int(self.columns['input_ids'].lengths[i])} "
+                               f"input_ids but {int(labels.lengths[i])} labels", i)
             self.columns["labels"] = labels
         self.lengths = self.columns["input_ids"].lengths
         _check_unpacked_and_unpadded(table, rows, what)
         empty = np.flatnonzero(self.lengths == 0)
         if empty.size:
-            raise ValueError(f"row {int(empty[0])} has no input_ids: every sequence needs at "
-                             "least one token")
+            raise RowError("row {row} has no input_ids: every sequence needs at least one "
+                           "token", int(empty[0]))
         self.has_labels = "labels" in self.columns
 
     def dtype(self, column: str) -> np.dtype:

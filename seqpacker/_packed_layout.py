@@ -39,6 +39,16 @@ def check_choice(name: str, value, choices: tuple) -> str:
     return value
 
 
+def check_fill_value(name: str, value) -> int:
+    """A value that fills token slots (``padding_value``, ``label_padding_value``):
+    an int that fits int64. A float or bool would be written as an int (1.5 and
+    True as the token id 1), so they are refused, not converted."""
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or not -(2**63) <= value < 2**63:
+        raise TypeError(f"{name} must be an int that fits int64, not {value!r}")
+    return value
+
+
 def check_multiple(pad_to_multiple_of) -> int:
     if pad_to_multiple_of is None:
         return 1

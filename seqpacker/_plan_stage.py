@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import distributed
+from ._arrow_rows import RowError
 from ._content_order import mix
 from ._shard_stage import SHARD, integer_column, shard_from_column
 
@@ -44,8 +45,8 @@ def read_rows(table: pa.Table, id_column: str, length_column: str) -> pa.Table:
     negative = np.flatnonzero(columns[ID] < 0)
     if negative.size:
         row = int(negative[0])
-        raise ValueError(f"id column {id_column!r} is {int(columns[ID][row])} in row {row}; "
-                         "ids must be >= 0")
+        raise RowError(f"id column {id_column!r} is {int(columns[ID][row])} in row {{row}}; "
+                       "ids must be >= 0", row)
     return pa.table({name: pa.array(values, pa.int64()) for name, values in columns.items()})
 
 

@@ -28,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 
 from . import distributed
-from ._arrow_rows import ArrowSource, bin_ranges, list_array, packed_schema, position_dtype, \
-    record_batch
+from ._arrow_rows import ArrowSource, RowError, bin_ranges, list_array, packed_schema, \
+    position_dtype, record_batch
 from ._content_order import content_keys, content_order, shard_of_keys
 from ._packed_layout import LABEL_CONVENTIONS, check_choice, pack_arrays
 from .tokens import Pieces, check_on_overlong, cut_overlong
@@ -128,7 +128,7 @@ def integer_column(table: pa.Table, column: str) -> np.ndarray:
         raise TypeError(f"column {column!r} must hold integers, not {values.type}")
     if values.null_count:
         row = int(values.is_null().to_numpy(zero_copy_only=False).argmax())
-        raise ValueError(f"column {column!r} is null in row {row}")
+        raise RowError(f"column {column!r} is null in row {{row}}", row)
     if values.type == pa.uint64() and len(values) and \
             int(np.asarray(values.to_numpy()).max()) > np.iinfo(np.int64).max:
         raise ValueError(f"column {column!r} holds a value above {np.iinfo(np.int64).max}")
@@ -141,8 +141,8 @@ def shard_from_column(table: pa.Table, column: str) -> pa.Table:
     negative = np.flatnonzero(shards < 0)
     if negative.size:
         row = int(negative[0])
-        raise ValueError(f"shard column {column!r} is {int(shards[row])} in row {row}; "
-                         "shard numbers must be >= 0")
+        raise RowError(f"shard column {column!r} is {int(shards[row])} in row {{row}}; "
+                       "shard numbers must be >= 0", row)
     index = table.schema.get_field_index(column)
     return table.remove_column(index).append_column(SHARD, pa.array(shards, pa.int64()))
 

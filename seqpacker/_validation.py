@@ -201,6 +201,14 @@ def check_positive(name: str, value, alternative: str = "") -> int:
     return value
 
 
+def check_count(name: str, value) -> int:
+    """An int >= 0: TypeError for bools and non-ints, ValueError below 0."""
+    value = _check_int(name, value)
+    if value < 0:
+        raise ValueError(f"{name} = {value} is out of range: it must be >= 0")
+    return value
+
+
 def check_optional_count(name: str, value) -> int | None:
     """``None``, or an int >= 1 (a pack count or multiple)."""
     return None if value is None else check_positive(name, value, " (or None)")

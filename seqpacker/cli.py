@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plugin_options = _plugin_options(args.plugin_option or [])
         strategies = _strategies(args.strategy)
+        _check_plugin_options_used(plugin_options, strategies)
         check_capacity(args.capacity)
         lengths, source = _load(args.input)
         # Checked whole before anything is printed: the total below is then
@@ -80,6 +81,21 @@ def _packer_or_error(args, name: str, plugin_options: dict):
     return info, Packer(args.capacity, name, args.seed, options=options)
 
 
+def _check_plugin_options_used(options: dict, strategies: list[str]) -> None:
+    """Plugin options with only built-in strategies to run would be ignored:
+    an error naming them instead."""
+    if not options:
+        return
+    for name in strategies:
+        try:
+            if get_strategy(name).plugin:
+                return
+        except PluginError:
+            return  # a plugin that fails to load: it would have taken them
+    raise ValueError(f"--plugin-option {', '.join(options)}: only built-in strategies run "
+                     f"({', '.join(strategies)}), and they take no plugin options")
+
+
 def _print_strategies() -> None:
     for info in available_strategies():
         mark = f"  (plugin: {info.origin})" if info.plugin else ""
@@ -111,11 +127,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="strategy to run, repeatable, or 'all' (the default)")
     parser.add_argument("--input", metavar="FILE",
                         help="lengths as a .npy array or text with one length per line "
-                             "(default: the bundled GSM8K training-set lengths)")
+                             "in the digits 0-9 (default: the bundled GSM8K training-set "
+                             "lengths)")
     parser.add_argument("--seed", type=int, default=None,
                         help="shuffle seed for ffs (default 0)")
     parser.add_argument("--plugin-option", action="append", metavar="KEY=VALUE",
-                        help="an option for plugin strategies, repeatable (e.g. ranks=8)")
+                        help="an option for plugin strategies, repeatable (e.g. ranks=8); "
+                             "an error when no plugin strategy runs")
     parser.add_argument("--list", action="store_true",
                         help="list the strategies, plugins marked as such, and exit")
     return parser
@@ -154,10 +172,12 @@ def _read_text(path: str) -> np.ndarray:
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"{path}, line {line_number}: {text!r} is not an integer length") from None
+            # int() also reads "+7", "1_000" and non-ASCII digits such as
+            # "\u0665"; a length here is ASCII digits only.
+            if not (text.isascii() and text.isdigit()):
+                raise ValueError(f"{path}, line {line_number}: {text!r} is not an integer length "
+                                 "(a length is written in the digits 0-9 only)")
+            value = int(text)
             if not INT64_MIN <= value <= INT64_MAX:
                 raise ValueError(f"{path}, line {line_number}: {text} does not fit int64 "
                                  f"(max {INT64_MAX})")

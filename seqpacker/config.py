@@ -8,11 +8,14 @@ The wheel carries one copy of ``libseqpacker`` (the one the Python
 extension modules use), its header ``seqpacker.h`` and a relocatable
 pkg-config file. ``--libs`` adds an rpath, so that the program finds the
 library where the package is installed; pkg-config's ``--libs`` does not.
+The flags are shell-quoted where they need it (a path with a space), as
+pkg-config's are.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -71,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     words: list[str] = []
     try:
+        # Flags are shell-quoted, as pkg-config escapes them: a path with a
+        # space stays one word where a shell or make parses the line. The
+        # single folders below are printed as they are (for assignments).
         if args.cflags:
-            words += cflags()
+            words += map(shlex.quote, cflags())
         if args.libs:
-            words += libs()
+            words += map(shlex.quote, libs())
         if args.pkg_config_path:
             words.append(get_pkg_config_dir())
         if args.includedir:

@@ -264,8 +264,8 @@ def pack_in_shards(lengths, capacity: int, shard_rows: int, *, strategy: str = "
                           strategy=strategy, seed=seed, min_fill=min_fill,
                           max_seqs_per_pack=max_seqs_per_pack, k=k, threads=threads)
     items = starts[packing.shard] + packing.row
-    return PackResult(items, packing.offsets, packing.used, lengths, packing.capacity,
-                      (time.perf_counter() - start) * 1e3)
+    return PackResult._of_packing(items, packing.offsets, packing.used, lengths,
+                                  packing.capacity, (time.perf_counter() - start) * 1e3)
 
 
 def concatenate(parts: Sequence[ShardedPacking]) -> ShardedPacking:

@@ -26,7 +26,9 @@ import numpy as np
 
 from ._chunked_file import ChunkedFile
 from ._optional import import_optional
-from ._packed_layout import LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice, pack_arrays
+from ._packed_layout import (LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice, check_fill_value,
+                             pack_arrays)
+from ._validation import check_capacity
 from .distributed import DEFAULT_SHARD_ROWS, pack_in_shards
 from .packer import Packer
 from .result import PackResult
@@ -85,7 +87,8 @@ def pack_dataset(
             file; None means one per CPU (at most 8). The packing and the
             rows are the same for any value.
         label_convention, padding_value, label_padding_value: as in
-            ``torch_utils.pack_result_to_tensors``.
+            ``torch_utils.pack_result_to_tensors`` (the two values: ints
+            that fit int64, TypeError otherwise).
         cache_file_name: the Arrow file to write (with several workers,
             ``name_00000_of_00002.arrow`` and so on beside it); by default
             files in datasets' temporary directory, removed when the Python
@@ -106,6 +109,11 @@ def pack_dataset(
     (int16 up to a capacity of 32768, else int32) and ``seq_lengths`` (int32:
     the tokens of each sequence in the row, as TRL's collator reads them).
     """
+    capacity = check_capacity(capacity)
+    position_dtype(capacity)
+    options = _write_options(layout=layout, num_proc=num_proc, label_convention=label_convention,
+                             padding_value=padding_value, label_padding_value=label_padding_value,
+                             cache_file_name=cache_file_name, keep_in_memory=keep_in_memory)
     source = _source(data)
     pieces = cut_overlong(source.lengths, capacity, on_overlong)
     if shard_rows is None and len(pieces) > GLOBAL_PACK_MAX_ROWS:
@@ -115,10 +123,7 @@ def pack_dataset(
     else:
         result = pack_in_shards(pieces.length, capacity, shard_rows, strategy=strategy,
                                 seed=seed, k=k, threads=threads)
-    return _write(source, pieces, result, layout=layout, num_proc=num_proc,
-                  label_convention=label_convention, padding_value=padding_value,
-                  label_padding_value=label_padding_value, cache_file_name=cache_file_name,
-                  keep_in_memory=keep_in_memory)
+    return _write(source, pieces, result, **options)
 
 
 def pack_dataset_from_result(
@@ -142,6 +147,9 @@ def pack_dataset_from_result(
     """
     if not isinstance(result, PackResult):
         raise TypeError(f"result must be a PackResult, not {type(result).__name__}")
+    options = _write_options(layout=layout, num_proc=num_proc, label_convention=label_convention,
+                             padding_value=padding_value, label_padding_value=label_padding_value,
+                             cache_file_name=cache_file_name, keep_in_memory=keep_in_memory)
     source = _source(token_ids)
     if source.lengths.size != result.lengths.size:
         raise ValueError(f"token_ids has {source.lengths.size} sequences; the result packed "
@@ -151,10 +159,7 @@ def pack_dataset_from_result(
         i = int(wrong[0])
         raise ValueError(f"sequence {i} has {int(source.lengths[i])} tokens, but the result "
                          f"packed it with length {int(result.lengths[i])}")
-    return _write(source, Pieces.whole(source.lengths), result, layout=layout,
-                  num_proc=num_proc, label_convention=label_convention,
-                  padding_value=padding_value, label_padding_value=label_padding_value,
-                  cache_file_name=cache_file_name, keep_in_memory=keep_in_memory)
+    return _write(source, Pieces.whole(source.lengths), result, **options)
 
 
 # ---- sources: where the tokens come from -----------------------------------
@@ -175,24 +180,35 @@ def _source(data):
 
 # ---- writing the packed rows -----------------------------------------------
 
-def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, label_convention,
-           padding_value, label_padding_value, cache_file_name, keep_in_memory):
+def _write_options(*, layout, num_proc, label_convention, padding_value, label_padding_value,
+                   cache_file_name, keep_in_memory) -> dict:
+    """The options of ``_write``, checked before any packing is done."""
     check_choice("layout", layout, LAYOUTS)
     check_choice("label_convention", label_convention, LABEL_CONVENTIONS)
+    check_fill_value("padding_value", padding_value)
+    check_fill_value("label_padding_value", label_padding_value)
     if num_proc is None:
         num_proc = min(os.cpu_count() or 1, MAX_WORKERS)
     if isinstance(num_proc, bool) or not isinstance(num_proc, int) or num_proc < 1:
         raise ValueError(f"num_proc must be an int >= 1 or None, not {num_proc!r}")
+    if not isinstance(keep_in_memory, bool):
+        raise TypeError(f"keep_in_memory must be True or False, not {keep_in_memory!r}")
+    if keep_in_memory and cache_file_name is not None:
+        raise ValueError("keep_in_memory=True writes no file: pass no cache_file_name")
+    return {"layout": layout, "num_proc": num_proc, "label_convention": label_convention,
+            "padding_value": padding_value, "label_padding_value": label_padding_value,
+            "cache_file_name": cache_file_name, "keep_in_memory": keep_in_memory}
+
+
+def _write(source, pieces: Pieces, result: PackResult, *, layout, num_proc, label_convention,
+           padding_value, label_padding_value, cache_file_name, keep_in_memory):
+    """The packed dataset of ``result``, with options from ``_write_options``."""
     capacity = result.capacity
     positions = position_dtype(capacity)
     ranges = bin_ranges(np.full(result.num_bins, capacity, dtype=np.int64)
                         if layout == "padded" else result.used)
     shards = [part for part in np.array_split(np.arange(len(ranges)), num_proc) if part.size] \
         or [np.arange(0)]
-    if not isinstance(keep_in_memory, bool):
-        raise TypeError(f"keep_in_memory must be True or False, not {keep_in_memory!r}")
-    if keep_in_memory and cache_file_name is not None:
-        raise ValueError("keep_in_memory=True writes no file: pass no cache_file_name")
     paths = None if keep_in_memory else _shard_paths(cache_file_name, len(shards))
 
     def build(bins: tuple[int, int], scratch: Scratch):

@@ -146,8 +146,8 @@ class Packer:
             # The result keeps the lengths: never share the caller's buffer.
             array = array.copy()
         items, offsets, used, time_ms, added = self._run(array, groups)
-        return PackResult(items, offsets, used, array, self._capacity, time_ms,
-                          packs_added=added, max_items=self._max_items)
+        return PackResult._of_packing(items, offsets, used, array, self._capacity, time_ms,
+                                      packs_added=added, max_items=self._max_items)
 
     def pack_flat(self, lengths, groups=None) -> tuple[np.ndarray, np.ndarray]:
         """Pack ``lengths`` into ``(items, bin_offsets)``, two int64 arrays.

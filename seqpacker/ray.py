@@ -55,7 +55,9 @@ def pack_dataset(ds, capacity: int, *, shard_column: str | None = None,
             changes where shards are packed, never the rows.
 
     Returns a Dataset with ``input_ids``, ``labels``, ``position_ids`` and
-    ``seq_lengths`` (the columns of ``hf_utils.pack_dataset``). The shard
+    ``seq_lengths`` (the columns of ``hf_utils.pack_dataset``); no rows for
+    an empty ``ds`` (whose rows are counted first, which Ray reads from
+    metadata where it has them). The shard
     stage runs when this is called (its output is materialized, so that the
     kept rows and the residue read it once); the rest runs when the result
     is consumed. Its rows do not depend on the number of workers; their
@@ -63,11 +65,12 @@ def pack_dataset(ds, capacity: int, *, shard_column: str | None = None,
     Ray runs again (``DataContext.retried_map_errors`` and
     ``max_map_retries`` for exceptions) gives the same rows.
     """
+    count = _Count(ds)
     stages = engine.for_tokens(
-        _arrow_schema(ds), capacity, ds.count, shard_column=shard_column, num_shards=num_shards,
+        _arrow_schema(ds), capacity, count, shard_column=shard_column, num_shards=num_shards,
         strategy=strategy, seed=seed, min_fill=min_fill, max_seqs_per_pack=max_seqs_per_pack,
         on_overlong=on_overlong, label_convention=label_convention)
-    return _run(ds, stages, num_partitions)
+    return _run(ds, stages, num_partitions, count)
 
 
 def plan_dataset(ds, capacity: int, *, id_column: str = "id", length_column: str = "length",
@@ -84,17 +87,34 @@ def plan_dataset(ds, capacity: int, *, id_column: str = "id", length_column: str
     ``pack_shard`` is -1, pack ``pack_index`` of the repack
     (docs/distributed.md). Other arguments are as in ``pack_dataset``.
     """
+    count = _Count(ds)
     stages = engine.for_plan(
-        _arrow_schema(ds), capacity, ds.count, id_column=id_column, length_column=length_column,
+        _arrow_schema(ds), capacity, count, id_column=id_column, length_column=length_column,
         shard_column=shard_column, num_shards=num_shards, strategy=strategy, seed=seed,
         min_fill=min_fill, max_seqs_per_pack=max_seqs_per_pack)
-    return _run(ds, stages, num_partitions)
+    return _run(ds, stages, num_partitions, count)
 
 
-def _run(ds, stages: engine.Stages, num_partitions: int | None):
+class _Count:
+    """``ds.count()``, asked of Ray at most once."""
+
+    def __init__(self, ds):
+        self._ds, self._rows = ds, None
+
+    def __call__(self) -> int:
+        if self._rows is None:
+            self._rows = self._ds.count()
+        return self._rows
+
+
+def _run(ds, stages: engine.Stages, num_partitions: int | None, count: _Count):
     """Run ``stages`` on ``ds``: see _engine_stages.py."""
     if num_partitions is not None:
         check_positive("num_partitions", num_partitions, " (or None)")
+    if count() == 0:
+        # Ray hands an empty block to no task, so no stage would add its
+        # columns: the result of no rows is built here.
+        return ray.data.from_arrow(stages.output_schema.empty_table())
     keyed = ds.select_columns(stages.columns).map_batches(
         _table_stage, fn_args=(stages.prepare,), batch_format="pyarrow")
     staged = keyed.groupby(SHARD, num_partitions=num_partitions).map_groups(

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _native
 from ._stream_fast import PackBase, bins_from_arrays, packs_from_arrays
+from ._validation import INT64_MAX, check_capacity, check_count
 
 
 class Pack(PackBase):
@@ -161,6 +162,67 @@ def bin_sums(item_values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return sums
 
 
+def _int64_copy(name: str, values) -> np.ndarray:
+    """``values`` as a new 1-D int64 array; TypeError for other kinds."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise TypeError(f"{name} must be 1-D, got shape {array.shape}")
+    if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
+        raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
+    if array.dtype == np.uint64 and array.size and array.max() > np.uint64(INT64_MAX):
+        index = int(np.argmax(array > np.uint64(INT64_MAX)))
+        raise ValueError(f"{name}[{index}] = {int(array[index])} does not fit int64")
+    return np.array(array, dtype=np.int64)  # a copy, always
+
+
+def _check_offsets(offsets: np.ndarray, num_items: int) -> None:
+    if offsets.size == 0 or offsets[0] != 0:
+        raise ValueError("offsets must start with 0 (it holds num_bins + 1 boundaries)")
+    steps = np.diff(offsets)
+    if steps.size and steps.min() < 0:
+        b = int(np.argmax(steps < 0))
+        raise ValueError(f"offsets must not decrease: offsets[{b + 1}] = {int(offsets[b + 1])} "
+                         f"< offsets[{b}] = {int(offsets[b])}")
+    if offsets[-1] != num_items:
+        raise ValueError(f"offsets[-1] = {int(offsets[-1])} must equal len(items) = {num_items}")
+
+
+def _check_ids(items: np.ndarray, num_sequences: int) -> None:
+    outside = np.flatnonzero((items < 0) | (items >= num_sequences))
+    if outside.size:
+        j = int(outside[0])
+        raise ValueError(f"items[{j}] = {int(items[j])} is not a sequence id: ids run from 0 to "
+                         f"len(lengths) - 1 = {num_sequences - 1}")
+    seen = np.bincount(items, minlength=num_sequences)
+    if seen.size and seen.max() > 1:
+        where = np.flatnonzero(items == int(np.argmax(seen > 1)))
+        raise ValueError(f"sequence {int(items[where[0]])} is in items twice (items[{int(where[0])}] "
+                         f"and items[{int(where[1])}]): a sequence goes in at most one bin")
+
+
+def _bin_totals(item_lengths: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The int64 sum of ``item_lengths`` over each bin (0 for an empty one)."""
+    totals = np.zeros(offsets.size - 1, dtype=np.int64)
+    filled = np.diff(offsets) > 0
+    if filled.any():
+        totals[filled] = np.add.reduceat(item_lengths, offsets[:-1][filled])
+    return totals
+
+
+def _check_used(used: np.ndarray, sums: np.ndarray, capacity: int) -> None:
+    if used.size != sums.size:
+        raise ValueError(f"used has {used.size} values; offsets bound {sums.size} bins")
+    wrong = np.flatnonzero(used != sums)
+    if wrong.size:
+        b = int(wrong[0])
+        raise ValueError(f"used[{b}] = {int(used[b])}, but the lengths of bin {b} sum to "
+                         f"{int(sums[b])} (or pass used=None to compute it)")
+    if sums.size and sums.max() > capacity:
+        b = int(np.argmax(sums))
+        raise ValueError(f"bin {b} holds {int(sums[b])} tokens, more than the capacity "
+                         f"{capacity}")
+
+
 def _attention_costs(items: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The sum of squared lengths of each bin, in float64 (a square of an
     int64 length may not fit int64)."""
@@ -170,10 +232,21 @@ def _attention_costs(items: np.ndarray, offsets: np.ndarray, lengths: np.ndarray
 class PackResult:
     """The bins of one packing.
 
-    Arrays (read-only): ``items`` holds the sequence ids bin by bin,
+    Arrays (read-only int64): ``items`` holds the sequence ids bin by bin,
     ``offsets`` the ``num_bins + 1`` boundaries (bin ``b`` is
     ``items[offsets[b]:offsets[b + 1]]``), ``used`` the total length of
     each bin and ``lengths`` the packed lengths by sequence id.
+
+    ``PackResult(items, offsets, used, lengths, capacity, time_ms)`` builds
+    one by hand (e.g. the first bins of another, docs/balance.md). It
+    checks the packing and holds read-only copies of the arrays (the
+    caller's stay as they are): every id in ``items`` is a sequence id
+    (``0 <= id < len(lengths)``) and in at most one bin (a sequence in no
+    bin is left out of the result); ``offsets`` runs from 0 to
+    ``len(items)`` without decreasing (a bin may be empty); each length is
+    in ``[1, capacity]``; ``used[b]`` is the sum of bin ``b``'s lengths, at
+    most ``capacity`` (``used=None`` computes it). A ValueError or
+    TypeError names the first entry that breaks a rule.
     """
 
     __slots__ = ("_items", "_offsets", "_used", "_lengths", "_capacity", "_time_ms",
@@ -181,15 +254,57 @@ class PackResult:
 
     def __init__(
         self,
-        items: np.ndarray,
-        offsets: np.ndarray,
-        used: np.ndarray,
-        lengths: np.ndarray,
+        items,
+        offsets,
+        used,
+        lengths,
         capacity: int,
         time_ms: float,
         packs_added: int = 0,
         max_items: int = 0,
     ):
+        capacity = check_capacity(capacity)
+        lengths = _int64_copy("lengths", lengths)
+        _native.check_lengths(lengths, capacity)
+        items = _int64_copy("items", items)
+        offsets = _int64_copy("offsets", offsets)
+        _check_offsets(offsets, items.size)
+        _check_ids(items, lengths.size)
+        sums = _bin_totals(lengths[items], offsets)  # exact: each id once, total fits int64
+        if used is None:
+            used = sums
+        else:
+            used = _int64_copy("used", used)
+            _check_used(used, sums, capacity)
+        if isinstance(time_ms, (bool, np.bool_)) or \
+                not isinstance(time_ms, (int, float, np.integer, np.floating)) or \
+                not time_ms >= 0:
+            raise TypeError(f"time_ms must be a number >= 0, not {time_ms!r}")
+        packs_added = check_count("packs_added", packs_added)
+        max_items = check_count("max_items", max_items)
+        if packs_added > used.size:
+            raise ValueError(f"packs_added = {packs_added} is more than the {used.size} bins")
+        counts = np.diff(offsets)
+        if max_items and counts.size and counts.max() > max_items:
+            b = int(np.argmax(counts))
+            raise ValueError(f"bin {b} holds {int(counts[b])} sequences, more than "
+                             f"max_items = {max_items}")
+        self._set(items, offsets, used, lengths, capacity, float(time_ms), packs_added,
+                  max_items)
+
+    @classmethod
+    def _of_packing(cls, items: np.ndarray, offsets: np.ndarray, used: np.ndarray,
+                    lengths: np.ndarray, capacity: int, time_ms: float, packs_added: int = 0,
+                    max_items: int = 0) -> PackResult:
+        """A result of the library's own packing (the C core's output, or a
+        plugin's after ``_plugin_call`` checked it): the arrays are its own
+        and already obey the rules above, so they are not checked or copied
+        again (that would cost about as much as packing)."""
+        self = cls.__new__(cls)
+        self._set(items, offsets, used, lengths, capacity, time_ms, packs_added, max_items)
+        return self
+
+    def _set(self, items, offsets, used, lengths, capacity, time_ms, packs_added, max_items):
         for array in (items, offsets, used, lengths):
             array.flags.writeable = False
         self._items = items

@@ -102,9 +102,10 @@ def _arrow_schema(df) -> pa.Schema:
 def _run(df, stages: engine.Stages, partitions: int | None):
     """Run ``stages`` on ``df``: see _engine_stages.py."""
     if partitions is None:
-        partitions = stages.num_shards or df.rdd.getNumPartitions()
+        # An empty DataFrame may have no partitions: one then.
+        partitions = stages.num_shards or max(1, df.rdd.getNumPartitions())
     partitions = check_positive("num_partitions", partitions, " (or None)")
-    keyed = df.select(*stages.columns).mapInArrow(_per_batch(stages.prepare),
+    keyed = df.select(*stages.columns).mapInArrow(_numbered(stages.prepare),
                                                   from_arrow_schema(stages.keyed_schema))
     staged = keyed.repartition(partitions, SHARD).mapInArrow(
         _per_partition(stages.pack), from_arrow_schema(stages.staged_schema))
@@ -139,6 +140,31 @@ def _per_batch(function):
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             yield from function(pa.Table.from_batches([batch])).to_batches()
+    return apply
+
+
+def _numbered(function):
+    """``_per_batch`` for a stage that checks the rows it reads: a row named
+    in its error is numbered within the partition, not the Arrow batch.
+    Spark gives a task no number of its rows in the DataFrame, so the error
+    names the partition too."""
+    from pyspark import TaskContext
+
+    from ._arrow_rows import RowError
+
+    def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        first_row = 0
+        for batch in batches:
+            try:
+                out = function(pa.Table.from_batches([batch]))
+            except RowError as error:
+                context = TaskContext.get()
+                partition = context.partitionId() if context is not None else "?"
+                raise error.renumbered(first_row, f" (the row's number within partition "
+                                                  f"{partition} of the DataFrame: Spark numbers "
+                                                  f"no rows across partitions)") from None
+            first_row += batch.num_rows
+            yield from out.to_batches()
     return apply
 
 

@@ -219,6 +219,66 @@ def test_result_does_not_share_the_callers_array():
     assert lengths.flags.writeable
 
 
+# -- a PackResult built by hand ------------------------------------------------
+
+# Bins [0, 2] and [1] of lengths 3, 4, 5 at capacity 8.
+HAND = dict(items=[0, 2, 1], offsets=[0, 2, 3], used=[8, 4], lengths=[3, 4, 5], capacity=8,
+            time_ms=0.0)
+
+
+def hand_built(**changes):
+    args = {**HAND, **changes}
+    positional = [args.pop(name) for name in ("items", "offsets", "used", "lengths",
+                                              "capacity", "time_ms")]
+    return PackResult(*positional, **args)
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    ({"items": [0, 0, 1], "used": [6, 4]}, ValueError,
+     "sequence 0 is in items twice (items[0] and items[1]): a sequence goes in at most one bin"),
+    ({"items": [0, 3, 1]}, ValueError,
+     "items[1] = 3 is not a sequence id: ids run from 0 to len(lengths) - 1 = 2"),
+    ({"items": [0, -1, 1]}, ValueError, "items[1] = -1 is not a sequence id"),
+    ({"offsets": [0, 2, 5]}, ValueError, "offsets[-1] = 5 must equal len(items) = 3"),
+    ({"offsets": [1, 2, 3]}, ValueError, "offsets must start with 0"),
+    ({"offsets": [0, 3, 2, 3], "used": [12, 0, 4]}, ValueError,
+     "offsets must not decrease: offsets[2] = 2 < offsets[1] = 3"),
+    ({"used": [100, 4]}, ValueError,
+     "used[0] = 100, but the lengths of bin 0 sum to 8 (or pass used=None to compute it)"),
+    ({"used": [8]}, ValueError, "used has 1 values; offsets bound 2 bins"),
+    ({"capacity": 4}, ValueError, "exceeds capacity 4"),
+    ({"capacity": 7}, ValueError, "bin 0 holds 8 tokens, more than the capacity 7"),
+    ({"items": [0, 2, 1], "offsets": [0, 3], "used": [12], "lengths": [3, 4, 5],
+      "capacity": 10}, ValueError, "bin 0 holds 12 tokens, more than the capacity 10"),
+    ({"lengths": [3, 0, 5]}, ValueError, "lengths[1] = 0 is not a valid length"),
+    ({"capacity": 8.0}, TypeError, "capacity must be an int, not float (8.0)"),
+    ({"items": [0.0, 2.0, 1.0]}, TypeError, "items must hold integers, got dtype float64"),
+    ({"items": [[0, 2, 1]]}, TypeError, "items must be 1-D, got shape (1, 3)"),
+    ({"time_ms": None}, TypeError, "time_ms must be a number >= 0, not None"),
+    ({"packs_added": 3}, ValueError, "packs_added = 3 is more than the 2 bins"),
+    ({"max_items": 1}, ValueError, "bin 0 holds 2 sequences, more than max_items = 1"),
+])
+def test_a_hand_built_result_is_checked(changes, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        hand_built(**changes)
+
+
+def test_a_hand_built_result_copies_the_arrays_and_can_compute_used():
+    arrays = {name: np.array(HAND[name]) for name in ("items", "offsets", "used", "lengths")}
+    result = hand_built(**arrays)
+    for name, array in arrays.items():
+        assert array.flags.writeable  # the caller's arrays stay as they were
+        array[0] = 1
+        assert getattr(result, name).dtype == np.int64 and not getattr(result, name).flags.writeable
+    assert result.bins == [[0, 2], [1]] and result.used.tolist() == [8, 4]
+    assert result.efficiency == 12 / 16
+    computed = hand_built(used=None)
+    assert computed.used.tolist() == [8, 4] and computed.efficiency == 12 / 16
+    # An empty bin and a sequence left out (the first bins of a packing) are allowed.
+    part = hand_built(items=[1], offsets=[0, 0, 1], used=[0, 4])
+    assert part.bins == [[], [1]] and part.metrics.num_sequences == 1
+
+
 # -- laziness and caching -----------------------------------------------------
 
 def test_bins_and_packs_are_built_once_and_only_when_asked():

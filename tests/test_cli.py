@@ -98,11 +98,21 @@ def test_all_keyword(tmp_path):
         (["--input", "dates.npy"], "must be integers"),
         (["--input", "overflow.npy", "--capacity", str(2**62)], "does not fit int64"),
         (["--strategy", "all", "--strategy", "nope"], "unknown strategy 'nope'"),
+        (["--input", "arabic.txt"], "line 2: '\u0665' is not an integer length (a length is "
+                                    "written in the digits 0-9 only)"),
+        (["--input", "underscore.txt"], "line 1: '1_000' is not an integer length"),
+        (["--input", "plus.txt"], "line 3: '+7' is not an integer length"),
+        (["--strategy", "bfd", "--strategy", "ff", "--plugin-option", "ranks=8"],
+         "--plugin-option ranks: only built-in strategies run (bfd, ff), and they take no "
+         "plugin options"),
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path, args, message):
     (tmp_path / "bad.txt").write_text("5\nabc\n")
     (tmp_path / "huge.txt").write_text("5\n9223372036854775808\n")
+    (tmp_path / "arabic.txt").write_text("5\n\u0665\n", encoding="utf-8")
+    (tmp_path / "underscore.txt").write_text("1_000\n", encoding="utf-8")
+    (tmp_path / "plus.txt").write_text("5\n6\n+7\n", encoding="utf-8")
     np.save(tmp_path / "floats.npy", np.array([1.0, 2.0]))
     np.save(tmp_path / "scalar.npy", np.array(5))
     np.save(tmp_path / "strings.npy", np.array(["5", "6"]))

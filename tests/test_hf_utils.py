@@ -3,6 +3,7 @@ same packing as Packer.pack, for any num_proc), builds rows from Arrow
 buffers exactly as the torch helpers lay them out, and names bad input.
 Needs datasets."""
 
+import re
 
 import numpy as np
 import pytest
@@ -218,6 +219,30 @@ def test_nulls_count_only_in_the_rows_the_dataset_shows():
         pack_dataset(shown, 8)
 
 
+@pytest.mark.parametrize("chunks", [1, 2])
+def test_a_view_is_checked_and_named_by_its_own_rows(chunks):
+    # Table row 1 holds a null token, row 3 a uint64 id above int64.
+    values = [[1, 2], [3, None, 4], [5], [6, 2**63], [7, 8]]
+    table = pa.table({"input_ids": pa.array(values, pa.list_(pa.uint64()))})
+    if chunks == 2:
+        table = pa.concat_tables([table.slice(0, 2), table.slice(2)])
+    data = datasets.Dataset(table)
+    with pytest.raises(ValueError, match=re.escape("input_ids[1] holds a null token id at "
+                                                   "position 1")):
+        pack_dataset(data, 8)
+    kept = data.filter(lambda row: None not in row["input_ids"]
+                       and max(row["input_ids"]) < 2**63)
+    assert kept._indices is not None  # a view, not a new table
+    assert pack_dataset(kept, 8, strategy="nf")["input_ids"] == [[1, 2, 5, 7, 8]]
+    picked = data.select([4, 0, 2, 1])  # table row 1 is the view's row 3
+    with pytest.raises(ValueError, match=re.escape("input_ids[3] holds a null token id at "
+                                                   "position 1")):
+        pack_dataset(picked, 8)
+    with pytest.raises(ValueError, match=re.escape(f"input_ids[2] holds a token id above "
+                                                   f"{2**63 - 1} at position 1")):
+        pack_dataset(data.select([0, 2, 3]), 8)
+
+
 def test_fixed_size_lists_are_refused():
     table = pa.table({"input_ids": pa.array([[1, 2], [3, 4]], pa.list_(pa.int32(), 2))})
     with pytest.raises(TypeError, match="must hold lists of integers \\(list or large_list\\)"):
@@ -264,6 +289,32 @@ def test_bad_datasets(data, error, message):
 def test_bad_arguments(kwargs, message):
     with pytest.raises((ValueError, KeyError), match=message):
         pack_dataset(SEQS, 6, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["padding_value", "label_padding_value"])
+@pytest.mark.parametrize("value", [1.5, True, np.float64(-100.0), 2**63, "0", None])
+def test_fill_values_must_be_ints_that_fit_int64(name, value):
+    # 1.5 or True would be written as the token id 1.
+    result = pack_sequences([3, 2, 4, 1], 6)
+    message = f"{name} must be an int that fits int64, not {value!r}"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        pack_dataset(SEQS, 6, layout="padded", **{name: value})
+    with pytest.raises(TypeError, match=re.escape(message)):
+        pack_dataset_from_result(result, SEQS, **{name: value})
+
+
+@pytest.mark.parametrize("capacity, error, message", [
+    (2.5, TypeError, "capacity must be an int, not float (2.5)"),
+    ("8", TypeError, "capacity must be an int, not str ('8')"),
+    (None, TypeError, "capacity must be an int, not NoneType (None)"),
+    (True, TypeError, "capacity must be an int, not bool (True)"),
+    (0, ValueError, "capacity = 0 is out of range: it must be >= 1"),
+    (-3, ValueError, "capacity = -3 is out of range: it must be >= 1"),
+])
+def test_bad_capacity_is_named_before_the_sequences_are_read(capacity, error, message):
+    with pytest.raises(error, match=re.escape(message)) as raised:
+        pack_dataset(SEQS, capacity, on_overlong="split")
+    assert "on_overlong" not in str(raised.value)
 
 
 def test_importing_without_datasets_names_the_extra(tmp_path):

@@ -132,6 +132,19 @@ def test_errors():
         sr.pack_dataset(no_tokens, 1024)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"shard_column": "shard"}])
+def test_an_empty_dataset_gives_no_rows(kwargs):
+    table = TABLE.select(["input_ids", "shard"])
+    for empty in (ray.data.from_arrow(table.slice(0, 0)),
+                  ray.data.from_arrow(table).filter(lambda row: False)):
+        out = sr.pack_dataset(empty, 1024, **kwargs)
+        assert out.count() == 0
+        assert out.schema().base_schema == sr.pack_dataset(
+            ray.data.from_arrow(table), 1024, **kwargs).schema().base_schema
+    plan = sr.plan_dataset(ray.data.from_arrow(PLAN_TABLE.slice(0, 0)), 1024)
+    assert plan.count() == 0 and plan.schema().names == ["id", "pack_shard", "pack_index"]
+
+
 def test_import_seqpacker_does_not_import_ray(tmp_path):
     import subprocess
 

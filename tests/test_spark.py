@@ -116,6 +116,32 @@ def test_errors(spark):
         ss.pack_dataframe(df.select("shard"), 1024)
 
 
+def test_an_empty_dataframe_gives_no_rows(spark):
+    empty = spark.createDataFrame([], "input_ids array<int>, shard long")
+    want = ss.pack_dataframe(dataframe(spark, TABLE.select(["input_ids", "shard"])), 1024,
+                             shard_column="shard").schema
+    for kwargs in ({}, {"shard_column": "shard"}):
+        out = ss.pack_dataframe(empty, 1024, **kwargs)
+        assert out.schema == want and out.count() == 0
+    plan = ss.plan_dataframe(spark.createDataFrame([], "id long, length long"), 1024)
+    assert plan.columns == ["id", "pack_shard", "pack_index"] and plan.count() == 0
+
+
+def test_a_bad_row_is_numbered_in_its_partition_not_its_arrow_batch(spark):
+    rows = [([1, 2],)] * 9 + [([],)] + [([3],)] * 3
+    df = spark.createDataFrame(rows, "input_ids array<int>").coalesce(1)
+    saved = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "4")  # row 9 is batch 2's row 1
+    try:
+        with pytest.raises(Exception, match=r"row 9 has no input_ids: every sequence needs at "
+                                            r"least one token \(the row's number within "
+                                            r"partition 0 of the DataFrame: Spark numbers no rows "
+                                            r"across partitions\)"):
+            ss.pack_dataframe(df, 8).count()
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", saved)
+
+
 def test_import_seqpacker_does_not_import_pyspark(tmp_path):
     import subprocess
 
