@@ -26,8 +26,8 @@ import numpy as np
 
 from ._chunked_file import ChunkedFile
 from ._optional import import_optional
-from ._packed_layout import (LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice, check_fill_value,
-                             pack_arrays)
+from ._packed_layout import (LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice,
+                             check_fill_value, pack_arrays)
 from ._validation import check_capacity
 from .distributed import DEFAULT_SHARD_ROWS, pack_in_shards
 from .packer import Packer

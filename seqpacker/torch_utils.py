@@ -31,7 +31,8 @@ import numpy as np
 from . import _batch_checks
 from ._optional import import_optional
 from ._packed_layout import (INT32_MAX, LABEL_CONVENTIONS, LAYOUTS, PackedArrays,
-                             check_choice, check_multiple, pack_arrays, slot_lengths)
+                             check_choice, check_fill_value, check_multiple, pack_arrays,
+                             slot_lengths)
 from .packer import Packer
 from .result import PackResult
 from .tokens import FlatTokens, Pieces, as_flat_tokens, check_on_overlong, cut_overlong
@@ -222,13 +223,8 @@ class _Options:
 
     def __init__(self, capacity, padding_value, label_padding_value, layout,
                  label_convention, attention_mask, loss_weights, pad_to_multiple_of, device):
-        for name, value in (("padding_value", padding_value),
-                            ("label_padding_value", label_padding_value)):
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or not -(2**63) <= value < 2**63:
-                raise TypeError(f"{name} must be an int that fits int64, not {value!r}")
-        self.padding_value = padding_value
-        self.ignore = label_padding_value
+        self.padding_value = check_fill_value("padding_value", padding_value)
+        self.ignore = check_fill_value("label_padding_value", label_padding_value)
         self.layout = check_choice("layout", layout, LAYOUTS)
         self.label_convention = check_choice("label_convention", label_convention,
                                              LABEL_CONVENTIONS)
