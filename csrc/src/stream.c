@@ -576,9 +576,12 @@ static int pack_many(sp_stream *s, const int64_t *lengths, int64_t n,
         return status;
     if (out->items_size < need_items || out->packs_size < need_packs)
         return SP_ERR_BUFFER_TOO_SMALL;
+    /* Only the slots that the unread packs and the batch's own lengths
+     * fill are prefaulted: the room left for open bins that may close is
+     * rarely filled, and touching it would cost O(open items) per call. */
     spi_prefault prefault = {
         .start = {out->items},
-        .bytes = {(size_t)need_items * sizeof(int64_t)},
+        .bytes = {(size_t)(spi_queue_items(&s->queue) + n) * sizeof(int64_t)},
         .ranges = 1,
     };
     spi_prefault_start(&prefault, (int)s->threads);
