@@ -23,7 +23,6 @@ thread's work is undone.
 from __future__ import annotations
 
 import copyreg
-import operator
 
 import numpy as np
 
