@@ -150,9 +150,10 @@ class PackMetrics:
 
 
 def bin_sums(item_values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The float64 sum of ``item_values`` (one per entry of ``items``) over
-    each bin; 0.0 for an empty bin (a PackResult built by hand may hold one)."""
-    sums = np.zeros(len(offsets) - 1)
+    """The sum of ``item_values`` (one per entry of ``items``) over each bin,
+    in their dtype (exact for integers that cannot overflow); 0 for an empty
+    bin (a PackResult built by hand may hold one)."""
+    sums = np.zeros(len(offsets) - 1, dtype=item_values.dtype)
     # reduceat needs strictly increasing starts to sum whole bins (it returns
     # one element for an empty one), so it runs on the non-empty bins only.
     filled = np.diff(offsets) > 0
@@ -198,15 +199,6 @@ def _check_ids(items: np.ndarray, num_sequences: int) -> None:
         where = np.flatnonzero(items == int(np.argmax(seen > 1)))
         raise ValueError(f"sequence {int(items[where[0]])} is in items twice (items[{int(where[0])}] "
                          f"and items[{int(where[1])}]): a sequence goes in at most one bin")
-
-
-def _bin_totals(item_lengths: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The int64 sum of ``item_lengths`` over each bin (0 for an empty one)."""
-    totals = np.zeros(offsets.size - 1, dtype=np.int64)
-    filled = np.diff(offsets) > 0
-    if filled.any():
-        totals[filled] = np.add.reduceat(item_lengths, offsets[:-1][filled])
-    return totals
 
 
 def _check_used(used: np.ndarray, sums: np.ndarray, capacity: int) -> None:
@@ -270,7 +262,7 @@ class PackResult:
         offsets = _int64_copy("offsets", offsets)
         _check_offsets(offsets, items.size)
         _check_ids(items, lengths.size)
-        sums = _bin_totals(lengths[items], offsets)  # exact: each id once, total fits int64
+        sums = bin_sums(lengths[items], offsets)  # exact: each id once, total fits int64
         if used is None:
             used = sums
         else:
