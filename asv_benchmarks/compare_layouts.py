@@ -6,7 +6,8 @@
 Run it with an interpreter that has this project, torch and transformers.
 A small Llama (randomly initialised: 4 layers of width 256, 4 heads, a
 vocabulary of 4096; nothing is downloaded) takes a forward and backward
-pass over the same 24 sequences (lengths drawn, seeded, from the bundled GSM8K distribution) four ways:
+pass over the same 24 sequences (lengths drawn, seeded, from the bundled
+GSM8K distribution) four ways:
 
 - **unpadded**: each sequence alone, one call per sequence (no padding, no
   packing: the work that packing must not exceed);
