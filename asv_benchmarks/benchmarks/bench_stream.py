@@ -1,5 +1,7 @@
 """StreamPacker: per-call cost and throughput."""
 
+import numpy as np
+
 from .common import CAPACITY, flat_add_many, our_stream_packer, uniform_lengths
 
 ADD_CALLS = 100_000
@@ -61,3 +63,21 @@ class StreamAddManyFlat:
         stream = our_stream_packer(CAPACITY, strategy)
         flat_add_many(stream)(self.lengths)
         stream.finish()
+
+
+class StreamAddManyWithOpenIds:
+    """One ``add_many`` of a single length on a stream that holds ``open_ids``
+    ids in its open bin: the cost must follow the input, not the state."""
+
+    params = [0, 100_000, 1_000_000, 4_000_000]
+    param_names = ["open_ids"]
+    timeout = 300
+
+    def setup(self, open_ids):
+        self.stream = our_stream_packer(10_000_000, "nf")
+        if open_ids:
+            self.stream.add_many(np.ones(open_ids, dtype=np.int64))
+        self.one = np.ones(1, dtype=np.int64)
+
+    def time_add_many_one_length(self, open_ids):
+        self.stream.add_many(self.one)
