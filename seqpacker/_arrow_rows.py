@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from . import _native
 from ._packed_layout import INT32_MAX, PackedArrays, pack_arrays
 from ._validation import INT64_MAX
-from .tokens import FlatTokens, Pieces
+from .tokens import FlatTokens, Pieces, positions_without_seq_lengths
 
 #: Token slots per record batch of packed rows. A batch's three token
 #: columns (about 10 MB with int32 tokens) then stay in the CPU caches from
@@ -165,16 +165,24 @@ def _first_shown_value(chunked, rows: np.ndarray | None, is_bad) -> tuple[int, i
     return row, int(positions[np.searchsorted(table_rows, rows[row])])
 
 
-def _check_unpacked_and_unpadded(table, rows: np.ndarray | None, what: str) -> None:
-    """Refuse rows that are not one sequence each: packed rows (a
-    ``seq_lengths`` column), whose sequences packing again would merge, and
-    padded tokenizer output (an ``attention_mask`` with zeros), whose padding
-    would be packed and trained as tokens."""
-    if "seq_lengths" in table.column_names:
+def check_one_sequence_per_row(names, what: str) -> None:
+    """Refuse, by its columns, a table whose rows are packed already: a
+    ``seq_lengths`` column (several sequences per row, which packing again
+    would merge), or ``position_ids`` without it (which sequences a row
+    holds cannot be told)."""
+    if "seq_lengths" in names:
         raise ValueError(f"{what} is packed already (it has a 'seq_lengths' column): its rows "
                          "hold several sequences each, which packing them again would merge; "
                          "pack the unpacked rows, or collate these with "
                          "torch_utils.packed_collate_fn, which splits them")
+    if "position_ids" in names:
+        raise ValueError(positions_without_seq_lengths(f"the rows of {what}"))
+
+
+def check_unpadded(table, rows: np.ndarray | None, what: str) -> None:
+    """Refuse padded tokenizer output, an ``attention_mask`` column with a
+    value other than 1 in the rows shown: the padding would be packed and
+    trained as tokens."""
     if "attention_mask" not in table.column_names:
         return
     mask, offsets = ArrowColumn("attention_mask", table.column("attention_mask"), rows).flat()
@@ -182,11 +190,11 @@ def _check_unpacked_and_unpadded(table, rows: np.ndarray | None, what: str) -> N
     if padding.size:
         t = int(padding[0])
         row = int(np.searchsorted(offsets, t, side="right")) - 1
-        raise ValueError(f"row {row} of {what} has attention_mask {int(mask[t])} at token "
-                         f"{t - int(offsets[row])}: only unpadded rows (a mask of ones) are "
-                         "packed, or the padding would be trained as tokens; tokenize without "
-                         "padding, or collate the rows with torch_utils.packed_collate_fn, "
-                         "which drops it")
+        raise RowError(f"row {{row}} of {what} has attention_mask {int(mask[t])} at token "
+                       f"{t - int(offsets[row])}: only unpadded rows (a mask of ones) are "
+                       "packed, or the padding would be trained as tokens; tokenize without "
+                       "padding, or collate the rows with torch_utils.packed_collate_fn, "
+                       "which drops it", row)
 
 
 class ArrowSource:
@@ -208,7 +216,8 @@ class ArrowSource:
                                f"input_ids but {int(labels.lengths[i])} labels", i)
             self.columns["labels"] = labels
         self.lengths = self.columns["input_ids"].lengths
-        _check_unpacked_and_unpadded(table, rows, what)
+        check_one_sequence_per_row(table.column_names, what)
+        check_unpadded(table, rows, what)
         empty = np.flatnonzero(self.lengths == 0)
         if empty.size:
             raise RowError("row {row} has no input_ids: every sequence needs at least one "

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from . import _plan_stage as plan_stage
 from . import _shard_stage as token_stage
+from ._arrow_rows import check_one_sequence_per_row
 from ._validation import check_positive
 from .distributed import shard_count
 
@@ -80,9 +81,14 @@ def check_shard_column(shard_column, num_shards, names) -> None:
 
 def token_stages(schema: pa.Schema, options: token_stage.StageOptions, shard_column: str | None,
                  num_shards: int | None) -> Stages:
-    """Packed rows from rows of tokens (``distributed.pack_tables``'s stages)."""
+    """Packed rows from rows of tokens (``distributed.pack_tables``'s stages).
+
+    A source ``attention_mask`` is read by the first stage, which refuses
+    padding and drops the column."""
+    check_one_sequence_per_row(schema.names, "the data")
     label_type = token_stage.token_types(schema)[1]
     names = ["input_ids"] + (["labels"] if label_type is not None else [])
+    read = names + (["attention_mask"] if "attention_mask" in schema.names else [])
     keyed = pa.schema([schema.field(name) for name in names]
                       + [pa.field(token_stage.SHARD, pa.int64())])
     packed = token_stage.output_schema(schema, options.capacity)
@@ -92,7 +98,7 @@ def token_stages(schema: pa.Schema, options: token_stage.StageOptions, shard_col
     else:
         prepare = partial(token_stage.shard_from_column, column=shard_column)
     return Stages(
-        columns=names + ([shard_column] if shard_column is not None else []),
+        columns=read + ([shard_column] if shard_column is not None else []),
         keyed_schema=keyed, staged_schema=staged, output_schema=packed, prepare=prepare,
         pack=partial(token_stage.pack_shards_in, options=options, schema=staged),
         kept=partial(token_stage.kept_rows, packed=packed), residue=token_stage.residue_rows,

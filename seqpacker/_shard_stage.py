@@ -28,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 
 from . import distributed
-from ._arrow_rows import ArrowSource, RowError, bin_ranges, list_array, packed_schema, \
-    position_dtype, record_batch
+from ._arrow_rows import ArrowSource, RowError, bin_ranges, check_unpadded, list_array, \
+    packed_schema, position_dtype, record_batch
 from ._content_order import content_keys, content_order, shard_of_keys
 from ._packed_layout import LABEL_CONVENTIONS, check_choice, pack_arrays
 from .tokens import Pieces, check_on_overlong, cut_overlong
@@ -113,8 +113,18 @@ def stage_schema(packed: pa.Schema) -> pa.Schema:
 
 # ---- stage 0: shards by content ----------------------------------------------
 
+def unpadded_tokens(table: pa.Table) -> pa.Table:
+    """``table`` without its ``attention_mask``, once that has been checked
+    to mark no padding (every stage after the first reads tokens only)."""
+    if "attention_mask" not in table.column_names:
+        return table
+    check_unpadded(table, None, "the data")
+    return table.drop(["attention_mask"])
+
+
 def assign_shards(table: pa.Table, num_shards: int) -> pa.Table:
     """``table`` with a SHARD column: each row's content key modulo ``num_shards``."""
+    table = unpadded_tokens(table)
     source = ArrowSource(table)
     columns = [column.flat() for column in source.columns.values()]
     shards = shard_of_keys(content_keys(columns), num_shards)
@@ -137,6 +147,7 @@ def integer_column(table: pa.Table, column: str) -> np.ndarray:
 
 def shard_from_column(table: pa.Table, column: str) -> pa.Table:
     """``table`` with its ``column`` of shard numbers (integers >= 0) as SHARD."""
+    table = unpadded_tokens(table)
     shards = integer_column(table, column)
     negative = np.flatnonzero(shards < 0)
     if negative.size:

@@ -326,7 +326,8 @@ def pack_tables(shards: Sequence, capacity: int, *, strategy: str = "obfd",
     names = [name for name in stages.columns if name != token_stage.SHARD]
     kept, residue = [], []
     for number, table in enumerate(tables):
-        keyed = stages.prepare(table.select(names).append_column(
+        read = table.select([name for name in names if name in table.column_names])
+        keyed = stages.prepare(read.append_column(
             token_stage.SHARD, pa.array(np.full(table.num_rows, number), pa.int64())))
         staged = pa.Table.from_batches(list(stages.pack(keyed)), stages.staged_schema)
         kept.append(stages.kept(staged))

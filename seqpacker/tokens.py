@@ -148,11 +148,16 @@ def _from_rows(rows: Sequence) -> FlatTokens:
     if _all_or_none(rows, "seq_lengths"):
         offsets = _split_rows(rows, offsets)
     elif _all_or_none(rows, "position_ids"):
-        raise ValueError("the rows carry position_ids but no seq_lengths, so the sequences "
-                         "a row may hold cannot be told apart: give each row's seq_lengths "
-                         "(as pack_dataset writes them), or rows of one sequence without "
-                         "position_ids")
+        raise ValueError(positions_without_seq_lengths("the rows"))
     return FlatTokens(tokens, offsets, labels)
+
+
+def positions_without_seq_lengths(rows: str) -> str:
+    """The error for packed rows that lost their ``seq_lengths``."""
+    return (f"{rows} carry position_ids but no seq_lengths, so the sequences a row may hold "
+            "cannot be told apart: give each row's seq_lengths (as pack_dataset writes them; "
+            "a transformers Trainer drops that column unless remove_unused_columns=False), or "
+            "rows of one sequence without position_ids")
 
 
 def _all_or_none(rows: Sequence, name: str) -> bool:

@@ -339,6 +339,11 @@ def test_rows_that_are_not_one_sequence_each_are_refused():
     # The row a view shows is the one named.
     with pytest.raises(ValueError, match="row 0 of the dataset has attention_mask 0"):
         pack_dataset(padded.select([1]), capacity=6)
+    positions = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3, 4, 5]],
+                                            "position_ids": [[0, 1, 2, 0, 1]]})
+    with pytest.raises(ValueError, match="the rows of the dataset carry position_ids but no "
+                                         "seq_lengths"):
+        pack_dataset(positions, capacity=8)
     ones = datasets.Dataset.from_dict({"input_ids": [[1, 2, 3], [4, 5]],
                                        "attention_mask": [[1, 1, 1], [1, 1]]})
     assert pack_dataset(ones, capacity=6)["input_ids"] == [[1, 2, 3, 4, 5]]

@@ -230,3 +230,22 @@ def test_token_types_that_cannot_hold_the_ids_are_errors():
     out = pack_tables([small], 10)
     assert out.schema.field("input_ids").type == pa.list_(pa.int64())
     assert out.column("labels").to_pylist() == [[-100, 2, -100]]
+
+
+def test_rows_that_are_not_one_sequence_each_are_refused():
+    """Padded tokenizer output and packed rows are refused by the stages that
+    pack_tables, Ray and Spark share, as hf_utils refuses them."""
+    padded = pa.table({"input_ids": [[1, 2, 0], [3, 4, 5]],
+                       "attention_mask": [[1, 1, 0], [1, 1, 1]]})
+    with pytest.raises(ValueError, match="row 0 of the data has attention_mask 0 at token 2"):
+        pack_tables([padded], 8)
+    ones = pa.table({"input_ids": [[1, 2], [3, 4, 5]], "attention_mask": [[1, 1], [1, 1, 1]]})
+    assert pack_tables([ones], 8).column("input_ids").to_pylist() in ([[1, 2, 3, 4, 5]],
+                                                                      [[3, 4, 5, 1, 2]])
+    packed = pa.table({"input_ids": [[1, 2, 3]], "seq_lengths": [[2, 1]]})
+    with pytest.raises(ValueError, match="the data is packed already"):
+        pack_tables([packed], 8)
+    positions = pa.table({"input_ids": [[1, 2, 3]], "position_ids": [[0, 1, 0]]})
+    with pytest.raises(ValueError, match="the rows of the data carry position_ids but no "
+                                         "seq_lengths"):
+        pack_tables([positions], 8)
