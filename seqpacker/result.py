@@ -194,14 +194,17 @@ def _check_ids(items: np.ndarray, num_sequences: int) -> None:
         j = int(outside[0])
         raise ValueError(f"items[{j}] = {int(items[j])} is not a sequence id: ids run from 0 to "
                          f"len(lengths) - 1 = {num_sequences - 1}")
-    seen = np.bincount(items, minlength=num_sequences)
-    if seen.size and seen.max() > 1:
-        where = np.flatnonzero(items == int(np.argmax(seen > 1)))
-        raise ValueError(f"sequence {int(items[where[0]])} is in items twice (items[{int(where[0])}] "
-                         f"and items[{int(where[1])}]): a sequence goes in at most one bin")
+    _ids, first = np.unique(items, return_index=True)
+    if first.size != items.size:
+        repeat = np.ones(items.size, dtype=bool)
+        repeat[first] = False
+        j = int(np.argmax(repeat))  # the first entry that repeats an earlier one
+        earlier = int(np.argmax(items == items[j]))
+        raise ValueError(f"sequence {int(items[j])} is in items twice (items[{earlier}] and "
+                         f"items[{j}]): a sequence goes in at most one bin")
 
 
-def _check_used(used: np.ndarray, sums: np.ndarray, capacity: int) -> None:
+def _check_used(used: np.ndarray, sums: np.ndarray) -> None:
     if used.size != sums.size:
         raise ValueError(f"used has {used.size} values; offsets bound {sums.size} bins")
     wrong = np.flatnonzero(used != sums)
@@ -209,10 +212,6 @@ def _check_used(used: np.ndarray, sums: np.ndarray, capacity: int) -> None:
         b = int(wrong[0])
         raise ValueError(f"used[{b}] = {int(used[b])}, but the lengths of bin {b} sum to "
                          f"{int(sums[b])} (or pass used=None to compute it)")
-    if sums.size and sums.max() > capacity:
-        b = int(np.argmax(sums))
-        raise ValueError(f"bin {b} holds {int(sums[b])} tokens, more than the capacity "
-                         f"{capacity}")
 
 
 def _attention_costs(items: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -263,15 +262,20 @@ class PackResult:
         _check_offsets(offsets, items.size)
         _check_ids(items, lengths.size)
         sums = bin_sums(lengths[items], offsets)  # exact: each id once, total fits int64
+        if sums.size and sums.max() > capacity:
+            b = int(np.argmax(sums))
+            raise ValueError(f"bin {b} holds {int(sums[b])} tokens, more than the capacity "
+                             f"{capacity}")
         if used is None:
             used = sums
         else:
             used = _int64_copy("used", used)
-            _check_used(used, sums, capacity)
+            _check_used(used, sums)
         if isinstance(time_ms, (bool, np.bool_)) or \
-                not isinstance(time_ms, (int, float, np.integer, np.floating)) or \
-                not time_ms >= 0:
-            raise TypeError(f"time_ms must be a number >= 0, not {time_ms!r}")
+                not isinstance(time_ms, (int, float, np.integer, np.floating)):
+            raise TypeError(f"time_ms must be a number, not {time_ms!r}")
+        if not time_ms >= 0:
+            raise ValueError(f"time_ms must be >= 0, not {time_ms!r}")
         packs_added = check_count("packs_added", packs_added)
         max_items = check_count("max_items", max_items)
         if packs_added > used.size:

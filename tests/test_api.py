@@ -254,7 +254,12 @@ def hand_built(**changes):
     ({"capacity": 8.0}, TypeError, "capacity must be an int, not float (8.0)"),
     ({"items": [0.0, 2.0, 1.0]}, TypeError, "items must hold integers, got dtype float64"),
     ({"items": [[0, 2, 1]]}, TypeError, "items must be 1-D, got shape (1, 3)"),
-    ({"time_ms": None}, TypeError, "time_ms must be a number >= 0, not None"),
+    ({"time_ms": None}, TypeError, "time_ms must be a number, not None"),
+    ({"time_ms": -1.0}, ValueError, "time_ms must be >= 0, not -1.0"),
+    ({"time_ms": float("nan")}, ValueError, "time_ms must be >= 0, not nan"),
+    ({"used": None, "capacity": 7}, ValueError, "bin 0 holds 8 tokens, more than the capacity 7"),
+    ({"items": [2, 1, 2, 1], "offsets": [0, 2, 4], "used": None, "lengths": [1, 1, 1]},
+     ValueError, "sequence 2 is in items twice (items[0] and items[2])"),
     ({"packs_added": 3}, ValueError, "packs_added = 3 is more than the 2 bins"),
     ({"max_items": 1}, ValueError, "bin 0 holds 2 sequences, more than max_items = 1"),
 ])
