@@ -173,8 +173,10 @@ def _read_text(path: str) -> np.ndarray:
             if not text or text.startswith("#"):
                 continue
             # int() also reads "+7", "1_000" and non-ASCII digits such as
-            # "\u0665"; a length here is ASCII digits only.
-            if not (text.isascii() and text.isdigit()):
+            # "\u0665"; a length here is ASCII digits only (a minus sign
+            # passes, for the length check to name the negative length).
+            digits = text[1:] if text.startswith("-") else text
+            if not (digits.isascii() and digits.isdigit()):
                 raise ValueError(f"{path}, line {line_number}: {text!r} is not an integer length "
                                  "(a length is written in the digits 0-9 only)")
             value = int(text)

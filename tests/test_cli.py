@@ -102,6 +102,9 @@ def test_all_keyword(tmp_path):
                                     "written in the digits 0-9 only)"),
         (["--input", "underscore.txt"], "line 1: '1_000' is not an integer length"),
         (["--input", "plus.txt"], "line 3: '+7' is not an integer length"),
+        (["--input", "negative.txt"], "lengths[1] = -5 is not a valid length: every length "
+                                      "must be >= 1"),
+        (["--input", "minus.txt"], "line 2: '-' is not an integer length"),
         (["--strategy", "bfd", "--strategy", "ff", "--plugin-option", "ranks=8"],
          "--plugin-option ranks: only built-in strategies run (bfd, ff), and they take no "
          "plugin options"),
@@ -113,6 +116,8 @@ def test_errors_are_one_line_without_traceback(tmp_path, args, message):
     (tmp_path / "arabic.txt").write_text("5\n\u0665\n", encoding="utf-8")
     (tmp_path / "underscore.txt").write_text("1_000\n", encoding="utf-8")
     (tmp_path / "plus.txt").write_text("5\n6\n+7\n", encoding="utf-8")
+    (tmp_path / "negative.txt").write_text("5\n-5\n", encoding="utf-8")
+    (tmp_path / "minus.txt").write_text("5\n-\n", encoding="utf-8")
     np.save(tmp_path / "floats.npy", np.array([1.0, 2.0]))
     np.save(tmp_path / "scalar.npy", np.array(5))
     np.save(tmp_path / "strings.npy", np.array(["5", "6"]))
