@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _native
+from ._validation import INT64_MAX, INT64_MIN, _check_int
 from .tokens import Pieces
 
 LAYOUTS = ("padded", "flat")
@@ -41,11 +42,12 @@ def check_choice(name: str, value, choices: tuple) -> str:
 
 def check_fill_value(name: str, value) -> int:
     """A value that fills token slots (``padding_value``, ``label_padding_value``):
-    an int that fits int64. A float or bool would be written as an int (1.5 and
-    True as the token id 1), so they are refused, not converted."""
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or not -(2**63) <= value < 2**63:
-        raise TypeError(f"{name} must be an int that fits int64, not {value!r}")
+    an int (or NumPy integer) that fits int64. A float or bool would be
+    written as an int (1.5 and True as the token id 1), so they are refused,
+    not converted."""
+    value = _check_int(name, value)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"{name} = {value} does not fit int64")
     return value
 
 

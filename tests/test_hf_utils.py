@@ -292,15 +292,23 @@ def test_bad_arguments(kwargs, message):
 
 
 @pytest.mark.parametrize("name", ["padding_value", "label_padding_value"])
-@pytest.mark.parametrize("value", [1.5, True, np.float64(-100.0), 2**63, "0", None])
-def test_fill_values_must_be_ints_that_fit_int64(name, value):
+@pytest.mark.parametrize("value, error, message", [
+    (1.5, TypeError, "must be an int, not float (1.5)"),
+    (True, TypeError, "must be an int, not bool (True)"),
+    (np.float64(-100.0), TypeError, "must be an int, not float64"),
+    ("0", TypeError, "must be an int, not str ('0')"),
+    (None, TypeError, "must be an int, not NoneType (None)"),
+    (2**63, ValueError, "= 9223372036854775808 does not fit int64"),
+])
+def test_fill_values_must_be_ints_that_fit_int64(name, value, error, message):
     # 1.5 or True would be written as the token id 1.
     result = pack_sequences([3, 2, 4, 1], 6)
-    message = f"{name} must be an int that fits int64, not {value!r}"
-    with pytest.raises(TypeError, match=re.escape(message)):
+    with pytest.raises(error, match=re.escape(f"{name} {message}")):
         pack_dataset(SEQS, 6, layout="padded", **{name: value})
-    with pytest.raises(TypeError, match=re.escape(message)):
+    with pytest.raises(error, match=re.escape(f"{name} {message}")):
         pack_dataset_from_result(result, SEQS, **{name: value})
+    # A NumPy integer is an int, as everywhere else.
+    assert pack_dataset(SEQS, 6, layout="padded", **{name: np.int64(-7)}).num_rows == 2
 
 
 @pytest.mark.parametrize("capacity, error, message", [
