@@ -200,6 +200,22 @@ def _drop_padding(tokens, labels, offsets, mask):
         return tokens, labels, offsets
     kept_before = np.zeros(keep.size + 1, dtype=np.int64)
     np.cumsum(keep, out=kept_before[1:])
+    # Padding is on the sides: the kept tokens of a row are one run, from
+    # its first 1 to its last.
+    rows = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))[keep]
+    positions = np.flatnonzero(keep)
+    kept = np.bincount(rows, minlength=offsets.size - 1)
+    first = np.full(offsets.size - 1, keep.size, dtype=np.int64)
+    last = np.full(offsets.size - 1, -1, dtype=np.int64)
+    np.minimum.at(first, rows, positions)
+    np.maximum.at(last, rows, positions)
+    gap = np.flatnonzero((kept > 0) & (last - first + 1 != kept))
+    if gap.size:
+        row = int(gap[0])
+        hole = int(first[row] + np.argmin(keep[first[row]:last[row] + 1]))
+        raise ValueError(f"attention_mask of sequence {row} holds 0 at token "
+                         f"{hole - int(offsets[row])}, between tokens it keeps: padding is only "
+                         "at the start or the end of a row")
     return tokens[keep], None if labels is None else labels[keep], kept_before[offsets]
 
 

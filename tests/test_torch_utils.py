@@ -291,6 +291,9 @@ def test_rows_drop_their_attention_mask_padding():
          "sequence 1 lacks 'attention_mask' and sequence 0 has them"),
         ([{"input_ids": [0, 0], "attention_mask": [0, 0]}],
          "sequence 0 is empty"),
+        ([{"input_ids": [1, 2], "attention_mask": [1, 1]},
+          {"input_ids": [1, 0, 2, 0], "attention_mask": [1, 0, 1, 0]}],
+         "attention_mask of sequence 1 holds 0 at token 1, between tokens it keeps"),
     ]:
         with pytest.raises(ValueError, match=message):
             packed_collate_fn(8)(bad)
