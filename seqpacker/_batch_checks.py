@@ -186,7 +186,7 @@ def _check_seq_lengths(seq_lengths: np.ndarray, seq_idx, cu: np.ndarray) -> None
     ``DataCollatorWithFlattening`` reads neither ``seq_lengths`` nor
     ``position_ids``) leaves fewer, longer segments."""
     if seq_lengths.ndim != 1 or seq_lengths.dtype.kind not in "iu":
-        raise ValueError(f"seq_lengths must be a 1-D integer array, got shape "
+        raise TypeError(f"seq_lengths must be a 1-D integer array, got shape "
                          f"{seq_lengths.shape} of {seq_lengths.dtype}")
     starts, lengths = _nonempty(cu)
     if seq_idx is not None:

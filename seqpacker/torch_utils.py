@@ -76,13 +76,13 @@ class PackedBatch:
     seq_idx: torch.Tensor
     seq_lengths: torch.Tensor
     num_sequences: int
-    num_sequences_with_loss: int
     num_loss_tokens: int
     loss_weights: torch.Tensor | None
     layout: str
     label_convention: str
     capacity: int
     ignore_index: int = -100
+    num_sequences_with_loss: int = 0
 
     def to(self, device) -> PackedBatch:
         """The batch with every tensor on ``device``."""
@@ -239,6 +239,7 @@ class _Options:
         self.device = device
 
     def arrays(self, flat, pieces, order, bin_offsets, capacity) -> PackedArrays:
+        _check_unshifted(flat, self.ignore)
         return pack_arrays(flat, pieces, order, bin_offsets, capacity, layout=self.layout,
                            label_convention=self.label_convention,
                            padding_value=self.padding_value, label_padding_value=self.ignore,
@@ -291,6 +292,24 @@ class _Options:
             number[is_sequence] = sequence - row_first[sequence] + 1
             return torch.from_numpy(np.repeat(number, np.diff(arrays.cu_seqlens))).view(shape)
         return _block_causal(torch.from_numpy(arrays.segment_ids()).view(shape), torch.bool)
+
+
+def _check_unshifted(flat: FlatTokens, ignore: int) -> None:
+    """Given labels name each token's own target: the token itself, or
+    ``ignore``. Anything else (labels shifted already, as
+    ``pack_dataset(label_convention="shifted")`` writes them) would be
+    shifted again by the layout or by the model."""
+    if flat.labels is None:
+        return
+    wrong = np.flatnonzero((flat.labels != ignore) & (flat.labels != flat.tokens))
+    if wrong.size:
+        t = int(wrong[0])
+        s = int(np.searchsorted(flat.offsets, t, side="right")) - 1
+        raise ValueError(f"labels of sequence {s} hold {int(flat.labels[t])} at token "
+                         f"{t - int(flat.offsets[s])}, neither that token "
+                         f"({int(flat.tokens[t])}) nor the ignored label {ignore}: give "
+                         "unshifted labels (the tokens, with the positions not to train set "
+                         f"to {ignore}); the layout shifts them as label_convention says")
 
 
 def _loss_counts(arrays: PackedArrays, valid: np.ndarray) -> np.ndarray:

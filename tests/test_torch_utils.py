@@ -323,6 +323,18 @@ def test_rows_with_seq_lengths_are_split_into_their_sequences():
             packed_collate_fn(8)(bad)
 
 
+def test_shifted_labels_in_rows_are_refused():
+    """Rows whose labels are shifted already (pack_dataset with
+    label_convention="shifted") would be shifted again."""
+    rows = [{"input_ids": [1, 2, 3], "labels": [2, 3, IG]}]
+    for convention in ("hf", "shifted"):
+        with pytest.raises(ValueError, match="labels of sequence 0 hold 2 at token 0, neither "
+                                             "that token \\(1\\) nor the ignored label -100"):
+            packed_collate_fn(8, label_convention=convention)(rows)
+    masked = [{"input_ids": [1, 2, 3], "labels": [IG, 2, 3]}]
+    assert values(packed_collate_fn(8)(masked).labels) == [[IG, 2, 3, IG, IG, IG, IG, IG]]
+
+
 def test_hf_output_is_the_to_hf_dict():
     """output="hf": the dict a transformers Trainer takes from its data_collator."""
     rows = [{"input_ids": s} for s in SEQS]
