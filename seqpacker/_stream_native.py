@@ -132,6 +132,11 @@ class StreamHandle:
         status = self._sized_call(
             size, lambda _views: lib.sp_stream_pack_many(self._handle, source, n, out.struct,
                                                          error_index))
+        if status == lib.SP_ERR_OUT_OF_MEMORY and error_index[0] > 0:
+            raise MemoryError(f"seqpacker: the stream ran out of memory after it took the first "
+                              f"{error_index[0]} of the chunk's {n} lengths: those stay added "
+                              f"(their packs come out first from the next call), and the rest, "
+                              f"lengths[{error_index[0]}:], was not")
         raise_for_lengths(status, lengths, self.capacity, error_index[0],
                           subject="the number of sequences of a stream")
 

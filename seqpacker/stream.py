@@ -23,17 +23,21 @@ thread's work is undone.
 from __future__ import annotations
 
 import copyreg
+import hashlib
 
 import numpy as np
 
 from . import _native, _stream_native
 from ._stream_fast import StreamBase, packs_from_arrays
-from ._validation import as_length, as_lengths, check_capacity, check_k, check_max_seqs
+from ._validation import (INT64_MAX, INT64_MIN, as_length, as_lengths, check_capacity, check_k,
+                          check_max_seqs)
 from .registry import available_strategies, get_strategy
 from .result import Pack
 
 _STREAMABLE = ("NF", "HK")
 _PICKLE_VERSION = 4
+#: The versions read: 3 is 4 without pending packs.
+_PICKLE_VERSIONS = (3, 4)
 
 
 def _packs(items: np.ndarray, lengths: np.ndarray, offsets: np.ndarray,
@@ -108,8 +112,9 @@ class StreamPacker(StreamBase):
     take turns (the C stream answers an overlapping call with "busy", and
     the calls from Python then wait on a lock of the stream, never
     spinning), so it cannot be corrupted and every pack still comes out
-    exactly once, also when calls fail or are interrupted, but possibly
-    from another thread's call than the one whose length completed it.
+    exactly once, also when calls fail or are interrupted (but for the
+    windows docs/streaming.md names), but possibly from another thread's
+    call than the one whose length completed it.
     """
 
     __slots__ = ("_native", "_strategy", "_k", "_capacity")
@@ -149,6 +154,8 @@ class StreamPacker(StreamBase):
         lock) or one the stream rejected (the C status)."""
         if length.__class__ is not int:
             return self.add(as_length(length))
+        if not INT64_MIN <= length <= INT64_MAX:
+            status = 0  # never reaches C (while busy or pending, C was not asked)
         if status == _native.lib.SP_ERR_BUSY:
             def add(out):
                 self._native.add(length)
@@ -299,17 +306,22 @@ class StreamPacker(StreamBase):
             pending = self._pending and _joined(self._pending)
         pickled = {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
         if pending:
-            pickled["pending"] = tuple(a.astype("<i8").tobytes() for a in pending)
+            arrays = tuple(a.astype("<i8").tobytes() for a in pending)
+            pickled["pending"] = arrays
+            pickled["pending_digest"] = _digest(arrays)
         return pickled
 
     def __setstate__(self, pickled) -> None:
-        if not (isinstance(pickled, dict) and pickled.get("version") == _PICKLE_VERSION):
-            raise ValueError(f"not a StreamPacker pickle of version {_PICKLE_VERSION} "
-                             f"(this seqpacker reads only that version)")
+        if not (isinstance(pickled, dict) and pickled.get("version") in _PICKLE_VERSIONS):
+            raise ValueError(f"not a StreamPacker pickle of version "
+                             f"{' or '.join(map(str, _PICKLE_VERSIONS))} (this seqpacker reads "
+                             "only those)")
         state = _int64_array(pickled.get("state"), "state")
         pending = pickled.get("pending")
-        if not (pending is None or isinstance(pending, tuple) and len(pending) == 4):
-            raise ValueError("StreamPacker pickle: 'pending' must be 4 byte strings")
+        if pending is not None and (pickled["version"] < 4 or not isinstance(pending, tuple)
+                                    or len(pending) != 4
+                                    or pickled.get("pending_digest") != _digest(pending)):
+            raise ValueError("StreamPacker pickle: the pending packs are corrupted (digest)")
         native = _stream_native.StreamHandle.from_state(state)
         if pending is not None:
             pending = [_int64_array(a, "pending") for a in pending]
@@ -317,6 +329,19 @@ class StreamPacker(StreamBase):
         info = next(s for s in available_strategies() if s.c_id == native.strategy_id)
         self._attach(native, info)
         self._pending = pending and (_stream_native.PackBuffers.holding(*pending),)
+
+
+def _digest(arrays: tuple) -> bytes | None:
+    """A digest of the pending packs' byte strings: the C state carries a
+    checksum of its own, and this one makes every change of theirs fail to
+    load as well. None if they are not byte strings."""
+    if not all(isinstance(a, bytes) for a in arrays):
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        digest.update(len(a).to_bytes(8, "little"))
+        digest.update(a)
+    return digest.digest()
 
 
 def _int64_array(data, name: str) -> np.ndarray:

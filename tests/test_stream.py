@@ -9,6 +9,7 @@ import copy
 import decimal
 import fractions
 import pickle
+import re
 import threading
 
 import numpy as np
@@ -762,9 +763,35 @@ def test_a_pickle_keeps_the_pending_packs(monkeypatch, strategy):
                              (2, 1, 0)]:
         damaged = [a.copy() for a in arrays]
         damaged[which][at] = value
-        bad = dict(good, pending=tuple(a.tobytes() for a in damaged))
-        with pytest.raises(ValueError, match="pending packs are corrupted"):
+        pending = tuple(a.tobytes() for a in damaged)
+        # With the digest of the damaged bytes, the packs themselves are checked.
+        bad = dict(good, pending=pending, pending_digest=seqpacker.stream._digest(pending))
+        with pytest.raises(ValueError, match="pending packs are corrupted \\((?!digest)"):
             StreamPacker(1).__setstate__(bad)
+    # Every single-bit flip of the pending bytes fails the digest, also one
+    # that turns an id into another that is valid but open in the state.
+    raw = b"".join(good["pending"])
+    for bit in range(0, 8 * len(raw), 7):
+        flipped = bytearray(raw)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        parts, at = [], 0
+        for part in good["pending"]:
+            parts.append(bytes(flipped[at:at + len(part)]))
+            at += len(part)
+        with pytest.raises(ValueError, match="pending packs are corrupted \\(digest\\)"):
+            StreamPacker(1).__setstate__(dict(good, pending=tuple(parts)))
+
+
+def test_version_3_pickles_load():
+    """Version 3 is version 4 without pending packs."""
+    packer = StreamPacker(100, "hk", k=4)
+    packer.add_many([30, 30, 60, 10])
+    old = dict(packer.__getstate__(), version=3)
+    resumed = StreamPacker(1)
+    resumed.__setstate__(old)
+    assert as_tuples(resumed.finish()) == as_tuples(packer.finish())
+    with pytest.raises(ValueError, match="version 3 or 4"):
+        StreamPacker(1).__setstate__(dict(old, version=2))
 
 
 def test_a_rejected_chunk_keeps_what_another_thread_added_meanwhile(monkeypatch):
@@ -953,3 +980,41 @@ def test_a_handle_that_stays_busy_raises_instead_of_waiting(monkeypatch):
     with pytest.raises(RuntimeError, match="stayed in use"):
         native._call(lambda handle: _native.lib.SP_ERR_BUSY)
     assert not native.lock.locked()
+
+
+def test_a_length_outside_int64_is_a_value_error_while_packs_are_pending(monkeypatch):
+    """add() takes its locked path while packs are pending; a length that
+    never fits int64 is still named as one, not an OverflowError of cffi."""
+    packer = StreamPacker(100, "nf")
+    interrupt_once(monkeypatch, seqpacker.stream, "_packs")
+    with pytest.raises(KeyboardInterrupt):
+        packer.add_many([60, 60, 60])
+    monkeypatch.undo()
+    assert packer._pending
+    for huge in (2**70, -(2**70)):
+        with pytest.raises(ValueError, match="is not a valid length|exceeds capacity"):
+            packer.add(huge)
+    assert [p.sequence_ids for p in packer.add(60)] == [[0], [1], [2]]
+
+
+class OutOfMemoryAfterThree:
+    """``_stream_native.lib`` whose sp_stream_pack_many reports running out
+    of memory after the first three lengths (as C does when growing a bin
+    fails partway)."""
+
+    def __getattr__(self, name):
+        return getattr(_native.lib, name)
+
+    @staticmethod
+    def sp_stream_pack_many(handle, lengths, n, out, error_index):
+        error_index[0] = 3
+        return _native.lib.SP_ERR_OUT_OF_MEMORY
+
+
+def test_running_out_of_memory_partway_says_what_was_added(monkeypatch):
+    packer = StreamPacker(100, "nf")
+    monkeypatch.setattr(_stream_native, "lib", OutOfMemoryAfterThree())
+    with pytest.raises(MemoryError, match=re.escape(
+            "after it took the first 3 of the chunk's 5 lengths: those stay added (their packs "
+            "come out first from the next call), and the rest, lengths[3:], was not")):
+        packer.add_many([10, 20, 30, 40, 50])
