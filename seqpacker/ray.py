@@ -96,7 +96,9 @@ def plan_dataset(ds, capacity: int, *, id_column: str = "id", length_column: str
 
 
 class _Count:
-    """``ds.count()``, asked of Ray at most once."""
+    """``ds.count()``, asked of Ray at most once; ``empty()`` asks for at
+    most one row when the count is not known (a lazy dataset would
+    otherwise run its whole upstream pipeline once more)."""
 
     def __init__(self, ds):
         self._ds, self._rows = ds, None
@@ -106,12 +108,17 @@ class _Count:
             self._rows = self._ds.count()
         return self._rows
 
+    def empty(self) -> bool:
+        if self._rows is not None:
+            return self._rows == 0
+        return self._ds.limit(1).count() == 0
+
 
 def _run(ds, stages: engine.Stages, num_partitions: int | None, count: _Count):
     """Run ``stages`` on ``ds``: see _engine_stages.py."""
     if num_partitions is not None:
         check_positive("num_partitions", num_partitions, " (or None)")
-    if count() == 0:
+    if count.empty():
         # Ray hands an empty block to no task, so no stage would add its
         # columns: the result of no rows is built here.
         return ray.data.from_arrow(stages.output_schema.empty_table())
