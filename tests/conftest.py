@@ -57,18 +57,9 @@ def referenced_strategy(request):
 
 # ---- real length distributions ---------------------------------------------
 
-from real_data import LENGTHS_DIR, load_lengths  # noqa: E402
+from real_data import LENGTHS_DIR, load_lengths, real_length_files  # noqa: E402,F401
 # Cap per file so the 1M lengths of the Wikipedia histogram stay quick for every strategy.
 MAX_REAL_LENGTHS = 200_000
-
-
-def real_length_files() -> list[str]:
-    """Every file of ``tests/data``: per-example files and histograms (which
-    load_lengths turns into lengths in random order)."""
-    names = sorted(p.name for p in LENGTHS_DIR.glob("*.npy"))
-    if not names:
-        raise RuntimeError(f"no real length data in {LENGTHS_DIR}: it belongs to the repository")
-    return names
 
 
 def load_real_lengths(name: str) -> np.ndarray:

@@ -13,12 +13,33 @@ LENGTHS_DIR = Path(__file__).resolve().parent / "data"
 HISTOGRAM_DRAW = 1_000_000
 
 
+def real_length_files() -> list[str]:
+    """The name of every file of ``tests/data``: per-example files and
+    histograms (which load_lengths turns into lengths in random order)."""
+    names = sorted(p.name for p in LENGTHS_DIR.glob("*.npy"))
+    if not names:
+        raise RuntimeError(f"no real length data in {LENGTHS_DIR}: it belongs to the repository")
+    return names
+
+
 @lru_cache(maxsize=None)
 def _load(name: str) -> np.ndarray:
-    path = LENGTHS_DIR / name
-    data = np.load(path)
+    return np.load(LENGTHS_DIR / name)
+
+
+def load_histogram(name: str) -> np.ndarray:
+    """The counts of one ``*_histogram.npy`` file of ``tests/data`` as int64
+    (a fresh copy): entry ``i`` is the number of sequences of length ``i``."""
     if not name.endswith("_histogram.npy"):
-        return data.astype(np.int64)
+        raise ValueError(f"{name} is not a histogram (*_histogram.npy)")
+    return _load(name).astype(np.int64)
+
+
+@lru_cache(maxsize=None)
+def _lengths(name: str) -> np.ndarray:
+    if not name.endswith("_histogram.npy"):
+        return _load(name).astype(np.int64)
+    data = load_histogram(name)
     # Index = length. Draw positions of the expanded (ascending) histogram
     # without replacement and map them to lengths, without expanding it.
     total = int(data.sum())
@@ -33,9 +54,9 @@ def load_lengths(name: str) -> np.ndarray:
     (entry ``i`` counts the sequences of length ``i``) comes as up to
     HISTOGRAM_DRAW of its lengths drawn without replacement, in random order,
     with ``numpy.random.default_rng(0)``: for the Wikipedia histogram that is
-    exactly ``wikipedia_bert512_graphcore_sample1m.npy`` of
-    ``shared/data/lengths``; for SQuAD, all its lengths shuffled."""
-    return _load(name).copy()
+    exactly the 1M sample that tests/data/README.md names; for SQuAD, all its
+    lengths shuffled."""
+    return _lengths(name).copy()
 
 
 def sample_lengths(name: str, capacity: int, count: int, seed: int) -> np.ndarray:
