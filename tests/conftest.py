@@ -6,9 +6,8 @@ the library is covered by every test that takes the fixture without editing
 any test. ``referenced_strategy`` is the subset that has a pure-Python
 reference (see reference.py).
 
-``real_lengths`` yields the real length distributions of
-``shared/data/lengths`` (the ``shared`` folder beside the repository, also in
-CI); those tests are skipped, with the reason, only when the folder is absent.
+``real_lengths`` yields the real length distributions that the tests carry
+in ``tests/data`` (see real_data.py and tests/data/README.md).
 
 Hypothesis runs 200 examples per property; ``SEQPACKER_HYPOTHESIS_PROFILE=thorough``
 runs 1000 for a deeper search before a release.
@@ -58,33 +57,18 @@ def referenced_strategy(request):
 
 # ---- real length distributions ---------------------------------------------
 
-from real_data import LENGTHS_DIR  # noqa: E402
-# Cap per file so the 1M-entry sample stays quick for every strategy.
+from real_data import LENGTHS_DIR, load_lengths, real_length_files  # noqa: E402,F401
+# Cap per file so the 1M lengths of the Wikipedia histogram stay quick for every strategy.
 MAX_REAL_LENGTHS = 200_000
 
 
-def real_length_files() -> list[str]:
-    """The per-example files; the two ``*_histogram.npy`` files are left out
-    because each has a per-example file of the same data beside it."""
-    if not LENGTHS_DIR.is_dir():
-        return []
-    return sorted(
-        p.name for p in LENGTHS_DIR.glob("*.npy") if not p.name.endswith("_histogram.npy")
-    )
-
-
 def load_real_lengths(name: str) -> np.ndarray:
-    """One distribution as int64, in source order, at most MAX_REAL_LENGTHS."""
-    lengths = np.load(LENGTHS_DIR / name).astype(np.int64)
+    """One distribution as int64 (see load_lengths), at most MAX_REAL_LENGTHS."""
+    lengths = load_lengths(name)
     return lengths[lengths >= 1][:MAX_REAL_LENGTHS]
 
 
-_REAL_FILES = real_length_files()
-
-
-@pytest.fixture(scope="session", params=_REAL_FILES or [None], ids=lambda name: name or "absent")
+@pytest.fixture(scope="session", params=real_length_files())
 def real_lengths(request) -> tuple[str, np.ndarray]:
     """``(file name, lengths)`` of one real distribution."""
-    if request.param is None:
-        pytest.skip(f"no real length data: {LENGTHS_DIR} does not exist")
     return request.param, load_real_lengths(request.param)

@@ -371,10 +371,7 @@ def optimal_pairs(histogram, capacity) -> int:
                                             ("squad11_bert384_graphcore_histogram", 384)])
 def test_small_limits_on_the_graphcore_histograms(name, capacity):
     from conftest import LENGTHS_DIR
-    path = LENGTHS_DIR / f"{name}.npy"
-    if not path.exists():
-        pytest.skip(f"{path} is not there (../shared beside the repository)")
-    histogram = np.load(path)
+    histogram = np.load(LENGTHS_DIR / f"{name}.npy")
     lengths = np.repeat(np.arange(len(histogram)), histogram)
     pairs = Packer(capacity, "obfd", max_seqs_per_pack=2).pack(lengths)
     assert pairs.num_bins == optimal_pairs(histogram, capacity)

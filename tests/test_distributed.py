@@ -125,10 +125,10 @@ def test_pack_shards_keeps_each_shards_packs_in_order_then_the_repack():
 
 
 @pytest.mark.parametrize("name, capacity", [
-    ("wikipedia_bert512_graphcore_sample1m.npy", 512),
+    ("wikipedia_bert512_graphcore_histogram.npy", 512),
     ("gsm8k_train_llama2.npy", 2048),
-    ("sharegpt_v3_prefix_llama2.npy", 4096),
-    ("squad11_bert384_graphcore.npy", 384),
+    ("cpython311_stdlib_py_llama2.npy", 4096),
+    ("squad11_bert384_graphcore_histogram.npy", 384),
 ])
 def test_pack_shards_is_within_a_tenth_of_a_percent_of_one_global_packing(name, capacity):
     lengths = sample_lengths(name, capacity, 400_000, seed=7)

@@ -6,18 +6,16 @@ of tiny inputs, errors as packing gives them, and its value on real data.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from length_lists import capacities, length_lists
+from real_data import load_histogram
 from seqpacker import Packer
 from seqpacker._native import STRATEGY_IDS, lower_bound
 
-LENGTHS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "lengths"
 BUILT_IN = [short for short, _long in Packer.strategies() if short.lower() in STRATEGY_IDS]
 
 
@@ -233,11 +231,8 @@ REAL = {
 
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_histograms(name):
-    path = LENGTHS_DIR / name
-    if not path.is_file():
-        pytest.skip(f"no real length data: {path} does not exist")
     capacity, l2, by_total, obfd = REAL[name]
-    histogram = np.load(path)
+    histogram = load_histogram(name)
     assert histogram[0] == 0 and len(histogram) == capacity + 1
     lengths = np.repeat(np.arange(len(histogram), dtype=np.int64), histogram)
     bound = lower_bound(lengths, capacity)

@@ -5,17 +5,16 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from real_data import load_lengths, real_length_files
 from reference_ffs_mffd_hk import modified_first_fit_decreasing
 from seqpacker import Packer, pack_sequences
 
-LENGTHS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "lengths"
 RATIO = Fraction(71, 60)
 
 
@@ -166,23 +165,13 @@ def test_uniform_lengths_close_to_ffd(capacity):
     assert result.efficiency > 0.99
 
 
-def real_distributions() -> list:
-    if not LENGTHS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in LENGTHS_DIR.glob("*.npy"))
-
-
-@pytest.mark.parametrize("name", real_distributions() or [None])
+@pytest.mark.parametrize("name", real_length_files())
 def test_real_distributions_close_to_ffd(name):
-    # Every file (histograms expanded); at its longest length, where nothing
-    # is left out, and at 2048 and 8192 tokens, leaving out longer sequences
-    # as a trainer would.
-    if name is None:
-        pytest.skip(f"no real length data: {LENGTHS_DIR} does not exist")
-    data = np.load(LENGTHS_DIR / name)
-    if name.endswith("_histogram.npy"):
-        data = np.repeat(np.arange(len(data)), data)
-    data = data.astype(np.int64)
+    # Every file of tests/data (a histogram as up to 1M of its lengths, see
+    # real_data.load_lengths); at its longest length, where nothing is left
+    # out, and at 2048 and 8192 tokens, leaving out longer sequences as a
+    # trainer would.
+    data = load_lengths(name)
     data = data[data >= 1]
     for capacity in sorted({int(data.max()), 2048, 8192}):
         fitting = data[data <= capacity]

@@ -174,7 +174,7 @@ def test_packs_follow_pack_shards_on_the_lengths_in_content_order(options):
 
 
 def test_efficiency_is_within_a_tenth_of_a_percent_of_one_packing():
-    lengths = sample_lengths("wikipedia_bert512_graphcore_sample1m.npy", 512, 60_000, seed=2)
+    lengths = sample_lengths("wikipedia_bert512_graphcore_histogram.npy", 512, 60_000, seed=2)
     rng = np.random.default_rng(2)
     values = rng.integers(0, 30_000, int(lengths.sum()), dtype=np.int32)
     offsets = np.zeros(lengths.size + 1, dtype=np.int32)

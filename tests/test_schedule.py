@@ -7,8 +7,6 @@ step shuffle, the balance on real lengths and every error path follow.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -16,11 +14,12 @@ from hypothesis import strategies as st
 
 import seqpacker
 from length_lists import length_lists
+from real_data import load_lengths
 from reference_ffs_mffd_hk import shuffled_ids
 from seqpacker import Packer, PackResult, Schedule, balance
 
-LENGTHS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "lengths"
-WIKI = LENGTHS_DIR / "wikipedia_bert512_graphcore_sample1m.npy"
+# 1M lengths drawn from the histogram (see real_data.load_lengths).
+WIKI = "wikipedia_bert512_graphcore_histogram.npy"
 
 
 # ---- helpers -----------------------------------------------------------------
@@ -246,9 +245,7 @@ def test_arrays_are_read_only_and_exported():
 
 @pytest.fixture(scope="module")
 def wiki_packs() -> PackResult:
-    if not WIKI.exists():
-        pytest.skip(f"no real length data: {WIKI} does not exist")
-    return Packer(512, "obfd").pack(np.load(WIKI).astype(np.int64))
+    return Packer(512, "obfd").pack(load_lengths(WIKI))
 
 
 @pytest.mark.parametrize("micro", [1, 4])
