@@ -57,7 +57,7 @@ def referenced_strategy(request):
 
 # ---- real length distributions ---------------------------------------------
 
-from real_data import LENGTHS_DIR, load_lengths, real_length_files  # noqa: E402,F401
+from real_data import load_lengths, real_length_files  # noqa: E402
 # Cap per file so the 1M lengths of the Wikipedia histogram stay quick for every strategy.
 MAX_REAL_LENGTHS = 200_000
 

@@ -370,8 +370,8 @@ def optimal_pairs(histogram, capacity) -> int:
 @pytest.mark.parametrize("name, capacity", [("wikipedia_bert512_graphcore_histogram", 512),
                                             ("squad11_bert384_graphcore_histogram", 384)])
 def test_small_limits_on_the_graphcore_histograms(name, capacity):
-    from conftest import LENGTHS_DIR
-    histogram = np.load(LENGTHS_DIR / f"{name}.npy")
+    from real_data import load_histogram
+    histogram = load_histogram(f"{name}.npy")
     lengths = np.repeat(np.arange(len(histogram)), histogram)
     pairs = Packer(capacity, "obfd", max_seqs_per_pack=2).pack(lengths)
     assert pairs.num_bins == optimal_pairs(histogram, capacity)
