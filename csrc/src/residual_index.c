@@ -17,6 +17,7 @@
 
 #include "bits.h"
 #include "internal.h"
+#include "mix.h"
 
 #define DENSE_MIN_LIMIT ((int64_t)1 << 16)
 #define DENSE_MAX_LIMIT ((int64_t)1 << 24)
@@ -120,14 +121,13 @@ static int dense_init(spi_residual_index *ri, int64_t max_bins)
 
 /* ---- treap --------------------------------------------------------------- */
 
-/* Priorities are a fixed hash of the bin number, so the shape is
- * deterministic and independent of the lengths. */
+/* Priorities are a fixed hash of the bin number (the high half of the b-th
+ * SplitMix64 output from state 0), so the shape is deterministic and
+ * independent of the lengths. The answers depend on the keys alone, never
+ * on the shape. */
 static uint32_t priority(int32_t b)
 {
-    uint64_t z = (uint64_t)b * UINT64_C(0x9E3779B97F4A7C15);
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return (uint32_t)(z >> 32);
+    return (uint32_t)(spi_mix64((uint64_t)b * SPI_GOLDEN_GAMMA) >> 32);
 }
 
 /* Order: residual ascending, then most recent (larger stamp) first. */

@@ -10,15 +10,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
-
-/* SplitMix64 (Steele, Lea and Flood): one 64-bit output per call. */
-static uint64_t splitmix64_next(uint64_t *state)
-{
-    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
+#include "mix.h"
 
 /* A uniform integer in [0, bound), 1 <= bound < 2^32, by Lemire's
  * multiply-and-shift with rejection: the high 32 bits of a draw times bound
@@ -27,11 +19,11 @@ static uint64_t splitmix64_next(uint64_t *state)
  * runs only on the rare draws that might be rejected. */
 static uint32_t uniform_below(uint64_t *state, uint32_t bound)
 {
-    uint64_t m = (splitmix64_next(state) >> 32) * (uint64_t)bound;
+    uint64_t m = (spi_splitmix64_next(state) >> 32) * (uint64_t)bound;
     if ((uint32_t)m < bound) {
         const uint32_t threshold = (0u - bound) % bound; /* 2^32 mod bound */
         while ((uint32_t)m < threshold)
-            m = (splitmix64_next(state) >> 32) * (uint64_t)bound;
+            m = (spi_splitmix64_next(state) >> 32) * (uint64_t)bound;
     }
     return (uint32_t)(m >> 32);
 }

@@ -9,9 +9,10 @@
  * then a checksum of all that. Loads and used space are sums of the
  * lengths, so they are not stored.
  *
- * The checksum is the sum (mod 2^64) of mix(value_i + (i + 1) * odd) over
- * the values before it, with mix a bijection of 64-bit words (the
- * SplitMix64 finaliser). Changing any one value changes its term and no
+ * The checksum is the sum (mod 2^64) of
+ * spi_mix64(value_i + (i + 1) * SPI_GOLDEN_GAMMA) over the values before
+ * it, with spi_mix64() a bijection of 64-bit words (the SplitMix64
+ * finaliser, mix.h). Changing any one value changes its term and no
  * other, so every single-bit flip, and every change of one value, is
  * caught; the consistency checks then catch what a checksum forged to
  * match would still have to get past.
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mix.h"
 #include "stream_internal.h"
 
 #define STATE_MAGIC ((int64_t)0x53505354524d3031) /* "SPSTRM01" */
@@ -37,18 +39,11 @@ static int64_t state_size(const sp_stream *s)
            2 * s->num_open + 2 * s->open_items + 1; /* + the checksum */
 }
 
-static uint64_t mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
 int64_t spi_state_checksum(const int64_t *state, int64_t size)
 {
     uint64_t sum = 0;
     for (int64_t i = 0; i < size; i++)
-        sum += mix((uint64_t)state[i] + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15u);
+        sum += spi_mix64((uint64_t)state[i] + (uint64_t)(i + 1) * SPI_GOLDEN_GAMMA);
     return (int64_t)sum;
 }
 
