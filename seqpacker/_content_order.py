@@ -11,7 +11,7 @@ The key (also what assigns a row to a shard when no shard column is given)
 is computed with NumPy's wrapping uint64 arithmetic, bit for bit the same on
 every platform:
 
-    mix(x)  = the SplitMix64 finalizer (docs/prng.md)
+    mix(x)  = the SplitMix64 finalizer (docs/prng.md, _mix.mix)
     token_key = mix(value + mix(position + 0x9E3779B97F4A7C15))
     key(seq)  = mix(sum of its token keys (mod 2**64) ^ mix(length))
     with labels: mix(key(input_ids) ^ rotl(key(labels), 32))
@@ -21,19 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+from ._mix import GOLDEN_GAMMA, mix
+
+_GOLDEN = np.uint64(GOLDEN_GAMMA)
 #: Tokens hashed per step: bounds the temporaries to a few times 32 MiB.
 _CHUNK_TOKENS = 1 << 22
-
-
-def mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finalizer over a uint64 array, in place where it can."""
-    x = x ^ (x >> np.uint64(30))
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
 
 
 def _sequence_keys(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from . import distributed
 from ._arrow_rows import RowError
-from ._content_order import mix
+from ._mix import mix
 from ._shard_stage import SHARD, integer_column, shard_from_column
 
 ID = "id"

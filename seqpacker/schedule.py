@@ -29,15 +29,18 @@ from __future__ import annotations
 
 import math
 from numbers import Real
+from typing import Iterator
 
 import numpy as np
 
+from ._mix import splitmix64
 from ._validation import _check_int, check_positive, check_seed
 from .result import PackResult, bin_sums
 
-_MASK64 = 2**64 - 1
 #: The bounded draw of docs/prng.md takes bounds below 2**32.
 _MAX_SHUFFLED_STEPS = 2**32
+#: SplitMix64 draws computed per NumPy call in the step shuffle.
+_DRAW_BATCH = 1 << 16
 
 
 def balance(result: PackResult, num_ranks: int, *, accumulation_steps: int = 1,
@@ -225,23 +228,29 @@ def _imbalance(rank_cost: np.ndarray) -> np.ndarray:
     return ratio
 
 
+def _high_draws(seed: int, batch: int) -> Iterator[int]:
+    """The high 32 bits of each SplitMix64 draw from ``seed``, computed
+    ``batch`` draws at a time."""
+    first = 0
+    while True:
+        yield from (splitmix64(seed, first, batch) >> np.uint64(32)).tolist()
+        first += batch
+
+
 def _step_order(num_steps: int, seed: int) -> np.ndarray:
     """Fisher-Yates from the end over ``range(num_steps)``, driven by
-    SplitMix64 and the bounded draw of docs/prng.md, all in 64-bit masks."""
+    SplitMix64 and the bounded draw of docs/prng.md."""
     if num_steps >= _MAX_SHUFFLED_STEPS:
         raise ValueError(f"num_steps = {num_steps} is too many to shuffle: it must be "
                          f"< {_MAX_SHUFFLED_STEPS} (the bound of the draw)")
-    state = seed
+    # num_steps - 1 draws unless a draw is rejected, which is rare.
+    draws = _high_draws(seed, min(max(num_steps, 1), _DRAW_BATCH))
     order = list(range(num_steps))
     for i in range(num_steps - 1, 0, -1):
         bound = i + 1
         threshold = 2**32 % bound
         while True:
-            state = (state + 0x9E3779B97F4A7C15) & _MASK64
-            z = state
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-            m = ((z ^ (z >> 31)) >> 32) * bound
+            m = next(draws) * bound
             if m & 0xFFFFFFFF >= threshold:
                 break
         j = m >> 32
