@@ -62,7 +62,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-real", action="store_true", help="skip the real distributions")
     parser.add_argument("--job-timeout", type=int, default=30,
                         help="seconds one measurement may take before it is reported "
-                             "as over the limit (seqpacker 0.1.3's hk needs ~1 min on 2M)")
+                             "as over the limit (seqpacker 0.1.3's hk on 2M lengths can take "
+                             "longer)")
     return parser.parse_args(argv)
 
 
