@@ -13,9 +13,9 @@ written here. The rounds alternate (ours, peer, ours, peer, ...) so that
 drift in the machine's speed hits both sides alike; each figure is the
 median of the rounds (the minimum is kept in the JSON).
 
-Prints the Markdown report (targets of issues 2, 3 and 4 with PASS/FAIL) and
-writes every figure to ``--out``. A peer failing on an input, or a strategy
-of ours that does not exist yet, is reported, never fatal.
+Prints the Markdown report (the speed targets with PASS/FAIL) and writes
+every figure to ``--out``. A side failing on an input, or running over the
+time limit, is reported, never fatal.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-real", action="store_true", help="skip the real distributions")
     parser.add_argument("--job-timeout", type=int, default=30,
                         help="seconds one measurement may take before it is reported "
-                             "as over the limit (seqpacker 0.1.3's hk needs ~1 min on 2M)")
+                             "as over the limit (seqpacker 0.1.3's hk on 2M lengths can take "
+                             "longer)")
     return parser.parse_args(argv)
 
 

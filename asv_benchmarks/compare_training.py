@@ -190,9 +190,9 @@ def memory_speeds(gib: int = 1) -> dict:
     """GiB/s of writing into fresh memory (first touch, page faults) and into
     memory already touched, and of writing a file in 64 MiB calls (as
     Arrow's own file writer does) and in 64 KiB calls (as seqpacker's
-    ``ChunkedFile`` does): on a VM the first touch can be several times
-    slower than the second, and packing a dataset writes every output byte
-    into fresh memory or the page cache once."""
+    ``ChunkedFile`` does): on a VM the first touch can cost much more than
+    the second, and packing a dataset writes every output byte into fresh
+    memory or the page cache once."""
     import tempfile
 
     size = gib << 30

@@ -30,10 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 import common
 
 
-class NotAvailable(Exception):
-    """The measured library lacks this feature (reported as n/a)."""
-
-
 def timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -46,34 +42,16 @@ def split_points_of(bins):
     return np.cumsum(sizes)[:-1]
 
 
-# ------------------------------------------------------------ per-side calls
-
-def pack_flat_fn(side, capacity, strategy):
-    if side == "ours":
-        try:
-            return common.our_pack_flat(capacity, strategy)
-        except NotImplementedError as exc:
-            raise NotAvailable(str(exc)) from exc
-    import seqpacker
-
-    return seqpacker.Packer(capacity, strategy).pack_flat
-
-
-def stream_packer(side, capacity, strategy, k):
-    if side == "ours":
-        try:
-            return common.our_stream_packer(capacity, strategy, k=k)
-        except NotImplementedError as exc:
-            raise NotAvailable(str(exc)) from exc
-    import seqpacker
-
-    return seqpacker.StreamPacker(capacity, strategy, k=k)
-
-
 # ------------------------------------------------------------------ the jobs
+#
+# Both sides import ``seqpacker``: in this interpreter it is ours or the
+# peer's, and the two share the calls used here (``Packer(capacity,
+# strategy).pack_flat``, ``StreamPacker(capacity, strategy, k=k)``).
 
 def job_pack_flat(job, lengths):
-    pack_flat = pack_flat_fn(job["side"], job["capacity"], job["strategy"])
+    import seqpacker
+
+    pack_flat = seqpacker.Packer(job["capacity"], job["strategy"]).pack_flat
     if job.get("warmup"):
         pack_flat(lengths)
     seconds, (items, split_points) = timed(lambda: pack_flat(lengths))
@@ -110,10 +88,9 @@ def job_argsort(job, lengths):
 
 
 def job_pack(job, lengths):
-    try:
-        packer = common.our_packer(job["capacity"], job["strategy"])
-    except NotImplementedError as exc:
-        raise NotAvailable(str(exc)) from exc
+    import seqpacker
+
+    packer = seqpacker.Packer(job["capacity"], job["strategy"])
     if job.get("warmup"):
         packer.pack(lengths)
     seconds, result = timed(lambda: packer.pack(lengths))
@@ -122,8 +99,10 @@ def job_pack(job, lengths):
 
 def job_stream_add(job, lengths):
     """A Python loop of ``add()`` calls; reports the cost of one call."""
+    import seqpacker
+
     values = lengths[: job["calls"]].tolist()
-    stream = stream_packer(job["side"], job["capacity"], job["strategy"], job.get("k"))
+    stream = seqpacker.StreamPacker(job["capacity"], job["strategy"], k=job.get("k"))
     add = stream.add
 
     def loop():
@@ -139,15 +118,11 @@ def job_stream_add(job, lengths):
 
 
 def job_stream_add_many(job, lengths):
-    """One ``add_many`` call (or its flat variant) over the whole array."""
-    stream = stream_packer("ours", job["capacity"], job["strategy"], job.get("k"))
-    if job.get("flat"):
-        add_many = common.flat_add_many(stream)
-        if add_many is None:
-            raise NotAvailable("StreamPacker has no flat add_many variant "
-                               f"(looked for {', '.join(common.FLAT_ADD_MANY_NAMES)})")
-    else:
-        add_many = stream.add_many
+    """One ``add_many`` call (or ``add_many_flat``) over the whole array (ours only)."""
+    import seqpacker
+
+    stream = seqpacker.StreamPacker(job["capacity"], job["strategy"], k=job.get("k"))
+    add_many = stream.add_many_flat if job.get("flat") else stream.add_many
     seconds, emitted = timed(lambda: add_many(lengths))
     out = {"seconds": seconds, "per_second": len(lengths) / seconds, "items": len(lengths)}
     if not job.get("flat"):
@@ -204,8 +179,6 @@ def main(argv=None):
         signal.alarm(args.job_timeout)
         try:
             out = JOBS[job["kind"]](job, arrays.get(name))
-        except NotAvailable as exc:
-            out = {"error": f"not available: {exc}"}
         except Exception as exc:  # noqa: BLE001 (a peer failing on an input is a result too)
             out = {"error": f"{type(exc).__name__}: {exc}",
                    "traceback": traceback.format_exc(limit=3)}

@@ -10,8 +10,8 @@ distribution, which every version supports: ``distributions()`` in
 When one distribution is installed twice on ``sys.path``, only the first
 copy counts, as in ``entry_points()`` from Python 3.10 on (the copy that
 ``import`` finds). Only distributions with an entry point in the group
-have their metadata parsed: reading every distribution's name would cost
-tens of milliseconds more in a large environment.
+have their metadata parsed: reading every distribution's name would make
+a lookup's cost grow with the size of the environment.
 """
 
 from __future__ import annotations

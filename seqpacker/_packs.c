@@ -3,8 +3,8 @@
  *
  * Python objects per bin are the slowest part of any result. For many packs
  * at once (add_many(), PackResult.packs), NumPy's tolist(), list slicing
- * and a Python call per Pack cost several times what packs_from_arrays()
- * does; the same goes for the id lists of PackResult.bins
+ * and a Python call per Pack cost more than the one pass in C of
+ * packs_from_arrays(); the same goes for the id lists of PackResult.bins
  * (bins_from_arrays()), and for the packs that one StreamPacker.add()
  * closes (make_packs(), called by _stream_fast.c).
  *
@@ -131,8 +131,9 @@ int is_pack_type(PyObject *obj, const char *what)
 }
 
 /* A list of ints, untracked by the cyclic garbage collector: holding only
- * ints it can never be part of a cycle. Tracked, the collector's passes
- * over a million packs' lists took ten times as long as building them. */
+ * ints it can never be part of a cycle. Tracked, it would be walked again
+ * by every collection that later allocations trigger, which over many
+ * packs costs more than building the lists. */
 static PyObject *int64_list(const int64_t *values, int64_t n)
 {
     PyObject *list = PyList_New((Py_ssize_t)n);
@@ -292,9 +293,8 @@ static PyObject *packs_from_arrays(PyObject *module, PyObject *args)
  * list of ints for every bin b]. The lists are handed to the user, so they
  * end up tracked by the cyclic garbage collector like any list; but they
  * are built untracked and tracked only once all exist, so the collections
- * that the allocations trigger meanwhile do not walk them again and again
- * (that took 2-3 times as long as building them), without pausing the
- * collector for the whole process. */
+ * that the allocations trigger meanwhile do not walk them again and again,
+ * without pausing the collector for the whole process. */
 static PyObject *bins_from_arrays(PyObject *module, PyObject *args)
 {
     static const char *const names[2] = {"items", "offsets"};

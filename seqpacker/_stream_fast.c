@@ -5,12 +5,12 @@
  * Everything else of the Python package reaches the C library through
  * cffi (_native.py). add() cannot: one cffi call releases and retakes the
  * GIL, and turning what it returns into Pack objects takes Python code
- * around it, which together cost about ten times seqpacker 0.1.3's whole
- * add(). Here one method call does the add and builds the packs while
- * holding the GIL, so no other Python call can start on the handle
- * meanwhile; one already inside the C library (a cffi call releases the
- * GIL) makes the add return SP_ERR_BUSY, and _add_slow() then adds under
- * the handle's lock.
+ * around it, which together cost far more than the add itself, and add()
+ * runs once per length. Here one method call does the add and builds the
+ * packs while holding the GIL, so no other Python call can start on the
+ * handle meanwhile; one already inside the C library (a cffi call releases
+ * the GIL) makes the add return SP_ERR_BUSY, and _add_slow() then adds
+ * under the handle's lock.
  *
  * StreamBase.add() handles a plain int that the stream accepts. Anything
  * else goes to the Python method _add_slow(), which converts other

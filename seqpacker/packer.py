@@ -57,8 +57,8 @@ class Packer:
         k: number of size classes of ``hk``, 2 to 65536; ``None`` means 10.
         threads: threads a call may use, an int >= 1; ``None`` means one
             per online CPU. ``obfdp`` packs on that many; with two or more,
-            every strategy maps the pages of outputs of 4 MiB or more on a helper
-            thread while it packs. ``1`` keeps each call on its thread.
+            a call with large outputs maps their pages on a helper thread
+            while it packs (docs/api.md). ``1`` keeps each call on its thread.
         max_seqs_per_pack: the most sequences a pack holds, an int >= 1;
             ``None`` means no limit (see docs/constraints.md).
         min_packs: the fewest packs, an int >= 1 or ``None``.

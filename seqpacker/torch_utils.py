@@ -3,12 +3,13 @@
     from seqpacker.torch_utils import packed_collate_fn
     loader = DataLoader(dataset, batch_size=64, collate_fn=packed_collate_fn(4096))
 
-The names and call forms are seqpacker 0.1.3's; the conventions are
-corrected (see docs/training.md):
+The names and call forms are those of seqpacker 0.1.3, so that calls
+written for it still work; the conventions are those trainers expect
+(see docs/training.md):
 
 - ``labels`` are unshifted by default, with -100 at the first token of every
-  sequence: Hugging Face models shift labels themselves, and 0.1.3's
-  pre-shifted labels made them learn the token after next.
+  sequence: Hugging Face models shift labels themselves, so pre-shifted
+  labels would teach them the token after next.
   ``label_convention="shifted"`` gives pre-shifted labels for losses that
   do not shift.
 - No 0/1 attention mask over a packed row (FlashAttention would unpad by it

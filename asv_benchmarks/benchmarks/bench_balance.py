@@ -28,8 +28,6 @@ class BalanceWiki:
     def setup(self, packs, ranks, accumulation_steps, cost):
         import seqpacker
 
-        if not hasattr(seqpacker, "balance"):
-            raise NotImplementedError("seqpacker.balance does not exist yet")
         multiple = ranks * accumulation_steps
         keep = len(packs) // multiple * multiple
         end = int(packs.offsets[keep])

@@ -3,15 +3,7 @@ per strategy."""
 
 import numpy as np
 
-from .common import (
-    CAPACITY,
-    STRATEGIES,
-    best_time,
-    efficiency,
-    our_pack_flat,
-    our_packer,
-    uniform_lengths,
-)
+from .common import CAPACITY, STRATEGIES, best_time, efficiency, uniform_lengths
 
 
 class PackFlatUniform:
@@ -22,9 +14,10 @@ class PackFlatUniform:
     timeout = 300
 
     def setup(self, strategy):
+        import seqpacker
+
         self.lengths = uniform_lengths()
-        # NotImplementedError here makes asv skip a strategy not built yet.
-        self.pack_flat = our_pack_flat(CAPACITY, strategy)
+        self.pack_flat = seqpacker.Packer(CAPACITY, strategy).pack_flat
 
     def time_pack_flat(self, strategy):
         self.pack_flat(self.lengths)
@@ -51,8 +44,10 @@ class ObfdVersusArgsort:
     timeout = 300
 
     def setup(self):
+        import seqpacker
+
         self.lengths = uniform_lengths()
-        self.pack_flat = our_pack_flat(CAPACITY, "obfd")
+        self.pack_flat = seqpacker.Packer(CAPACITY, "obfd").pack_flat
 
     def time_argsort(self):
         np.argsort(self.lengths)
@@ -71,8 +66,10 @@ class PackVersusPackFlat:
     timeout = 300
 
     def setup(self):
+        import seqpacker
+
         self.lengths = uniform_lengths()
-        self.packer = our_packer(CAPACITY, "obfd")
+        self.packer = seqpacker.Packer(CAPACITY, "obfd")
 
     def time_pack(self):
         self.packer.pack(self.lengths)

@@ -1,7 +1,7 @@
 """On 10,000,000 uniform lengths obfdp beats obfd in time and uses at
 most 0.1% more bins."""
 
-from .common import CAPACITY, best_time, our_pack_flat, uniform_lengths
+from .common import CAPACITY, best_time, uniform_lengths
 
 BIG_N = 10_000_000
 
@@ -12,8 +12,10 @@ class PackTenMillion:
     timeout = 600
 
     def setup(self, strategy):
+        import seqpacker
+
         self.lengths = uniform_lengths(BIG_N)
-        self.pack_flat = our_pack_flat(CAPACITY, strategy)
+        self.pack_flat = seqpacker.Packer(CAPACITY, strategy).pack_flat
 
     def time_pack_flat(self, strategy):
         self.pack_flat(self.lengths)
@@ -28,9 +30,11 @@ class ObfdpVersusObfd:
     timeout = 600
 
     def setup(self):
+        import seqpacker
+
         self.lengths = uniform_lengths(BIG_N)
-        self.obfd = our_pack_flat(CAPACITY, "obfd")
-        self.obfdp = our_pack_flat(CAPACITY, "obfdp")
+        self.obfd = seqpacker.Packer(CAPACITY, "obfd").pack_flat
+        self.obfdp = seqpacker.Packer(CAPACITY, "obfdp").pack_flat
 
     def track_obfdp_over_obfd_time(self):
         return (best_time(lambda: self.obfdp(self.lengths), repeat=3)

@@ -9,7 +9,6 @@ from .common import (
     efficiency,
     load_lengths_file,
     lognormal_lengths,
-    our_pack_flat,
     real_distribution_files,
 )
 
@@ -29,8 +28,10 @@ class PackReal:
     timeout = 300
 
     def setup(self, dataset, strategy):
+        import seqpacker
+
         self.lengths = load(dataset)
-        self.pack_flat = our_pack_flat(REAL_CAPACITY, strategy)
+        self.pack_flat = seqpacker.Packer(REAL_CAPACITY, strategy).pack_flat
 
     def time_pack_flat(self, dataset, strategy):
         self.pack_flat(self.lengths)

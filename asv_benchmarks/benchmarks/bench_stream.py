@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .common import CAPACITY, flat_add_many, our_stream_packer, uniform_lengths
+from .common import CAPACITY, uniform_lengths
 
 ADD_CALLS = 100_000
 
@@ -14,11 +14,13 @@ class StreamAdd:
     param_names = ["strategy"]
 
     def setup(self, strategy):
+        import seqpacker
+
         self.values = uniform_lengths(ADD_CALLS).tolist()
-        our_stream_packer(CAPACITY, strategy)  # skips when not built yet
+        self.StreamPacker = seqpacker.StreamPacker
 
     def time_add_100k(self, strategy):
-        stream = our_stream_packer(CAPACITY, strategy)
+        stream = self.StreamPacker(CAPACITY, strategy)
         add = stream.add
         for length in self.values:
             add(length)
@@ -33,35 +35,38 @@ class StreamAddMany:
     timeout = 300
 
     def setup(self, strategy):
+        import seqpacker
+
         self.lengths = uniform_lengths()
-        our_stream_packer(CAPACITY, strategy)
+        self.StreamPacker = seqpacker.StreamPacker
 
     def time_add_many(self, strategy):
-        stream = our_stream_packer(CAPACITY, strategy)
+        stream = self.StreamPacker(CAPACITY, strategy)
         stream.add_many(self.lengths)
         stream.finish()
 
     def peakmem_add_many(self, strategy):
-        stream = our_stream_packer(CAPACITY, strategy)
+        stream = self.StreamPacker(CAPACITY, strategy)
         stream.add_many(self.lengths)
         stream.finish()
 
 
 class StreamAddManyFlat:
-    """The flat (array-returning) variant of ``add_many`` over 1M lengths."""
+    """``add_many_flat`` (``add_many`` returning arrays) over 1M lengths."""
 
     params = ["nf", "hk"]
     param_names = ["strategy"]
     timeout = 300
 
     def setup(self, strategy):
+        import seqpacker
+
         self.lengths = uniform_lengths()
-        if flat_add_many(our_stream_packer(CAPACITY, strategy)) is None:
-            raise NotImplementedError("no flat add_many variant yet")
+        self.StreamPacker = seqpacker.StreamPacker
 
     def time_add_many_flat(self, strategy):
-        stream = our_stream_packer(CAPACITY, strategy)
-        flat_add_many(stream)(self.lengths)
+        stream = self.StreamPacker(CAPACITY, strategy)
+        stream.add_many_flat(self.lengths)
         stream.finish()
 
 
@@ -74,7 +79,9 @@ class StreamAddManyWithOpenIds:
     timeout = 300
 
     def setup(self, open_ids):
-        self.stream = our_stream_packer(10_000_000, "nf")
+        import seqpacker
+
+        self.stream = seqpacker.StreamPacker(10_000_000, "nf")
         if open_ids:
             self.stream.add_many(np.ones(open_ids, dtype=np.int64))
         self.one = np.ones(1, dtype=np.int64)

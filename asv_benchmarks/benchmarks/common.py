@@ -1,10 +1,9 @@
-"""Seeded benchmark data and thin adapters over seqpacker, shared by the asv
-benchmarks and by ``compare_peers.py``.
+"""Seeded benchmark data, packing checks and timing helpers, shared by the
+asv benchmarks and by ``compare_peers.py``.
 
-This module imports only NumPy at import time, so ``compare_peers.py`` can
-reuse the data helpers in any interpreter, including the peers' venv where a
-different package owns the name ``seqpacker``. Everything that touches our
-package imports it lazily.
+This module imports only NumPy, so ``compare_peers.py`` can reuse it in any
+interpreter, including the peers' venv where a different package owns the
+name ``seqpacker``.
 """
 
 from __future__ import annotations
@@ -140,70 +139,3 @@ def best_time(fn, repeat: int = 5) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-# ---------------------------------------------------------------- our package
-
-def our_pack_flat(capacity: int, strategy: str):
-    """A ``lengths -> (items, split_points)`` function for our package.
-
-    Uses ``seqpacker.Packer`` when it exists; before the Python API lands it
-    falls back to the raw binding. Raises NotImplementedError when the
-    strategy is not available yet (asv then reports the benchmark as
-    skipped), after a tiny trial pack.
-    """
-    import seqpacker
-
-    if hasattr(seqpacker, "Packer"):
-        try:
-            packer = seqpacker.Packer(capacity, strategy)
-            packer.pack_flat(np.array([1, capacity], dtype=np.int64))
-        except Exception as exc:
-            raise NotImplementedError(f"{strategy}: {type(exc).__name__}: {exc}") from exc
-        return packer.pack_flat
-
-    from seqpacker import _native
-
-    strategy_id = _native.STRATEGY_IDS[strategy]
-    try:
-        _native.pack(np.array([1, capacity], dtype=np.int64), capacity, strategy_id)
-    except Exception as exc:
-        raise NotImplementedError(f"{strategy}: {type(exc).__name__}: {exc}") from exc
-
-    def pack_flat(lengths):
-        items, offsets, _used = _native.pack(lengths, capacity, strategy_id)
-        return items, offsets[1:-1]
-
-    return pack_flat
-
-
-def our_packer(capacity: int, strategy: str):
-    """``seqpacker.Packer(capacity, strategy)``, or NotImplementedError."""
-    import seqpacker
-
-    if not hasattr(seqpacker, "Packer"):
-        raise NotImplementedError("seqpacker.Packer does not exist yet")
-    return seqpacker.Packer(capacity, strategy)
-
-
-def our_stream_packer(capacity: int, strategy: str, k: int | None = None):
-    """``seqpacker.StreamPacker(capacity, strategy, k)``, or NotImplementedError."""
-    import seqpacker
-
-    if not hasattr(seqpacker, "StreamPacker"):
-        raise NotImplementedError("seqpacker.StreamPacker does not exist yet")
-    return seqpacker.StreamPacker(capacity, strategy, k=k)
-
-
-#: Names the flat variant of ``StreamPacker.add_many`` might have (issue 4
-#: asks for one without naming it); the first that exists is used.
-FLAT_ADD_MANY_NAMES = ("add_many_flat", "add_flat", "add_many_arrays")
-
-
-def flat_add_many(stream):
-    """The bound flat ``add_many`` variant of ``stream``, or None."""
-    for name in FLAT_ADD_MANY_NAMES:
-        method = getattr(stream, name, None)
-        if method is not None:
-            return method
-    return None

@@ -114,10 +114,10 @@ typedef struct sp_options {
     int64_t k;        /* SP_HK: number of classes, 2..SP_MAX_K (default 10) */
     /* Threads a call may use, 1..SP_MAX_THREADS, or 0 = online CPUs (the
      * default).
-     * SP_OBFDP packs on that many; with 2 or more, any sp_pack() call whose
-     * outputs span 4 MiB or more (half a million lengths) also runs a helper that maps the
-     * pages of the output arrays while the strategy works (Linux). 1 keeps
-     * every call on the calling thread. */
+     * SP_OBFDP packs on that many; with 2 or more, an sp_pack() call with
+     * large outputs also runs a helper thread that maps the pages of the
+     * output arrays while the strategy works (Linux). 1 keeps every call on
+     * the calling thread. */
     int64_t threads;
     /* The most sequences a bin holds, 1..SP_MAX_LENGTHS, or 0 = no limit
      * (the default). Every strategy and both streams treat a bin that holds

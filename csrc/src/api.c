@@ -49,8 +49,8 @@ static const spi_strategy_fn strategy_fns[SP_STRATEGY_COUNT] = {
 /* What sp_pack() must know of a strategy besides its function. */
 typedef struct strategy_traits {
     /* It reads every length once, in input order, anyway and checks the
-     * lengths in that pass (as spi_check_lengths would), which saves a pass
-     * over the input: about a tenth of HK's time. */
+     * lengths in that pass (as spi_check_lengths would), which saves a
+     * whole pass over the input. */
     unsigned char checks_own_lengths;
     /* It writes all n entries of bin_used (as scratch), not only the
      * num_bins entries of the result. */

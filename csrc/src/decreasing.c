@@ -9,10 +9,10 @@
  * (the smallest residual r >= s) takes an item of length s, its residual
  * r - s is the new smallest one >= s whenever it still fits s.
  *
- * Under an item limit of 2 or 3 best fit loses about a tenth of the space
- * (the limit, not the capacity, binds), so OBFD plans those bins over the
- * histogram of lengths instead (small_cap.c: optimal for 2, an LP for 3)
- * and BFD stays plain best fit.
+ * Under an item limit of 2 or 3 best fit can leave much of the space
+ * unused (the limit, not the capacity, binds), so OBFD plans those bins
+ * over the histogram of lengths instead (small_cap.c: optimal for 2, an LP
+ * for 3) and BFD stays plain best fit.
  */
 #include <stdlib.h>
 

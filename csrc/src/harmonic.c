@@ -43,7 +43,7 @@ typedef struct hk_slot {
  * Classes of random lengths make branches unpredictable, so the class path
  * opens a bin (when the class has none) and closes it (when it holds c
  * items) with all-ones/all-zeros masks: compilers turn the plainer ?: form
- * into branches here, which made HK 1.7x slower at a million lengths.
+ * into branches here, which mispredict often.
  * Counts are stored, never incremented in memory: a bin's count is the
  * running count of its slot (or of the next-fit bin) after its last item.
  */

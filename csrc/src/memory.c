@@ -1,11 +1,10 @@
 /*
  * memory.c - allocation of the per-call working arrays.
  *
- * A packing call at a million sequences spends more time in first-touch
- * page faults on fresh allocations than in the algorithm (about 1.3 us per
- * 4 KiB page on a typical VM), so every array comes from
- * spi_alloc_advised(), which backs large ones with huge pages where the
- * system offers them (platform.c).
+ * On large inputs the first-touch page faults of fresh allocations can
+ * cost more than the algorithm itself (the kernel traps and zeroes every
+ * page), so every array comes from spi_alloc_advised(), which backs large
+ * ones with huge pages where the system offers them (platform.c).
  */
 #include <string.h>
 

@@ -2,14 +2,14 @@
  * prefault.c - fault in output pages on a helper thread.
  *
  * Output arrays usually arrive fresh from the caller's allocator, so the
- * first write to each page traps into the kernel, which zeroes it. At a
- * million sequences that is a fifth of a fast strategy's time, spent on the
- * calling thread. Where the system can map pages ahead of their first
- * write (spi_can_populate: Linux 5.14 and later), a helper thread asks it
- * to, on another core, ahead of the strategy. The advice never changes the
- * contents of a page, so the helper may run while the strategy writes the
- * same arrays; where it is missing or refused, nothing happens and the
- * strategy faults the pages in itself, as it would anyway.
+ * first write to each page traps into the kernel, which zeroes it: a large
+ * share of a fast strategy's time, spent on the calling thread. Where the
+ * system can map pages ahead of their first write (spi_can_populate: Linux
+ * 5.14 and later), a helper thread asks it to, on another core, ahead of
+ * the strategy. The advice never changes the contents of a page, so the
+ * helper may run while the strategy writes the same arrays; where it is
+ * missing or refused, nothing happens and the strategy faults the pages in
+ * itself, as it would anyway.
  *
  * The thread is created and joined inside the call (see threads.c: no
  * pool, so nothing breaks after fork()).

@@ -15,10 +15,9 @@
  * LP_ROWS distinct lengths the LP first runs on groups of neighbouring
  * lengths (pack_triples), which bounds its time.
  *
- * Figures (bench_small_cap, one core, -O2): Wikipedia BERT histogram at
- * 512, 508 lengths: cap 2 80.55% (optimal) in 0.03 ms; cap 3 99.84% in
- * about 0.3 s (LP bound 99.88%, greedy 89.49%). SQuAD at 384: cap 2 87.60%,
- * cap 3 98.79% in about 40 ms (LP bound 98.80%).
+ * csrc/tests/bench_small_cap.c (meson test --benchmark) prints the
+ * efficiency, time and LP work of both caps on real histograms;
+ * docs/constraints-benchmarks.md gives obfd's figures at limits 2 and 3.
  */
 #include <stdlib.h>
 #include <string.h>

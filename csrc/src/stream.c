@@ -211,8 +211,8 @@ static int nf_run(sp_stream *s, pack_queue *q, const int64_t *lengths,
  * with few classes hk_run_blocks() can write a class bin out as a fixed
  * block of entries whether it closes or not, and advance the output by
  * its count or by 0. Whether a bin closes is a coin toss for random
- * lengths, and the mispredicted branch on it was most of the plain loop's
- * time. HK_BLOCK_SMALL serves k <= 10 (the default), HK_BLOCK k <= 18. */
+ * lengths, so a branch on it mispredicts often, and the blocks need none.
+ * HK_BLOCK_SMALL serves k <= 10 (the default), HK_BLOCK k <= 18. */
 #define HK_BLOCK_SMALL 8
 #define HK_BLOCK 16
 /* Shorter batches take the plain loop: setting the blocks up costs more. */

@@ -480,8 +480,9 @@ static void test_hk_long_batches_vs_offline(void)
     }
 }
 
-/* A batch is checked in blocks, by sign bits (stream.c's check_batch):
- * every extreme value, at any place of a long batch, gives the error of
+/* A batch is checked whole first, in blocks by sign bits (lengths.c's
+ * spi_check_each_length), or as NF's batch loop reads it: either way every
+ * extreme value, at any place of a long batch, gives the error of
  * sp_stream_add() and its index, and changes nothing. */
 static void test_batch_check_extremes(void)
 {
@@ -871,7 +872,7 @@ static void test_import_corrupted(void)
     CHECK(memcmp(state + 10, expected, sizeof expected) == 0);
     const struct { int64_t at, value, at2, value2; } damage[] = {
         {0, 0, 0, 0},           /* magic */
-        {1, 2, 1, 2},           /* version (2: before the item limit) */
+        {1, 2, 1, 2},           /* version: 2, not this library's */
         {2, 0, 2, 0},           /* capacity */
         {3, SP_FF, 3, SP_FF},   /* not a streaming strategy */
         {4, 1, 4, 1},           /* k */
