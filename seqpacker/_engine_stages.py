@@ -23,8 +23,8 @@ import pyarrow as pa
 from . import _plan_stage as plan_stage
 from . import _shard_stage as token_stage
 from ._arrow_rows import check_one_sequence_per_row
+from ._sharding import shard_count
 from ._validation import check_positive
-from .distributed import shard_count
 
 
 @dataclass(frozen=True)

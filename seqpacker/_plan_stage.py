@@ -19,10 +19,10 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from . import distributed
 from ._arrow_rows import RowError
 from ._mix import mix
 from ._shard_stage import SHARD, integer_column, shard_from_column
+from ._sharding import pack_shard, repack_order
 
 ID = "id"
 LENGTH = "length"
@@ -87,8 +87,8 @@ def plan_shards_in(table: pa.Table, options) -> Iterator[pa.RecordBatch]:
     bounds = np.flatnonzero(np.r_[True, np.diff(shards) != 0, True])
     for start, stop in zip(bounds[:-1], bounds[1:]):
         shard = int(shards[start])
-        packing = distributed.pack_shard(lengths[start:stop], options.capacity,
-                                         min_fill=options.min_fill, **options.pack_options())
+        packing = pack_shard(lengths[start:stop], options.capacity,
+                             min_fill=options.min_fill, **options.pack_options())
         pack_index = np.repeat(np.arange(packing.num_packs, dtype=np.int64),
                                np.diff(packing.offsets))
         rows = np.concatenate([packing.items, packing.residue]) + start
@@ -117,8 +117,8 @@ def repack_plan(table: pa.Table, options) -> Iterator[pa.RecordBatch]:
     if table.num_rows == 0:
         return
     ids, lengths, shards = (integer_column(table, c) for c in (ID, LENGTH, PACK_SHARD))
-    order, packing = distributed.repack_order(shards, ids, lengths, options.capacity,
-                                              **options.pack_options())
+    order, packing = repack_order(shards, ids, lengths, options.capacity,
+                                  **options.pack_options())
     pack_index = np.repeat(np.arange(packing.num_packs, dtype=np.int64), np.diff(packing.offsets))
     yield pa.RecordBatch.from_arrays(
         [pa.array(ids[order]), pa.array(np.full(order.size, -1, np.int64)), pa.array(pack_index)],

@@ -27,11 +27,11 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from . import distributed
 from ._arrow_rows import ArrowSource, RowError, bin_ranges, check_unpadded, list_array, \
     packed_schema, position_dtype, record_batch
 from ._content_order import content_keys, content_order, shard_of_keys
 from ._packed_layout import LABEL_CONVENTIONS, check_choice, pack_arrays
+from ._sharding import DEFAULT_MIN_FILL, _packer, check_min_fill, pack_shard, repack_order
 from .tokens import Pieces, check_on_overlong, cut_overlong
 
 SHARD = "_seqpacker_shard"
@@ -53,12 +53,12 @@ class StageOptions:
 
     @classmethod
     def checked(cls, capacity, *, strategy="obfd", seed=None,
-                min_fill=distributed.DEFAULT_MIN_FILL, max_seqs_per_pack=None,
+                min_fill=DEFAULT_MIN_FILL, max_seqs_per_pack=None,
                 on_overlong="error", label_convention="hf", has_labels=False) -> StageOptions:
-        packer = distributed._packer(capacity, strategy, seed, max_seqs_per_pack)
+        packer = _packer(capacity, strategy, seed, max_seqs_per_pack)
         position_dtype(packer.capacity)
         return cls(capacity=packer.capacity, strategy=packer.strategy, seed=seed,
-                   min_fill=distributed.check_min_fill(min_fill),
+                   min_fill=check_min_fill(min_fill),
                    max_seqs_per_pack=packer.max_seqs_per_pack,
                    on_overlong=check_on_overlong(on_overlong),
                    label_convention=check_choice("label_convention", label_convention,
@@ -184,8 +184,8 @@ def _pack_one_shard(table, rows: np.ndarray, shard: int, options: StageOptions,
     order = content_order(columns, content_keys(columns))
     cut = cut_overlong(source.lengths[order], options.capacity, options.on_overlong)
     pieces = Pieces(order[cut.origin], cut.skip, cut.length)
-    packing = distributed.pack_shard(pieces.length, options.capacity,
-                                     min_fill=options.min_fill, **options.pack_options())
+    packing = pack_shard(pieces.length, options.capacity,
+                         min_fill=options.min_fill, **options.pack_options())
     used = np.add.reduceat(pieces.length[packing.items], packing.offsets[:-1]) \
         if packing.num_packs else np.empty(0, np.int64)
     for first, last in bin_ranges(used):
@@ -280,8 +280,8 @@ def repack_residue(table: pa.Table, options: StageOptions, packed: pa.Schema
     row = np.asarray(table.column(ROW).to_numpy(zero_copy_only=False), dtype=np.int64)
     tokens = table.select(["input_ids", "labels"] if options.has_labels else ["input_ids"])
     source = ArrowSource(tokens)
-    order, packing = distributed.repack_order(shard, row, source.lengths, options.capacity,
-                                              **options.pack_options())
+    order, packing = repack_order(shard, row, source.lengths, options.capacity,
+                                  **options.pack_options())
     pieces = Pieces.whole(source.lengths)
     for first, last in bin_ranges(packing.used):
         offsets = packing.offsets[first:last + 1]
