@@ -35,6 +35,7 @@ import numpy as np
 from . import _native
 from ._validation import as_lengths, check_positive
 from .packer import Packer
+from .result import bin_sums
 
 __all__ = ["DEFAULT_MIN_FILL", "DEFAULT_SHARD_ROWS", "ShardPacking", "ShardedPacking",
            "pack_in_shards", "pack_shard", "pack_shards", "pack_tables", "repack"]
@@ -92,9 +93,7 @@ class ShardedPacking:
     @property
     def used(self) -> np.ndarray:
         """The tokens of each pack."""
-        sums = np.zeros(self.lengths.size + 1, dtype=np.int64)
-        np.cumsum(self.lengths, out=sums[1:])
-        return sums[self.offsets[1:]] - sums[self.offsets[:-1]]
+        return bin_sums(self.lengths.astype(np.int64, copy=False), self.offsets)
 
     @property
     def efficiency(self) -> float:
