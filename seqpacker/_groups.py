@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .result import bin_sums
+
 
 @dataclass(frozen=True)
 class Groups:
@@ -52,8 +54,7 @@ def group_units(groups, lengths: np.ndarray, capacity: int) -> Groups:
     members = np.argsort(group_of, kind="stable").astype(np.int64)
     sizes = np.bincount(group_of, minlength=len(unique)).astype(np.int64)
     starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    group_lengths = (np.add.reduceat(lengths[members], starts[:-1]) if len(unique)
-                     else np.zeros(0, dtype=np.int64)).astype(np.int64)
+    group_lengths = bin_sums(lengths[members], starts).astype(np.int64)
     over = np.flatnonzero(group_lengths > capacity)
     if over.size:
         g = int(over[0])

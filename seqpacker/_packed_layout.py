@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _native
 from ._validation import INT64_MAX, INT64_MIN, _check_int
+from .result import bin_sums
 from .tokens import Pieces
 
 LAYOUTS = ("padded", "flat")
@@ -133,7 +134,8 @@ def pack_arrays(
     num_bins = bin_offsets.size - 1
     counts = np.diff(bin_offsets)
     seq_bin = np.repeat(np.arange(num_bins, dtype=np.int64), counts)
-    used = _bin_sums(slots, bin_offsets)
+    used = bin_sums(slots, bin_offsets).astype(np.int64, copy=False) if num_bins > 0 \
+        else np.zeros(0, dtype=np.int64)  # an empty layout passes no offsets at all
     if used.size and used.max() > capacity:
         b = int(np.argmax(used))
         what = f"rounded up to multiples of {multiple}, " if multiple > 1 else ""
@@ -207,13 +209,6 @@ def pack_arrays(
     out.layout = layout
     out.capacity = capacity
     return out
-
-
-def _bin_sums(slots: np.ndarray, bin_offsets: np.ndarray) -> np.ndarray:
-    """The sum of ``slots`` over each bin (bins are never empty)."""
-    if bin_offsets.size < 2:
-        return np.zeros(0, dtype=np.int64)
-    return np.add.reduceat(slots, bin_offsets[:-1]).astype(np.int64, copy=False)
 
 
 class Scratch:

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _native
 from .registry import PluginError, StrategyInfo
+from .result import bin_sums
 
 
 def run_plugin(info: StrategyInfo, lengths: np.ndarray, capacity: int, options: dict,
@@ -64,7 +65,7 @@ def check_result(info: StrategyInfo, returned, lengths: np.ndarray, capacity: in
     _check_each_id_once(name, items, n)
     if n == 0:
         return items, offsets, np.zeros(0, dtype=np.int64)
-    used = np.add.reduceat(lengths[items], offsets[:-1])
+    used = bin_sums(lengths[items], offsets)
     over = np.flatnonzero(used > capacity)
     if over.size:
         b = int(over[0])

@@ -32,6 +32,7 @@ from ._arrow_rows import ArrowSource, RowError, bin_ranges, check_unpadded, list
 from ._content_order import content_keys, content_order, shard_of_keys
 from ._packed_layout import LABEL_CONVENTIONS, check_choice, pack_arrays
 from ._sharding import DEFAULT_MIN_FILL, _packer, check_min_fill, pack_shard, repack_order
+from .result import bin_sums
 from .tokens import Pieces, check_on_overlong, cut_overlong
 
 SHARD = "_seqpacker_shard"
@@ -186,8 +187,7 @@ def _pack_one_shard(table, rows: np.ndarray, shard: int, options: StageOptions,
     pieces = Pieces(order[cut.origin], cut.skip, cut.length)
     packing = pack_shard(pieces.length, options.capacity,
                          min_fill=options.min_fill, **options.pack_options())
-    used = np.add.reduceat(pieces.length[packing.items], packing.offsets[:-1]) \
-        if packing.num_packs else np.empty(0, np.int64)
+    used = bin_sums(pieces.length[packing.items], packing.offsets)  # int64, as cut_overlong's
     for first, last in bin_ranges(used):
         offsets = packing.offsets[first:last + 1]
         arrays = pack_arrays(source, pieces, packing.items[offsets[0]:offsets[-1]],

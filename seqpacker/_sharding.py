@@ -17,6 +17,7 @@ import numpy as np
 from . import _native
 from ._validation import as_lengths
 from .packer import Packer
+from .result import bin_sums
 
 #: Packs filled to more than this fraction of the capacity stay in their shard.
 DEFAULT_MIN_FILL = 0.5
@@ -71,9 +72,7 @@ class ShardedPacking:
     @property
     def used(self) -> np.ndarray:
         """The tokens of each pack."""
-        sums = np.zeros(self.lengths.size + 1, dtype=np.int64)
-        np.cumsum(self.lengths, out=sums[1:])
-        return sums[self.offsets[1:]] - sums[self.offsets[:-1]]
+        return bin_sums(self.lengths.astype(np.int64, copy=False), self.offsets)
 
     @property
     def efficiency(self) -> float:

@@ -20,7 +20,7 @@ from ._plugin_call import run_plugin
 from ._validation import (as_lengths, check_capacity, check_k, check_max_seqs,
                           check_optional_count, check_seed, check_threads)
 from .registry import available_strategies, get_strategy
-from .result import PackResult
+from .result import PackResult, bin_sums
 
 
 class StrategyName(tuple):
@@ -191,7 +191,7 @@ class Packer:
         target = target_count(bins, len(unit_lengths), self._min_packs, self._multiple)
         if target > bins:
             offsets = split_bins(items, offsets, unit_lengths, target)
-            used = np.add.reduceat(unit_lengths[items], offsets[:-1]).astype(np.int64)
+            used = bin_sums(unit_lengths[items], offsets).astype(np.int64)
         if units is not None:
             items, offsets = expand(units, items, offsets)
         time_ms = (time.perf_counter() - start) * 1000.0

@@ -32,7 +32,7 @@ from ._stream_fast import StreamBase, packs_from_arrays
 from ._validation import (INT64_MAX, INT64_MIN, as_length, as_lengths, check_capacity, check_k,
                           check_max_seqs)
 from .registry import available_strategies, get_strategy
-from .result import Pack
+from .result import Pack, bin_sums
 
 _STREAMABLE = ("NF", "HK")
 _PICKLE_VERSION = 4
@@ -364,7 +364,7 @@ def _check_pending(items, lengths, offsets, used, native) -> None:
         bad = "offsets"
     elif lengths.min() < 1 or lengths.max() > native.capacity:
         bad = "lengths"
-    elif (np.any(np.add.reduceat(lengths, offsets[:-1]) != used)
+    elif (np.any(bin_sums(lengths, offsets) != used)
           or used.max() > native.capacity):
         bad = "used"
     elif (items.min() < 0 or items.max() >= native.info().sequences_added
