@@ -56,7 +56,7 @@ def test_sharding_imports_numpy_and_the_core_only():
     outside |= {node.module.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) and not node.level}
     assert outside <= {"__future__", "dataclasses", "math", "numpy"}
-    core = {"seqpacker._native", "seqpacker._validation", "seqpacker.packer"}
+    core = {"seqpacker._native", "seqpacker._validation", "seqpacker.packer", "seqpacker.result"}
     for name in imported_modules((PACKAGE / "_sharding.py").read_text()) - {"seqpacker"}:
         assert any(name == module or name.startswith(f"{module}.") for module in core), name
 
