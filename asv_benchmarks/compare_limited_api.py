@@ -31,7 +31,7 @@ What it times (capacity 2048, lengths uniform in [1, 2048], seeded):
   ``PackResult.packs`` of an obfd packing of 1,000,000 lengths
   (``bins_from_arrays``, ``packs_from_arrays``);
 - ``bins_100``: ``.bins`` of 10,000 packings of 100 lengths each;
-- ``tokens``: ``seqpacker.tokens.as_flat_tokens`` over 256 lists of ints,
+- ``tokens``: ``seqpacker._training.tokens.as_flat_tokens`` over 256 lists of ints,
   lengths uniform in [1, 4096], ten times (``_sequences``).
 
 The garbage collector stays on, as in a user's process.
@@ -59,7 +59,7 @@ def worker(inner: int) -> dict:
 
     import seqpacker
     from seqpacker import Packer, StreamPacker
-    from seqpacker.tokens import as_flat_tokens
+    from seqpacker._training.tokens import as_flat_tokens
 
     rng = np.random.default_rng(SEED)
     lengths = rng.integers(1, CAPACITY + 1, N, dtype=np.int64)

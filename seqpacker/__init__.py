@@ -8,7 +8,7 @@ Importing this package loads only NumPy and the compiled C library (never
 torch, never plugins).
 """
 
-from . import _native
+from ._core import native as _native
 from .packer import Packer, pack_sequences
 from .plan import Plan, plan
 from .result import Pack, PackMetrics, PackResult

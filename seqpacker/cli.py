@@ -12,8 +12,8 @@ from importlib import resources
 
 import numpy as np
 
-from . import _native
-from ._validation import INT64_MAX, INT64_MIN, as_lengths, check_capacity
+from ._core import native as _native
+from ._core.validation import INT64_MAX, INT64_MIN, as_lengths, check_capacity
 from .packer import Packer
 from .registry import PluginError, available_strategies, get_strategy
 

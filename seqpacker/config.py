@@ -19,7 +19,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import _native
+from ._core import native as _native
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -33,10 +33,10 @@ import numpy as np
 
 # The core over lengths lives in _sharding, below both this module and the
 # engines' stage modules, which import it and never this module.
-from ._sharding import (DEFAULT_MIN_FILL, DEFAULT_SHARD_ROWS, ShardedPacking,  # noqa: F401
+from ._sharded.sharding import (DEFAULT_MIN_FILL, DEFAULT_SHARD_ROWS, ShardedPacking,  # noqa: F401
                         ShardPacking, _packer, check_lengths, check_min_fill, pack_shard,
                         repack_order, shard_count)
-from ._validation import as_lengths, check_positive
+from ._core.validation import as_lengths, check_positive
 
 __all__ = ["DEFAULT_MIN_FILL", "DEFAULT_SHARD_ROWS", "ShardPacking", "ShardedPacking",
            "pack_in_shards", "pack_shard", "pack_shards", "pack_tables", "repack"]
@@ -147,8 +147,8 @@ def pack_tables(shards: Sequence, capacity: int, *, strategy: str = "obfd",
     """
     import pyarrow as pa
 
-    from . import _engine_stages as engine
-    from . import _shard_stage as token_stage
+    from ._sharded import engine_stages as engine
+    from ._sharded import shard_stage
 
     tables = list(shards)
     if not tables:
@@ -156,24 +156,24 @@ def pack_tables(shards: Sequence, capacity: int, *, strategy: str = "obfd",
     for number, table in enumerate(tables):
         if not isinstance(table, pa.Table):
             raise TypeError(f"shard {number} is a {type(table).__name__}, not a pyarrow.Table")
-    kinds = [token_stage.token_value_types(table.schema) for table in tables]
+    kinds = [shard_stage.token_value_types(table.schema) for table in tables]
     for number, kind in enumerate(kinds):
         if kind != kinds[0]:
             raise ValueError(f"shard {number}'s token columns hold {kind}, shard 0's "
                              f"{kinds[0]} (input_ids, labels)")
     schema = tables[0].schema
-    options = token_stage.StageOptions.checked(
+    options = shard_stage.StageOptions.checked(
         capacity, strategy=strategy, seed=seed, min_fill=min_fill,
         max_seqs_per_pack=max_seqs_per_pack, on_overlong=on_overlong,
         label_convention=label_convention, has_labels=kinds[0][1] is not None)
     # The engines' stages, with each table's number as its shard.
-    stages = engine.token_stages(schema, options, token_stage.SHARD, None)
-    names = [name for name in stages.columns if name != token_stage.SHARD]
+    stages = engine.token_stages(schema, options, shard_stage.SHARD, None)
+    names = [name for name in stages.columns if name != shard_stage.SHARD]
     kept, residue = [], []
     for number, table in enumerate(tables):
         read = table.select([name for name in names if name in table.column_names])
         keyed = stages.prepare(read.append_column(
-            token_stage.SHARD, pa.array(np.full(table.num_rows, number), pa.int64())))
+            shard_stage.SHARD, pa.array(np.full(table.num_rows, number), pa.int64())))
         staged = pa.Table.from_batches(list(stages.pack(keyed)), stages.staged_schema)
         kept.append(stages.kept(staged))
         residue.append(stages.residue(staged))

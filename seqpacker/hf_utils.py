@@ -24,19 +24,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._chunked_file import ChunkedFile
-from ._optional import import_optional
-from ._packed_layout import (LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice,
+from ._training.chunked_file import ChunkedFile
+from ._core.optional import import_optional
+from ._training.layout import (LABEL_CONVENTIONS, LAYOUTS, Scratch, check_choice,
                              check_fill_value, pack_arrays)
-from ._validation import check_capacity
+from ._core.validation import check_capacity
 from .distributed import DEFAULT_SHARD_ROWS, pack_in_shards
 from .packer import Packer
 from .result import PackResult
-from .tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
+from ._training.tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
 
 datasets = import_optional("datasets", "hf", "seqpacker.hf_utils")
 pa = import_optional("pyarrow", "hf", "seqpacker.hf_utils")
-from ._arrow_rows import (ArrowSource, bin_ranges, packed_schema, position_dtype,  # noqa: E402
+from ._training.arrow_rows import (ArrowSource, bin_ranges, packed_schema, position_dtype,  # noqa: E402
                           record_batch)
 from datasets.fingerprint import (get_temporary_cache_files_directory,  # noqa: E402
                                   maybe_register_dataset_for_temp_dir_deletion)

@@ -13,11 +13,11 @@ import time
 
 import numpy as np
 
-from . import _native
-from ._groups import expand, group_limit, group_units
-from ._pack_count import split_bins, target_count
-from ._plugin_call import run_plugin
-from ._validation import (as_lengths, check_capacity, check_k, check_max_seqs,
+from ._core import native as _native
+from ._packing.groups import expand, group_limit, group_units
+from ._packing.pack_count import split_bins, target_count
+from ._packing.plugin_call import run_plugin
+from ._core.validation import (as_lengths, check_capacity, check_k, check_max_seqs,
                           check_optional_count, check_seed, check_threads)
 from .registry import available_strategies, get_strategy
 from .result import PackResult, bin_sums

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _native
-from ._validation import as_lengths, check_positive
+from ._core import native as _native
+from ._core.validation import as_lengths, check_positive
 from .packer import Packer
 
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ._optional import import_optional
-from ._validation import check_positive
+from ._core.optional import import_optional
+from ._core.validation import check_positive
 from .distributed import DEFAULT_MIN_FILL
 
 ray = import_optional("ray", "ray", "seqpacker.ray")
 import_optional("ray.data", "ray", "seqpacker.ray")
-from . import _engine_stages as engine  # noqa: E402
-from ._shard_stage import SHARD  # noqa: E402
+from ._sharded import engine_stages as engine  # noqa: E402
+from ._sharded.shard_stage import SHARD  # noqa: E402
 
 __all__ = ["pack_dataset", "plan_dataset"]
 

@@ -48,7 +48,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from . import _native
+from ._core import native as _native
 
 #: The version of the strategy protocol described above. A plugin declares
 #: the version it was written for (the ``seqpacker_protocol`` attribute of
@@ -241,7 +241,7 @@ def pack_builtin(lengths, capacity: int, strategy: str = "obfd", *, seed: int | 
     Returns ``(items, bin_offsets)`` in the protocol's form (``num_bins + 1``
     offsets), so a plugin can return it directly or rearrange it.
     """
-    from ._validation import as_lengths, check_capacity, check_k, check_seed, check_threads
+    from ._core.validation import as_lengths, check_capacity, check_k, check_seed, check_threads
 
     info = get_strategy(strategy)
     if info.plugin:
@@ -272,7 +272,7 @@ def _discover() -> list[StrategyInfo]:
     """Read the entry-point group, without importing any plugin."""
     if _plugins_disabled():
         return []
-    from . import _entry_points  # here, not at import: `import seqpacker` stays light
+    from ._packing import entry_points as _entry_points  # here, not at import: `import seqpacker` stays light
 
     found = []
     for dist_name, version, entry_point in _entry_points.find(ENTRY_POINT_GROUP):

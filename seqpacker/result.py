@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _native
-from ._stream_fast import PackBase, bins_from_arrays, packs_from_arrays
-from ._validation import INT64_MAX, check_capacity, check_count
+from ._core import native as _native
+from ._core._stream_fast import PackBase, bins_from_arrays, packs_from_arrays
+from ._core.validation import INT64_MAX, check_capacity, check_count
 
 
 class Pack(PackBase):

@@ -33,8 +33,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ._mix import splitmix64
-from ._validation import _check_int, check_positive, check_seed
+from ._core.mix import splitmix64
+from ._core.validation import _check_int, check_positive, check_seed
 from .result import PackResult, bin_sums
 
 #: The bounded draw of docs/prng.md takes bounds below 2**32.

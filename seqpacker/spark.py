@@ -21,8 +21,8 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from ._optional import import_optional
-from ._validation import check_positive
+from ._core.optional import import_optional
+from ._core.validation import check_positive
 from .distributed import DEFAULT_MIN_FILL
 
 import_optional("pyspark", "spark", "seqpacker.spark")
@@ -30,8 +30,8 @@ from pyspark import StorageLevel  # noqa: E402
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema  # noqa: E402
 
-from . import _engine_stages as engine  # noqa: E402
-from ._shard_stage import SHARD  # noqa: E402
+from ._sharded import engine_stages as engine  # noqa: E402
+from ._sharded.shard_stage import SHARD  # noqa: E402
 
 __all__ = ["pack_dataframe", "plan_dataframe", "release"]
 
@@ -150,7 +150,7 @@ def _numbered(function):
     names the partition too."""
     from pyspark import TaskContext
 
-    from ._arrow_rows import RowError
+    from ._training.arrow_rows import RowError
 
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         first_row = 0

@@ -27,9 +27,10 @@ import hashlib
 
 import numpy as np
 
-from . import _native, _stream_native
-from ._stream_fast import StreamBase, packs_from_arrays
-from ._validation import (INT64_MAX, INT64_MIN, as_length, as_lengths, check_capacity, check_k,
+from ._core import native as _native
+from ._core import stream_native as _stream_native
+from ._core._stream_fast import StreamBase, packs_from_arrays
+from ._core.validation import (INT64_MAX, INT64_MIN, as_length, as_lengths, check_capacity, check_k,
                           check_max_seqs)
 from .registry import available_strategies, get_strategy
 from .result import Pack, bin_sums

@@ -29,14 +29,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import _batch_checks
-from ._optional import import_optional
-from ._packed_layout import (INT32_MAX, LABEL_CONVENTIONS, LAYOUTS, PackedArrays,
+from ._training import batch_checks as _batch_checks
+from ._core.optional import import_optional
+from ._training.layout import (INT32_MAX, LABEL_CONVENTIONS, LAYOUTS, PackedArrays,
                              check_choice, check_fill_value, check_multiple, pack_arrays,
                              slot_lengths)
 from .packer import Packer
 from .result import PackResult
-from .tokens import FlatTokens, Pieces, as_flat_tokens, check_on_overlong, cut_overlong
+from ._training.tokens import FlatTokens, Pieces, as_flat_tokens, check_on_overlong, cut_overlong
 
 torch = import_optional("torch", "torch", "seqpacker.torch_utils")
 

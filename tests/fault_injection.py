@@ -26,7 +26,7 @@ def fail_once(fn, marker: str):
 
 
 def failing(build, stage: str, marker: str):
-    """``build`` (a Stages builder of seqpacker._engine_stages) whose
+    """``build`` (a Stages builder of seqpacker._sharded.engine_stages) whose
     ``stage`` fails the first time it runs anywhere."""
     import dataclasses
 

@@ -13,7 +13,7 @@ import pytest
 
 import seqpacker
 from seqpacker import Pack, Packer, PackMetrics, PackResult, pack_sequences
-from seqpacker import _native
+from seqpacker._core import native as _native
 
 ISSUE_LENGTHS = [1000, 800, 600, 500, 400, 300, 200, 100]
 
@@ -331,7 +331,7 @@ def test_many_bins_and_packs_leave_the_garbage_collector_as_it_was():
 def test_bins_from_arrays_refuses_arrays_that_do_not_fit():
     import gc
 
-    from seqpacker._stream_fast import bins_from_arrays
+    from seqpacker._core._stream_fast import bins_from_arrays
 
     items = np.array([4, 5, 6], dtype=np.int64)
     bins = bins_from_arrays(items, np.array([0, 1, 3]))
@@ -347,7 +347,7 @@ def test_bins_from_arrays_refuses_arrays_that_do_not_fit():
 
 
 def test_packs_from_arrays_refuses_arrays_that_do_not_fit():
-    from seqpacker._stream_fast import packs_from_arrays
+    from seqpacker._core._stream_fast import packs_from_arrays
 
     items = np.array([4, 5, 6], dtype=np.int64)
     good = (items, items * 2, np.array([0, 1, 3]), np.array([8, 22]))
@@ -479,7 +479,7 @@ def test_ranges():
 
 
 def test_contiguous_int64_input_is_not_converted():
-    from seqpacker._validation import as_lengths
+    from seqpacker._core.validation import as_lengths
 
     lengths = np.arange(1, 10, dtype=np.int64)
     assert as_lengths(lengths) is lengths

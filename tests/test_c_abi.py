@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from seqpacker._seqpacker_ffi import ffi, lib
+from seqpacker._core._seqpacker_ffi import ffi, lib
 
 INT64_MAX = 2**63 - 1
 STATUS_CODES = [

@@ -1,4 +1,4 @@
-"""seqpacker._chunked_file: every byte reaches the file, in calls of at most
+"""seqpacker._training.chunked_file: every byte reaches the file, in calls of at most
 CHUNK bytes, through short writes; a write that makes no progress raises
 instead of looping. The Arrow round trip needs pyarrow."""
 
@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from seqpacker._chunked_file import CHUNK, ChunkedFile
+from seqpacker._training.chunked_file import CHUNK, ChunkedFile
 
 
 class Recorder(io.RawIOBase):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqpacker import Packer, StreamPacker, _native, _stream_native
-from seqpacker._seqpacker_ffi import lib
+from seqpacker import Packer, StreamPacker
+from seqpacker._core import native as _native
+from seqpacker._core import stream_native as _stream_native
+from seqpacker._core._seqpacker_ffi import lib
 
 ERROR_STATUSES = [getattr(lib, name) for name in dir(lib) if name.startswith("SP_ERR_")]
 

@@ -79,7 +79,7 @@ def test_rows_match_the_reference_layout(layout, with_labels, chunks):
 
 
 def test_packing_is_global_and_the_same_for_any_num_proc(monkeypatch):
-    import seqpacker._arrow_rows as _arrow_rows
+    import seqpacker._training.arrow_rows as _arrow_rows
     monkeypatch.setattr(_arrow_rows, "RANGE_TOKENS", 256)  # many ranges, so workers share them
     data, seqs, _ = random_dataset(n=2000, max_len=60, seed=3)
     one = pack_dataset(data, 128, num_proc=1)
@@ -116,7 +116,7 @@ def test_shards_beyond_the_global_limit_use_the_sharded_core(monkeypatch):
 
 
 def test_keep_in_memory_gives_the_same_rows_without_a_file(monkeypatch):
-    import seqpacker._arrow_rows as _arrow_rows
+    import seqpacker._training.arrow_rows as _arrow_rows
     monkeypatch.setattr(_arrow_rows, "RANGE_TOKENS", 256)
     data = random_dataset(n=500)[0]
     in_memory = pack_dataset(data, 64, keep_in_memory=True)
@@ -189,7 +189,7 @@ def test_cache_file_name(tmp_path, monkeypatch):
     path = tmp_path / "packed.arrow"
     ds = pack_dataset(SEQS, 6, cache_file_name=str(path), num_proc=1)
     assert path.exists() and ds.cache_files[0]["filename"] == str(path)
-    import seqpacker._arrow_rows as _arrow_rows
+    import seqpacker._training.arrow_rows as _arrow_rows
     monkeypatch.setattr(_arrow_rows, "RANGE_TOKENS", 4)  # a range per bin: both workers write
     two = pack_dataset(SEQS, 4, cache_file_name=str(tmp_path / "p.arrow"), num_proc=2)
     assert sorted(p.name for p in tmp_path.glob("p_*")) == ["p_00000_of_00002.arrow",

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from length_lists import capacities, length_lists
 from real_data import load_histogram
 from seqpacker import Packer
-from seqpacker._native import STRATEGY_IDS, lower_bound
+from seqpacker._core.native import STRATEGY_IDS, lower_bound
 
 BUILT_IN = [short for short, _long in Packer.strategies() if short.lower() in STRATEGY_IDS]
 

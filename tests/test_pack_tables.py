@@ -13,7 +13,7 @@ pa = optional_import("pyarrow")
 from packed_rows_check import check_packed_rows  # noqa: E402
 from real_data import sample_lengths  # noqa: E402
 from seqpacker import Packer  # noqa: E402
-from seqpacker._content_order import content_keys, content_order, shard_of_keys  # noqa: E402
+from seqpacker._sharded.content_order import content_keys, content_order, shard_of_keys  # noqa: E402
 from seqpacker.distributed import pack_shards, pack_tables  # noqa: E402
 
 MASK = (1 << 64) - 1
@@ -67,7 +67,7 @@ def test_content_keys_are_fixed_numbers():
 
 
 def test_content_keys_hash_long_inputs_in_chunks(monkeypatch):
-    import seqpacker._content_order as content
+    import seqpacker._sharded.content_order as content
 
     rng = np.random.default_rng(0)
     sequences = [rng.integers(0, 50_000, n).tolist() for n in rng.integers(1, 40, 200)]

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from layout_reference import reference_layout
 from seqpacker import pack_sequences
-from seqpacker._packed_layout import pack_arrays, slot_lengths
-from seqpacker.tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
+from seqpacker._training.layout import pack_arrays, slot_lengths
+from seqpacker._training.tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
 
 
 def rows(values, arrays):

@@ -20,8 +20,8 @@ from packed_rows_check import (check_packed_rows, core_on, corpus,  # noqa: E402
                                engine_tables, plan_of, plan_reference, row_set)
 from pyspark.sql import SparkSession  # noqa: E402
 from seqpacker import Packer  # noqa: E402
-from seqpacker import _plan_stage as plan_stage  # noqa: E402
-from seqpacker._shard_stage import SHARD, assign_shards  # noqa: E402
+from seqpacker._sharded import plan_stage  # noqa: E402
+from seqpacker._sharded.shard_stage import SHARD, assign_shards  # noqa: E402
 
 
 @pytest.fixture(scope="module")

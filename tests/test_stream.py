@@ -17,7 +17,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 import seqpacker
-from seqpacker import Packer, StreamPacker, _native, _stream_native
+from seqpacker import Packer, StreamPacker
+from seqpacker._core import native as _native
+from seqpacker._core import stream_native as _stream_native
 
 INT64_MAX = 2**63 - 1
 

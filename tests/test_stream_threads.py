@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import seqpacker
-from seqpacker import StreamPacker, _stream_native
+from seqpacker import StreamPacker
+from seqpacker._core import stream_native as _stream_native
 
 CAPACITY = 64
 SECONDS = 0.6

@@ -1,4 +1,4 @@
-"""Token inputs of the training helpers (seqpacker.tokens): every accepted
+"""Token inputs of the training helpers (seqpacker._training.tokens): every accepted
 form gives the same FlatTokens, every bad input a clear error, and the
 three overlong rules cut exactly as documented. NumPy only."""
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqpacker._sequences import flatten_int_lists
-from seqpacker.tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
+from seqpacker._core._sequences import flatten_int_lists
+from seqpacker._training.tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
 
 SEQS = [[5, 6, 7], [8], [9, 10]]
 
@@ -131,7 +131,7 @@ def test_split_keeps_every_token_once(lengths, capacity):
 
 
 def test_layout_calls_check_their_run_arrays():
-    from seqpacker import _native
+    from seqpacker._core import native as _native
     dst, src = np.zeros(10, np.int64), np.arange(10, dtype=np.int64)
     one, two = np.zeros(1, np.int64), np.zeros(2, np.int64)
     with pytest.raises(ValueError, match="the run arrays differ in length: src_start=2, "

@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from ._native import error, ffi, length_error, lib, options, raise_for_lengths
+from .native import error, ffi, length_error, lib, options, raise_for_lengths
 
 
 class StreamHandle:

@@ -233,7 +233,7 @@ static PyType_Slot stream_slots[] = {
 };
 
 static PyType_Spec stream_spec = {
-    .name = "seqpacker._stream_fast.StreamBase",
+    .name = "seqpacker._core._stream_fast.StreamBase",
     .basicsize = sizeof(StreamBase),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = stream_slots,
@@ -241,7 +241,7 @@ static PyType_Spec stream_spec = {
 
 static struct PyModuleDef stream_add_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "seqpacker._stream_fast",
+    .m_name = "seqpacker._core._stream_fast",
     .m_doc = "StreamPacker's hot paths through the CPython API (see _stream_fast.c).",
     .m_size = -1,
 };

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._mix import GOLDEN_GAMMA, mix
+from .._core.mix import GOLDEN_GAMMA, mix
 
 _GOLDEN = np.uint64(GOLDEN_GAMMA)
 #: Tokens hashed per step: bounds the temporaries to a few times 32 MiB.

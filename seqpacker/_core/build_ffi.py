@@ -1,4 +1,4 @@
-"""Generate the cffi API-mode C source of ``seqpacker._seqpacker_ffi``.
+"""Generate the cffi API-mode C source of ``seqpacker._core._seqpacker_ffi``.
 
 Run by meson at build time (not installed)::
 
@@ -28,7 +28,7 @@ def main(header_path: str, output_path: str) -> None:
         header = f.read()
     ffi = cffi.FFI()
     ffi.cdef(cdef_from_header(header))
-    ffi.set_source("seqpacker._seqpacker_ffi", '#include "seqpacker.h"')
+    ffi.set_source("seqpacker._core._seqpacker_ffi", '#include "seqpacker.h"')
     ffi.emit_c_code(output_path)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _native
+from . import native as _native
 
 INT64_MIN = -(2**63)
 INT64_MAX = _native.INT64_MAX

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _native
-from ._validation import as_lengths
-from .packer import Packer
-from .result import bin_sums
+from .._core import native as _native
+from .._core.validation import as_lengths
+from ..packer import Packer
+from ..result import bin_sums
 
 #: Packs filled to more than this fraction of the capacity stay in their shard.
 DEFAULT_MIN_FILL = 0.5

@@ -27,13 +27,13 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from ._arrow_rows import ArrowSource, RowError, bin_ranges, check_unpadded, list_array, \
+from .._training.arrow_rows import ArrowSource, RowError, bin_ranges, check_unpadded, list_array, \
     packed_schema, position_dtype, record_batch
-from ._content_order import content_keys, content_order, shard_of_keys
-from ._packed_layout import LABEL_CONVENTIONS, check_choice, pack_arrays
-from ._sharding import DEFAULT_MIN_FILL, _packer, check_min_fill, pack_shard, repack_order
-from .result import bin_sums
-from .tokens import Pieces, check_on_overlong, cut_overlong
+from .content_order import content_keys, content_order, shard_of_keys
+from .._training.layout import LABEL_CONVENTIONS, check_choice, pack_arrays
+from .sharding import DEFAULT_MIN_FILL, _packer, check_min_fill, pack_shard, repack_order
+from ..result import bin_sums
+from .._training.tokens import Pieces, check_on_overlong, cut_overlong
 
 SHARD = "_seqpacker_shard"
 ROW = "_seqpacker_row"

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from . import _native
-from ._sequences import flatten_int_lists
+from .._core import native as _native
+from .._core._sequences import flatten_int_lists
 
 ON_OVERLONG = ("error", "truncate", "split")
 

@@ -19,10 +19,10 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from ._arrow_rows import RowError
-from ._mix import mix
-from ._shard_stage import SHARD, integer_column, shard_from_column
-from ._sharding import pack_shard, repack_order
+from .._training.arrow_rows import RowError
+from .._core.mix import mix
+from .shard_stage import SHARD, integer_column, shard_from_column
+from .sharding import pack_shard, repack_order
 
 ID = "id"
 LENGTH = "length"

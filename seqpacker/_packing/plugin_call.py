@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _native
-from .registry import PluginError, StrategyInfo
-from .result import bin_sums
+from .._core import native as _native
+from ..registry import PluginError, StrategyInfo
+from ..result import bin_sums
 
 
 def run_plugin(info: StrategyInfo, lengths: np.ndarray, capacity: int, options: dict,

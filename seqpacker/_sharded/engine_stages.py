@@ -20,11 +20,11 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
-from . import _plan_stage as plan_stage
-from . import _shard_stage as token_stage
-from ._arrow_rows import check_one_sequence_per_row
-from ._sharding import shard_count
-from ._validation import check_positive
+from . import plan_stage
+from . import shard_stage
+from .._training.arrow_rows import check_one_sequence_per_row
+from .sharding import shard_count
+from .._core.validation import check_positive
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ def for_tokens(schema: pa.Schema, capacity: int, count: Callable[[], int], *,
     """The stages of ``pack_dataset``/``pack_dataframe``: options checked,
     the shard count resolved (``count()`` gives the rows, asked only when
     content shards have no count), the stages built."""
-    label_type = token_stage.token_types(schema)[1]
-    options = token_stage.StageOptions.checked(capacity, has_labels=label_type is not None, **packing)
+    label_type = shard_stage.token_types(schema)[1]
+    options = shard_stage.StageOptions.checked(capacity, has_labels=label_type is not None, **packing)
     num_shards = _shard_count(schema, count, shard_column, num_shards)
     return token_stages(schema, options, shard_column, num_shards)
 
@@ -56,7 +56,7 @@ def for_plan(schema: pa.Schema, capacity: int, count: Callable[[], int], *, id_c
              length_column: str, shard_column: str | None, num_shards: int | None,
              **packing) -> Stages:
     """The stages of ``plan_dataset``/``plan_dataframe`` (see ``for_tokens``)."""
-    options = token_stage.StageOptions.checked(capacity, **packing)
+    options = shard_stage.StageOptions.checked(capacity, **packing)
     num_shards = _shard_count(schema, count, shard_column, num_shards)
     return plan_stages(schema, options, id_column, length_column, shard_column, num_shards)
 
@@ -79,34 +79,34 @@ def check_shard_column(shard_column, num_shards, names) -> None:
         raise ValueError("num_shards counts content shards: with a shard_column, pass none")
 
 
-def token_stages(schema: pa.Schema, options: token_stage.StageOptions, shard_column: str | None,
+def token_stages(schema: pa.Schema, options: shard_stage.StageOptions, shard_column: str | None,
                  num_shards: int | None) -> Stages:
     """Packed rows from rows of tokens (``distributed.pack_tables``'s stages).
 
     A source ``attention_mask`` is read by the first stage, which refuses
     padding and drops the column."""
     check_one_sequence_per_row(schema.names, "the data")
-    label_type = token_stage.token_types(schema)[1]
+    label_type = shard_stage.token_types(schema)[1]
     names = ["input_ids"] + (["labels"] if label_type is not None else [])
     read = names + (["attention_mask"] if "attention_mask" in schema.names else [])
     keyed = pa.schema([schema.field(name) for name in names]
-                      + [pa.field(token_stage.SHARD, pa.int64())])
-    packed = token_stage.output_schema(schema, options.capacity)
-    staged = token_stage.stage_schema(packed)
+                      + [pa.field(shard_stage.SHARD, pa.int64())])
+    packed = shard_stage.output_schema(schema, options.capacity)
+    staged = shard_stage.stage_schema(packed)
     if shard_column is None:
-        prepare = partial(token_stage.assign_shards, num_shards=num_shards)
+        prepare = partial(shard_stage.assign_shards, num_shards=num_shards)
     else:
-        prepare = partial(token_stage.shard_from_column, column=shard_column)
+        prepare = partial(shard_stage.shard_from_column, column=shard_column)
     return Stages(
         columns=read + ([shard_column] if shard_column is not None else []),
         keyed_schema=keyed, staged_schema=staged, output_schema=packed, prepare=prepare,
-        pack=partial(token_stage.pack_shards_in, options=options, schema=staged),
-        kept=partial(token_stage.kept_rows, packed=packed), residue=token_stage.residue_rows,
-        repack=partial(token_stage.repack_residue, options=options, packed=packed),
+        pack=partial(shard_stage.pack_shards_in, options=options, schema=staged),
+        kept=partial(shard_stage.kept_rows, packed=packed), residue=shard_stage.residue_rows,
+        repack=partial(shard_stage.repack_residue, options=options, packed=packed),
         num_shards=num_shards)
 
 
-def plan_stages(schema: pa.Schema, options: token_stage.StageOptions, id_column: str,
+def plan_stages(schema: pa.Schema, options: shard_stage.StageOptions, id_column: str,
                 length_column: str, shard_column: str | None, num_shards: int | None) -> Stages:
     """A plan (id, pack_shard, pack_index) from rows of ids and lengths."""
     for column in (id_column, length_column):
@@ -117,7 +117,7 @@ def plan_stages(schema: pa.Schema, options: token_stage.StageOptions, id_column:
             raise TypeError(f"column {column!r} must hold integers, not "
                             f"{schema.field(column).type}")
     keyed = pa.schema([(plan_stage.ID, pa.int64()), (plan_stage.LENGTH, pa.int64()),
-                       (token_stage.SHARD, pa.int64())])
+                       (shard_stage.SHARD, pa.int64())])
     return Stages(
         columns=[id_column, length_column] + ([shard_column] if shard_column else []),
         keyed_schema=keyed, staged_schema=plan_stage.STAGE_SCHEMA, output_schema=plan_stage.PLAN_SCHEMA,

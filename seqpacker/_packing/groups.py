@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .result import bin_sums
+from ..result import bin_sums
 
 
 @dataclass(frozen=True)

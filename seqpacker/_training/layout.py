@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _native
-from ._validation import INT64_MAX, INT64_MIN, _check_int
-from .result import bin_sums
+from .._core import native as _native
+from .._core.validation import INT64_MAX, INT64_MIN, _check_int
+from ..result import bin_sums
 from .tokens import Pieces
 
 LAYOUTS = ("padded", "flat")

@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import _native
-from ._packed_layout import INT32_MAX, PackedArrays, pack_arrays
-from ._validation import INT64_MAX
+from .._core import native as _native
+from .layout import INT32_MAX, PackedArrays, pack_arrays
+from .._core.validation import INT64_MAX
 from .tokens import FlatTokens, Pieces, positions_without_seq_lengths
 
 #: Token slots per record batch of packed rows. A batch's three token

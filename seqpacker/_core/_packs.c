@@ -116,7 +116,7 @@ static PyType_Slot pack_slots[] = {
 };
 
 static PyType_Spec pack_spec = {
-    .name = "seqpacker._stream_fast.PackBase",
+    .name = "seqpacker._core._stream_fast.PackBase",
     .basicsize = sizeof(PackBase),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = pack_slots,
