@@ -1,7 +1,7 @@
 """The example plugin plugins/seqpacker-balanced, installed for real: found
 through its entry point, selected by name like a built-in, results checked.
 
-Skipped without it; CI installs it (.ci/run) and requires it
+Skipped without it; CI installs it (.ci/stages/python.sh) and requires it
 (SEQPACKER_REQUIRE_OPTIONAL). To run: pip install ./plugins/seqpacker-balanced
 """
 
