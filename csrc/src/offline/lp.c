@@ -20,8 +20,9 @@
  * for every largest length, its best pattern; the improving ones form a
  * pool that is repriced (O(pool)) after each pivot. Of the pool's
  * LP_CANDIDATES most negative reduced costs, the column whose ratio test
- * lowers the objective most enters (greatest improvement: on the Wikipedia
- * histogram it needs fewer pivots than Dantzig's rule), until none
+ * lowers the objective most enters (greatest improvement, which takes
+ * fewer pivots than Dantzig's rule on the histograms that
+ * csrc/tests/bench_small_cap.c reads), until none
  * improves and a full pricing runs again. It stops when full pricing finds
  * no pattern worth more than 1 + eps, or at a pivot limit (the rounding is
  * valid at any basis).
