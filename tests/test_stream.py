@@ -406,7 +406,7 @@ def test_every_call_after_finish_raises():
 
 def seal(words: np.ndarray) -> np.ndarray:
     """The state ``words`` with its last value set to the checksum of the
-    others, as csrc/src/stream_state.c computes it: the sum of
+    others, as csrc/src/stream/stream_state.c computes it: the sum of
     SplitMix64's finaliser over value_i + (i + 1) * 0x9E3779B97F4A7C15.
     Tests forge damaged states with it to test the checks behind it."""
     z = words[:-1].astype(np.uint64) + np.arange(1, len(words), dtype=np.uint64) * np.uint64(

@@ -8,7 +8,7 @@
 
 #include "fuzz_input.h"
 #include "seqpacker.h"
-#include "stream_internal.h"
+#include "stream/stream_internal.h"
 
 static void use(sp_stream *s)
 {

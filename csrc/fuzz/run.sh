@@ -12,7 +12,8 @@ mkdir -p "$out"
 for harness in fuzz_pack fuzz_stream fuzz_state; do
   clang -std=c11 -O1 -g -pthread -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -Icsrc/include -Icsrc/src \
-    csrc/fuzz/$harness.c csrc/src/*.c -o "$out/$harness"
+    csrc/fuzz/$harness.c csrc/src/*.c csrc/src/common/*.c csrc/src/offline/*.c \
+    csrc/src/stream/*.c -o "$out/$harness"
   mkdir -p "$out/corpus-$harness"
   cp csrc/fuzz/corpus/$harness/* "$out/corpus-$harness/"
   "$out/$harness" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=4096 \

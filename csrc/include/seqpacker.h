@@ -103,8 +103,8 @@ enum sp_strategy {
 #define SP_DEFAULT_K 10
 #define SP_MAX_K 65536
 #define SP_MAX_THREADS 1024
-/* The most lengths one sp_pack() call takes (ids are kept as int32 in its
- * working arrays). Streams have no such limit. */
+/* The most lengths one sp_pack() call takes (more give
+ * SP_ERR_TOO_MANY_LENGTHS). Streams have no such limit. */
 #define SP_MAX_LENGTHS 2147483646
 
 /* Options of the strategies that take any. Initialise with
@@ -181,8 +181,7 @@ SP_API int sp_lower_bound(const int64_t *lengths, int64_t n, int64_t capacity,
  *   lengths      n lengths, each in [1, capacity]. May be NULL when n == 0.
  *                Read once: a buffer that another thread writes during
  *                the call gives a wrong packing or an error, never a bad
- *                memory access (the strategies that use lengths as
- *                indices work on a copy, which costs 8 bytes a length).
+ *                memory access.
  *   options      NULL for the defaults.
  *   items        out, n entries: the ids bin by bin, each id exactly once,
  *                within a bin in placement order.

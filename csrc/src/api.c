@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 int sp_version_number(void) { return SP_VERSION_NUMBER; }
 

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "seqpacker.h"
 
 static int valid_element_size(int64_t size)
 {

@@ -24,7 +24,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 /* ceil(x / c) for x > 0, c > 0, without forming x + c - 1. */
 static int64_t ceil_div(int64_t x, int64_t c)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 /* Read a .npy holding '<i8' values (format versions 1 to 3); NULL when it
  * is missing or not such a file. */

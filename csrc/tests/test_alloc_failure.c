@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "internal.h"
+#include "offline/offline.h"
 #include "seqpacker.h"
 
 void *__real_malloc(size_t size);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "internal.h"
+#include "offline/offline.h"
 
 /* A histogram: distinct lengths strictly descending with counts >= 1. */
 typedef struct histogram {

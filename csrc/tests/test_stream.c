@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "platform.h"
+#include "common/platform.h"
 #include "seqpacker.h"
-#include "stream_internal.h"
+#include "stream/stream_internal.h"
 
 /* Packs collected from a stream, in the order read. */
 typedef struct packs {

@@ -1,7 +1,7 @@
 """SplitMix64 (docs/prng.md), the one 64-bit mixer of the Python package.
 
 NumPy's wrapping uint64 arithmetic makes it bit for bit the C library's
-(``csrc/src/mix.h``) on every platform. ``mix`` is the finalizer, a
+(``csrc/src/common/mix.h``) on every platform. ``mix`` is the finalizer, a
 bijection of 64-bit words; the generator adds ``GOLDEN_GAMMA`` to its state
 and returns the finalizer of the new state, so its draw ``k`` (counting
 from 1) from seed ``s`` is ``mix(s + k * GOLDEN_GAMMA)`` and ``splitmix64``

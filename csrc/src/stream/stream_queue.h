@@ -6,7 +6,7 @@
 #ifndef SPI_STREAM_QUEUE_H
 #define SPI_STREAM_QUEUE_H
 
-#include "internal.h"
+#include "common/internal.h"
 
 /* Pack p holds the ids items[offsets[p] .. offsets[p + 1]) with their
  * lengths alongside, and used[p]. The same layout describes a caller's

@@ -16,7 +16,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 typedef int (*run_packer)(spi_job *job, const spi_sorted *sorted, spi_bins *bins);
 

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bits.h"
-#include "internal.h"
-#include "mix.h"
+#include "common/bits.h"
+#include "common/mix.h"
+#include "offline/offline.h"
 
 #define DENSE_MIN_LIMIT ((int64_t)1 << 16)
 #define DENSE_MAX_LIMIT ((int64_t)1 << 24)

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 #define MIN_ITEMS_PER_THREAD ((int64_t)1 << 17)
 #define MEND_FRACTION 8

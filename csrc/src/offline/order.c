@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 #define RADIX_BITS 16
 #define RADIX_SIZE ((int64_t)1 << RADIX_BITS)

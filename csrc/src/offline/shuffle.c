@@ -9,8 +9,8 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
-#include "mix.h"
+#include "common/mix.h"
+#include "offline/offline.h"
 
 /* A uniform integer in [0, bound), 1 <= bound < 2^32, by Lemire's
  * multiply-and-shift with rejection: the high 32 bits of a draw times bound

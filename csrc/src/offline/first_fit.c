@@ -11,8 +11,8 @@
  */
 #include <stdlib.h>
 
-#include "bits.h"
-#include "internal.h"
+#include "common/bits.h"
+#include "offline/offline.h"
 
 #define FFT_MAX_LEVELS 22 /* 8^21 > 2^62 bins */
 
@@ -57,7 +57,7 @@ static inline uint16_t narrow_group_max_sse2(const uint16_t *group)
 #define FFT_KEY uint16_t
 #define FFT_FANOUT 32
 #define FFT(name) narrow_##name
-#include "first_fit_tree.h"
+#include "offline/first_fit_tree.h"
 #undef FFT_KEY
 #undef FFT_FANOUT
 #undef FFT
@@ -67,7 +67,7 @@ static inline uint16_t narrow_group_max_sse2(const uint16_t *group)
 #define FFT_KEY int64_t
 #define FFT_FANOUT 8
 #define FFT(name) wide_##name
-#include "first_fit_tree.h"
+#include "offline/first_fit_tree.h"
 #undef FFT_KEY
 #undef FFT_FANOUT
 #undef FFT

@@ -3,7 +3,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 int spi_bins_init(spi_bins *bins, spi_job *job)
 {

@@ -7,7 +7,7 @@
  * with the most; among bins with equal remaining space both take the bin
  * that reached that remaining space most recently (see residual_index.c).
  */
-#include "internal.h"
+#include "offline/offline.h"
 
 int spi_strategy_nf(spi_job *job)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream_queue.h"
+#include "stream/stream_queue.h"
 
 /* Resize *array to `room` int64 entries (keeping the first ones). */
 static int resize(int64_t **array, int64_t room)

@@ -4,7 +4,7 @@
  * Threads are created and joined inside each call: the library keeps no
  * pool, so nothing breaks after fork() (DataLoader workers fork).
  */
-#include "internal.h"
+#include "common/internal.h"
 
 #define MAX_PARTS 1024
 

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream_internal.h"
+#include "stream/stream_internal.h"
 
 /* Room in the queue for all that n more lengths can close: every open bin
  * and a pack per length. Made before a batch, so the packing loops never

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "common/internal.h"
 
 void *spi_alloc_array(int64_t count, size_t size)
 {

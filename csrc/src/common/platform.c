@@ -33,7 +33,7 @@
 #  endif
 #endif
 
-#include "platform.h"
+#include "common/platform.h"
 #include "seqpacker.h"
 
 #define FALLBACK_PAGE_SIZE ((size_t)4096)

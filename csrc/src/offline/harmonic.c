@@ -17,10 +17,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
-
-/* A table of the classes of all lengths pays when capacity <= n / this. */
-#define TABLE_MAX_FRACTION 4
+#include "offline/offline.h"
 
 /* The open bin of class i (1 <= i < k, see spi_hk_class); count == 0 when
  * the class has none. */
@@ -152,14 +149,4 @@ int spi_strategy_hk(spi_job *job)
     free(class_of);
     free(slot);
     return status;
-}
-
-int32_t *spi_hk_class_table(int64_t capacity, int64_t k, int64_t n)
-{
-    if (capacity > n / TABLE_MAX_FRACTION)
-        return NULL;
-    int32_t *class_of = spi_alloc_array(capacity, sizeof(int32_t));
-    for (int64_t l = 1; class_of != NULL && l <= capacity; l++)
-        class_of[l - 1] = (int32_t)spi_hk_class(capacity, l, k);
-    return class_of;
 }

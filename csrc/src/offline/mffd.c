@@ -30,7 +30,7 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "offline/offline.h"
 
 typedef struct mffd_state {
     const int64_t *len;

@@ -16,7 +16,7 @@
  */
 #include <stdint.h>
 
-#include "internal.h"
+#include "common/internal.h"
 
 /* Smaller outputs fault in faster than a thread starts. */
 #define MIN_BYTES ((size_t)4 << 20)

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mix.h"
-#include "stream_internal.h"
+#include "common/mix.h"
+#include "stream/stream_internal.h"
 
 #define STATE_MAGIC ((int64_t)0x53505354524d3031) /* "SPSTRM01" */
 #define STATE_VERSION 3

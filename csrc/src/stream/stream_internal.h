@@ -8,7 +8,7 @@
 
 #include <stdatomic.h>
 
-#include "stream_queue.h"
+#include "stream/stream_queue.h"
 
 /* One open bin: its ids and lengths in buffers of `room` entries, reused
  * by the next bin of the same slot. NF has one slot; HK has slot 0 for
