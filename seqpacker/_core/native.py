@@ -8,6 +8,8 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._seqpacker_ffi import ffi, lib
@@ -15,20 +17,31 @@ from ._seqpacker_ffi import ffi, lib
 INT64_MAX = 2**63 - 1
 UINT64_MAX = 2**64 - 1
 
-#: Short name -> C strategy id, in ABI order.
-STRATEGY_IDS = {
-    "nf": lib.SP_NF,
-    "ff": lib.SP_FF,
-    "bf": lib.SP_BF,
-    "wf": lib.SP_WF,
-    "ffd": lib.SP_FFD,
-    "bfd": lib.SP_BFD,
-    "ffs": lib.SP_FFS,
-    "mffd": lib.SP_MFFD,
-    "obfd": lib.SP_OBFD,
-    "obfdp": lib.SP_OBFDP,
-    "hk": lib.SP_HK,
-}
+
+class StrategyRow(NamedTuple):
+    """One strategy as the C library describes it (``sp_strategy_describe``)."""
+
+    id: int  # the sp_strategy enum constant
+    name: str  # short name, lower case: "hk"
+    long_name: str  # "HarmonicK"
+    aliases: tuple[str, ...]  # further accepted names: ("Harmonic",)
+    streamable: bool  # whether a stream packs with it
+
+
+def _strategy_rows() -> tuple[StrategyRow, ...]:
+    info = ffi.new("sp_strategy_info *")
+    rows = []
+    for strategy in range(lib.SP_STRATEGY_COUNT):
+        status = lib.sp_strategy_describe(strategy, info)
+        if status != lib.SP_OK:
+            raise RuntimeError(f"seqpacker bug: sp_strategy_describe({strategy}) returned "
+                               f"{status} ({status_string(status)})")
+        rows.append(StrategyRow(strategy, ffi.string(info.name).decode(),
+                                ffi.string(info.long_name).decode(),
+                                tuple(ffi.string(info.aliases).decode().split()),
+                                bool(info.streamable)))
+    return tuple(rows)
+
 
 DEFAULT_SEED = lib.SP_DEFAULT_SEED
 DEFAULT_K = lib.SP_DEFAULT_K
@@ -43,6 +56,12 @@ def library_version() -> str:
 
 def status_string(status: int) -> str:
     return ffi.string(lib.sp_status_string(status)).decode()
+
+
+#: The C library's strategies, in id order: the one source of their names.
+STRATEGIES = _strategy_rows()
+#: Short name -> C strategy id.
+STRATEGY_IDS = {row.name: row.id for row in STRATEGIES}
 
 
 class TotalOverflowError(ValueError, OverflowError):
