@@ -117,30 +117,50 @@ def error(status: int, **fields) -> Exception:
     return kind(message.format(**fields))
 
 
-def length_error(status: int, value: int, capacity: int, index: int | None = None) -> Exception:
+def length_error(status: int, value: int, capacity: int, index: int | None = None,
+                 batch: str = "lengths") -> Exception:
     """The exception for a length C rejected: element ``index`` of a batch
-    (``lengths[i] = v ...``), or a single length."""
-    name = "length" if index is None else f"lengths[{index}]"
+    (``lengths[i] = v ...``, the batch named ``batch``), or a single length."""
+    name = "length" if index is None else f"{batch}[{index}]"
     return error(status, name=name, value=value, capacity=capacity)
 
 
 def raise_for_lengths(status: int, lengths: np.ndarray, capacity: int, error_index: int,
-                      subject: str = "the total of the lengths") -> None:
+                      subject: str = "the total of the lengths", batch: str = "lengths") -> None:
     """Raise for a status of a call on a batch of lengths."""
     if status == lib.SP_OK:
         return
     if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
-        raise length_error(status, int(lengths[error_index]), capacity, error_index)
+        raise length_error(status, int(lengths[error_index]), capacity, error_index, batch)
     raise error(status, capacity=capacity, subject=subject, count=len(lengths))
 
 
-def check_lengths(lengths: np.ndarray, capacity: int) -> None:
-    """What ``sp_pack`` accepts (``sp_lengths_check``): each length in
-    ``[1, capacity]`` and a total within int64; ValueError otherwise."""
+def _lengths_check(lengths: np.ndarray, capacity: int) -> tuple[int, int]:
+    """``sp_lengths_check`` on a contiguous int64 array: (status, error index)."""
     error_index = ffi.new("int64_t *")
     status = lib.sp_lengths_check(ffi.from_buffer("int64_t[]", lengths), lengths.size, capacity,
                                   ffi.NULL, error_index)
-    raise_for_lengths(status, lengths, capacity, error_index[0])
+    return status, error_index[0]
+
+
+def check_lengths(lengths: np.ndarray, capacity: int, batch: str = "lengths") -> None:
+    """What ``sp_pack`` accepts (``sp_lengths_check``): each length in
+    ``[1, capacity]`` and a total within int64; otherwise a ValueError that
+    names the first bad element as ``{batch}[i]`` (so a caller checking one
+    part of its input, a shard, names that part), its value and the limit."""
+    status, error_index = _lengths_check(lengths, capacity)
+    raise_for_lengths(status, lengths, capacity, error_index, batch=batch)
+
+
+def first_bad_length(lengths: np.ndarray, capacity: int) -> int | None:
+    """The index of the first length outside ``[1, capacity]``, as the C
+    library judges it, or None: for callers whose message names the row by
+    its own key rather than by its index. (A total beyond int64 is left to
+    the packing that follows, which refuses it.)"""
+    status, error_index = _lengths_check(lengths, capacity)
+    if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+        return int(error_index)
+    return None
 
 
 def check_capacity(capacity: int) -> None:
