@@ -280,8 +280,9 @@ typedef struct sp_stream_info {
 } sp_stream_info;
 
 /* Create a stream. options may be NULL (defaults) and are checked as by
- * sp_options_check(). Other strategy ids give SP_ERR_NOT_STREAMABLE. *out
- * is NULL on error. */
+ * sp_options_check(). A strategy that is not streamable (see
+ * sp_strategy_describe()) gives SP_ERR_NOT_STREAMABLE. *out is NULL on
+ * error. */
 SP_API int sp_stream_create(int64_t capacity, int strategy,
                             const sp_options *options, sp_stream **out);
 
