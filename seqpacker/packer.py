@@ -67,7 +67,7 @@ class Packer:
             to meet both (docs/constraints.md); ``metrics.packs_added`` and
             ``metrics.split_cost`` say what it cost.
         options: keyword arguments for a plugin strategy (see
-            docs/plugins.md), e.g. ``{"ranks": 8}``; built-ins take none.
+            docs/plugins.md), e.g. ``{"max_attention": 2048}``; built-ins take none.
 
     Options that a strategy does not use are checked and then ignored.
     """

@@ -35,7 +35,6 @@ from ._core.validation import (INT64_MAX, INT64_MIN, as_length, as_lengths, chec
 from .registry import available_strategies, get_strategy
 from .result import Pack, bin_sums
 
-_STREAMABLE = ("NF", "HK")
 _PICKLE_VERSION = 4
 #: The versions read: 3 is 4 without pending packs.
 _PICKLE_VERSIONS = (3, 4)
@@ -124,11 +123,13 @@ class StreamPacker(StreamBase):
                  max_seqs_per_pack: int | None = None):
         capacity = check_capacity(capacity)
         info = get_strategy(strategy)
-        if info.short not in _STREAMABLE:
+        if not info.streamable:
+            supported = " and ".join(f"{s.short.lower()!r} ({s.long})"
+                                     for s in available_strategies() if s.streamable)
             raise ValueError(
                 f"strategy {strategy!r} ({info.long}) cannot pack a stream: it needs "
                 f"every length before it places the first. StreamPacker supports "
-                f"'nf' (NextFit) and 'hk' (HarmonicK); for offline packing use "
+                f"{supported}; for offline packing use "
                 f"Packer({capacity}, {strategy!r}).pack(lengths)"
             )
         k = check_k(k)

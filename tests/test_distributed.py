@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqpacker import Packer
+from seqpacker import Packer, distributed
 from real_data import sample_lengths
 from seqpacker.distributed import (DEFAULT_MIN_FILL, pack_shard, pack_shards, repack,
                                    shard_count)
@@ -60,6 +60,17 @@ def test_min_fill_out_of_range_is_an_error(min_fill):
 def test_pack_shard_checks_its_lengths_like_packer():
     with pytest.raises(ValueError, match="capacity"):
         pack_shard([5, 11], 10)
+
+
+@pytest.mark.parametrize("bad, message", [(11, r"lengths\[1\] = 11 exceeds capacity 10"),
+                                          (0, r"lengths\[1\] = 0 is not a valid length")])
+def test_a_bad_length_is_named_by_its_shard_and_index(bad, message):
+    with pytest.raises(ValueError, match=f"^shard 1: {message}"):
+        distributed.pack_shards([[5, 4], [3, bad]], 10)
+    with pytest.raises(ValueError, match=f"^{message}"):  # the index in the whole input
+        distributed.pack_in_shards([5, bad, 3], 10, shard_rows=1)
+    with pytest.raises(ValueError, match=f"^{message}"):
+        distributed.repack([0, 1], [0, 0], [5, bad], 10)
 
 
 def test_repack_does_not_depend_on_arrival_order():

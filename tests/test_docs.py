@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from optional import optional_import
+from seqpacker import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -51,6 +52,8 @@ def test_example_runs(page, line, code, tmp_path, monkeypatch):
         if re.search(rf"^\s*(>>> )?(from|import) {re.escape(module)}\b", code, re.MULTILINE):
             optional_import(needs)
     monkeypatch.chdir(tmp_path)
+    # A strategy an example registers lasts for its run only.
+    monkeypatch.setattr(registry, "_registered", list(registry._registered))
     name = f"{page.relative_to(ROOT)}:{line}"
     if re.search(r"^\s*>>> ", code, re.MULTILINE):
         test = doctest.DocTestParser().get_doctest(code, {}, name, str(page), line - 1)

@@ -60,10 +60,10 @@ def test_listing_does_not_import_it_but_selecting_does(version, tmp_path):
     assert out.stdout.split() == ["False", "True"]
 
 
-@pytest.mark.parametrize("ranks", [1, 3, 8])
-def test_selected_by_name_and_valid(version, ranks):
-    lengths = np.random.default_rng(ranks).integers(1, 4097, size=5000)
-    packer = Packer(4096, "balanced", options={"ranks": ranks})
+@pytest.mark.parametrize("limit", [None, 2048, 512])
+def test_selected_by_name_and_valid(version, limit):
+    lengths = np.random.default_rng(limit or 0).integers(1, 4097, size=5000)
+    packer = Packer(4096, "balanced", options={"max_attention": limit})
     assert packer.strategy == "BALANCED"
     result = packer.pack(lengths)
     # Each id once, no bin empty or over capacity, used matches the lengths.
@@ -71,25 +71,26 @@ def test_selected_by_name_and_valid(version, ranks):
     assert np.all(np.diff(result.offsets) > 0)
     assert np.array_equal(result.used, np.add.reduceat(lengths[result.items], result.offsets[:-1]))
     assert result.used.max() <= 4096
-    # Its promise: equal pack counts per rank, token totals within one pack.
-    assert result.num_bins % ranks == 0
-    totals = result.used.reshape(-1, ranks).sum(axis=0)
-    assert totals.max() - totals.min() <= result.used.max()
+    # Its promise: a pack of several sequences keeps within the attention budget.
+    work = np.add.reduceat(lengths[result.items] ** 2, result.offsets[:-1])
+    several = np.diff(result.offsets) > 1
+    assert work[several].max() <= (limit or 4096) ** 2
     metrics = result.metrics
     assert metrics.num_packs == result.num_bins and metrics.total_tokens == lengths.sum()
-    obfd = Packer(4096, "obfd").pack(lengths)
-    assert result.num_bins == -(-obfd.num_bins // ranks) * ranks
-    again = pack_sequences(lengths, 4096, "balanced", options={"ranks": ranks})
+    assert metrics.attention_cost_max == work.max()
+    if limit is None:  # no attention bound: FFD's packs
+        assert result.bins == Packer(4096, "ffd").pack(lengths).bins
+    again = pack_sequences(lengths, 4096, "balanced", options={"max_attention": limit})
     assert again.bins == result.bins  # deterministic
 
 
 def test_cli_runs_it_and_marks_it(version, tmp_path):
-    out = run_cli(tmp_path, "--strategy", "obfd", "--strategy", "balanced",
-                  "--plugin-option", "ranks=8")
+    out = run_cli(tmp_path, "--strategy", "ffd", "--strategy", "balanced",
+                  "--plugin-option", "max_attention=512")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[2].split()[0] == "OBFD" and lines[3].split()[0] == "BALANCED"
-    assert int(lines[3].split()[1]) % 8 == 0
+    assert lines[2].split()[0] == "FFD" and lines[3].split()[0] == "BALANCED"
+    assert int(lines[3].split()[1]) > int(lines[2].split()[1])  # the bound costs packs
     assert lines[4] == f"BALANCED (plugin: {DIST} {version})"
     listing = run_cli(tmp_path, "--list").stdout.splitlines()
     assert listing[-1].split()[:2] == ["balanced", "balanced"]

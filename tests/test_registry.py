@@ -24,12 +24,9 @@ from seqpacker import Packer, cli, pack_sequences, registry
 from seqpacker.registry import (
     PROTOCOL_VERSION,
     PluginError,
-    PluginWarning,
     available_strategies,
     get_strategy,
-    pack_builtin,
     register_strategy,
-    unregister_strategy,
 )
 
 
@@ -72,9 +69,20 @@ def fake_distributions(*eps) -> list[FakeDistribution]:
     return list(dists.values())
 
 
+def pack_builtin(lengths, capacity, strategy):
+    """A built-in's packing in the protocol's form, as a plugin gets it."""
+    packed = Packer(capacity, strategy).pack(lengths)
+    return packed.items, packed.offsets
+
+
 def ffd_plugin(lengths, capacity, **options):
     """A correct plugin: the C core's FFD."""
     return pack_builtin(lengths, capacity, "ffd")
+
+
+def forget_plugins():
+    """The next lookup reads the entry points again."""
+    registry._discovered = None
 
 
 @pytest.fixture
@@ -91,15 +99,16 @@ def entry_points(monkeypatch):
 
     def install(*eps, dists=None):
         installed[:] = fake_distributions(*eps) if dists is None else dists
-        registry.refresh_plugins()
+        forget_plugins()
         return calls
 
     monkeypatch.setattr(importlib.metadata, "distributions", distributions)
     registered = list(registry._registered)
+    registry._registered[:] = []
     install()
     yield install
     registry._registered[:] = registered
-    registry.refresh_plugins()  # the next test reads the real entry points again
+    forget_plugins()  # the next test reads the real entry points again
 
 
 # ---- discovery ----------------------------------------------------------------
@@ -183,10 +192,11 @@ def test_a_real_installed_distribution_is_found_with_its_name_and_version(tmp_pa
     entry_points(group=...) and no EntryPoint.dist): a plugin installed as a
     .dist-info folder on sys.path, in a fresh process."""
     (tmp_path / "seqpacker_fakeplug.py").write_text(textwrap.dedent("""
-        from seqpacker.registry import pack_builtin
+        from seqpacker import Packer
 
         def plug(lengths, capacity, **options):
-            return pack_builtin(lengths, capacity, "ffd")
+            packed = Packer(capacity, "ffd").pack(lengths)
+            return packed.items, packed.offsets
     """))
     info = tmp_path / "seqpacker_fakeplug-3.1.4.dist-info"
     info.mkdir()
@@ -207,7 +217,7 @@ def test_a_real_installed_distribution_is_found_with_its_name_and_version(tmp_pa
 def test_disable_variable_turns_discovery_off(entry_points, monkeypatch):
     calls = entry_points(FakeEntryPoint("mine", ffd_plugin))
     monkeypatch.setenv(registry.DISABLE_VARIABLE, "1")
-    registry.refresh_plugins()
+    forget_plugins()
     assert len(available_strategies()) == 11
     with pytest.raises(ValueError, match="unknown strategy 'mine'"):
         Packer(10, "mine")
@@ -215,7 +225,7 @@ def test_disable_variable_turns_discovery_off(entry_points, monkeypatch):
     register_strategy("inproc", ffd_plugin)  # explicit registration still works
     assert Packer(10, "inproc").pack([6, 5, 4]).bins == [[0, 2], [1]]
     monkeypatch.setenv(registry.DISABLE_VARIABLE, "0")
-    registry.refresh_plugins()
+    forget_plugins()
     assert Packer(10, "mine").strategy == "MINE"
 
 
@@ -254,11 +264,8 @@ def test_two_plugins_with_one_name_keep_the_first_by_distribution(entry_points):
     late = FakeEntryPoint("dup", ffd_plugin, dist="zzz-plugins", version="9.0")
     early = FakeEntryPoint("dup", first, dist="aaa-plugins", version="1.0")
     entry_points(late, early)  # the order found does not matter
-    with pytest.warns(PluginWarning) as warned:
-        infos = [i for i in available_strategies() if i.plugin]
+    infos = [i for i in available_strategies() if i.plugin]
     assert [i.origin for i in infos] == ["aaa-plugins 1.0"]
-    message = str(warned[0].message)
-    assert "zzz-plugins 9.0" in message and "aaa-plugins 1.0" in message
     assert Packer(10, "dup").pack([6, 5, 4]).bins == [[0], [1, 2]]  # next fit: aaa's
     assert late.loads == 0
 
@@ -266,8 +273,7 @@ def test_two_plugins_with_one_name_keep_the_first_by_distribution(entry_points):
 def test_a_collision_in_another_spelling_is_a_collision(entry_points):
     entry_points(FakeEntryPoint("MyPlug", ffd_plugin, dist="a"),
                  FakeEntryPoint("my_plug", ffd_plugin, dist="b"))
-    with pytest.warns(PluginWarning, match="'my_plug' from b 1.0 is ignored.*'MyPlug' from a"):
-        assert [i.long for i in available_strategies() if i.plugin] == ["MyPlug"]
+    assert [i.long for i in available_strategies() if i.plugin] == ["MyPlug"]
 
 
 @pytest.mark.parametrize("name", ["obfd", "OBFD", "FirstFit", "first_fit_decreasing",
@@ -275,17 +281,9 @@ def test_a_collision_in_another_spelling_is_a_collision(entry_points):
 def test_a_plugin_may_not_shadow_a_built_in(entry_points, name):
     shadow = FakeEntryPoint(name, ffd_plugin, dist="evil")
     entry_points(shadow)
-    with pytest.warns(PluginWarning, match=f"'{name}' from evil 1.0 is ignored.*built-in"):
-        assert len(available_strategies()) == 11
+    assert len(available_strategies()) == 11
     assert get_strategy(name).c_id is not None
     assert shadow.loads == 0
-
-
-@pytest.mark.parametrize("name", ["all", "2fast", "has-dash", "with space"])
-def test_a_plugin_name_must_be_an_identifier(entry_points, name):
-    entry_points(FakeEntryPoint(name, ffd_plugin))
-    with pytest.warns(PluginWarning, match="is ignored"):
-        assert len(available_strategies()) == 11
 
 
 def test_unknown_name_lists_plugins_and_suggests_the_closest(entry_points):
@@ -307,43 +305,41 @@ def test_a_newer_protocol_is_refused(entry_points):
     with pytest.raises(PluginError, match="needs strategy protocol 2.*upgrade seqpacker"):
         Packer(10, "future")
     with pytest.raises(ValueError, match="needs strategy protocol 2"):
-        register_strategy("future2", future, protocol_version=2)
+        register_strategy("future2", future)
 
 
 # ---- register_strategy ------------------------------------------------------------------
 
 
-def test_register_and_unregister(entry_points):
+def test_register(entry_points):
     info = register_strategy("mine", ffd_plugin, long_name="MyStrategy")
     assert info.plugin and info.origin == f"registered by {__name__}"
     for spelling in ("mine", "MINE", "MyStrategy", "my_strategy"):
         assert Packer(10, spelling).strategy == "MINE"
     assert Packer.strategies()[-1] == ("MINE", "MyStrategy")
-    unregister_strategy("my_strategy")
-    with pytest.raises(ValueError, match="unknown strategy"):
-        Packer(10, "mine")
-    with pytest.raises(ValueError, match="built-in"):
-        unregister_strategy("obfd")
+    register_strategy("mine", ffd_plugin, long_name="MyStrategy")  # again: replaces it
+    assert [s for s, _ in Packer.strategies()].count("MINE") == 1
 
 
-def test_register_refuses_built_in_and_taken_names(entry_points):
-    entry_points(FakeEntryPoint("taken", ffd_plugin, dist="seqpacker-taken"))
+def test_register_refuses_built_in_names_and_replaces_plugins(entry_points):
+    taken = FakeEntryPoint("taken", ffd_plugin, dist="seqpacker-taken")
+    entry_points(taken)
     with pytest.raises(ValueError, match="'ffd' is the name of a built-in"):
         register_strategy("ffd", ffd_plugin)
     with pytest.raises(ValueError, match="built-in"):
         register_strategy("mine", ffd_plugin, long_name="FirstFitDecreasing")
-    with pytest.raises(ValueError, match="taken by plugin 'taken' from seqpacker-taken 1.0"):
-        register_strategy("TAKEN", ffd_plugin)
 
     def nf(lengths, capacity, **_):
         return pack_builtin(lengths, capacity, "nf")
 
-    register_strategy("taken", nf, replace_existing=True)
+    register_strategy("TAKEN", nf)  # takes the name over from the entry point
     assert Packer(10, "taken").pack([6, 5, 4]).bins == [[0], [1, 2]]
-    with pytest.raises(ValueError, match="invalid strategy name"):
-        register_strategy("all", ffd_plugin)
+    assert [i.origin for i in available_strategies() if i.plugin] == [f"registered by {__name__}"]
+    assert taken.loads == 0
     with pytest.raises(TypeError, match="callable"):
         register_strategy("notfunc", 3)
+    with pytest.raises(TypeError, match="non-empty str"):
+        register_strategy("", ffd_plugin)
 
 
 # ---- calling a plugin -----------------------------------------------------------------
@@ -500,22 +496,17 @@ def test_the_result_does_not_share_the_plugins_arrays(entry_points):
     assert result.bins == [[0, 2], [1, 3]]
 
 
-# ---- pack_builtin --------------------------------------------------------------------
+# ---- delegating to a built-in -----------------------------------------------------------
 
 
-def test_pack_builtin_gives_the_protocol_form():
+def test_a_packer_result_gives_the_protocol_form():
+    """What docs/plugins.md tells a plugin to return when it delegates."""
     items, offsets = pack_builtin([6, 5, 4, 3], 10, "ffd")
     assert items.tolist() == [0, 2, 1, 3] and offsets.tolist() == [0, 2, 4]
-    items, offsets = pack_builtin([], 10)
+    items, offsets = pack_builtin([], 10, "obfd")
     assert items.tolist() == [] and offsets.tolist() == [0]
     with pytest.raises(ValueError, match="exceeds capacity"):
-        pack_builtin([11], 10)
-
-
-def test_pack_builtin_refuses_a_plugin(entry_points):
-    register_strategy("mine", ffd_plugin)
-    with pytest.raises(ValueError, match="'mine' is a plugin"):
-        pack_builtin([1], 10, "mine")
+        pack_builtin([11], 10, "obfd")
 
 
 # ---- the command line ------------------------------------------------------------------
@@ -600,3 +591,17 @@ def test_a_plugin_cannot_change_the_lengths_it_is_judged_by(entry_points):
     with pytest.raises(PluginError, match="cheat"):
         Packer(10, "cheat").pack_flat(lengths)
     assert lengths.tolist() == [9, 9, 8]
+
+
+def test_the_built_ins_are_the_c_librarys_table():
+    """Names, aliases and the streamable set come from sp_strategy_describe."""
+    from seqpacker._core._seqpacker_ffi import ffi, lib
+
+    info = ffi.new("sp_strategy_info *")
+    for builtin in available_strategies()[:11]:
+        assert lib.sp_strategy_describe(builtin.c_id, info) == lib.SP_OK
+        assert builtin.short.lower() == ffi.string(info.name).decode()
+        assert builtin.long == ffi.string(info.long_name).decode()
+        assert builtin.streamable == bool(info.streamable)
+    assert get_strategy("harmonic").short == get_strategy("Harmonic_K").short == "HK"
+    assert [i.short for i in available_strategies() if i.streamable] == ["NF", "HK"]

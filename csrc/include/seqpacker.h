@@ -137,6 +137,23 @@ SP_API const char *sp_status_string(int status);
 /* The short name of a strategy id ("obfd"), or NULL for an unknown id. */
 SP_API const char *sp_strategy_name(int strategy);
 
+/* What the library says of one strategy: its names and what it supports.
+ * Every string is static, lives as long as the library and is never NULL. */
+typedef struct sp_strategy_info {
+    const char *name;       /* the short name, lower case: "hk" (as
+                               sp_strategy_name()) */
+    const char *long_name;  /* the long name, CamelCase: "HarmonicK" */
+    /* Further names a front end may accept, CamelCase, separated by one
+     * space: "Harmonic"; "" when there are none. */
+    const char *aliases;
+    int streamable;         /* 1 if sp_stream_create() accepts the id, else 0 */
+} sp_strategy_info;
+
+/* Fill *info for a strategy id. Returns SP_OK, SP_ERR_NULL_POINTER (info
+ * is NULL) or SP_ERR_UNKNOWN_STRATEGY (strategy is not in
+ * 0..SP_STRATEGY_COUNT - 1; *info is then left unchanged). */
+SP_API int sp_strategy_describe(int strategy, sp_strategy_info *info);
+
 /* Fill options with the defaults. A NULL options is a no-op. */
 SP_API void sp_options_init(sp_options *options);
 
@@ -262,8 +279,9 @@ typedef struct sp_stream_info {
 } sp_stream_info;
 
 /* Create a stream. options may be NULL (defaults) and are checked as by
- * sp_options_check(). Other strategy ids give SP_ERR_NOT_STREAMABLE. *out
- * is NULL on error. */
+ * sp_options_check(). A strategy that is not streamable (see
+ * sp_strategy_describe()) gives SP_ERR_NOT_STREAMABLE. *out is NULL on
+ * error. */
 SP_API int sp_stream_create(int64_t capacity, int strategy,
                             const sp_options *options, sp_stream **out);
 

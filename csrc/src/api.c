@@ -36,8 +36,20 @@ const char *sp_status_string(int status)
     }
 }
 
-static const char *const strategy_names[SP_STRATEGY_COUNT] = {
-    "nf", "ff", "bf", "wf", "ffd", "bfd", "ffs", "mffd", "obfd", "obfdp", "hk",
+/* The one table of the strategies' names and abilities: front ends (the
+ * Python package among them) read it through sp_strategy_describe(). */
+static const sp_strategy_info strategy_infos[SP_STRATEGY_COUNT] = {
+    [SP_NF] = {"nf", "NextFit", "", 1},
+    [SP_FF] = {"ff", "FirstFit", "", 0},
+    [SP_BF] = {"bf", "BestFit", "", 0},
+    [SP_WF] = {"wf", "WorstFit", "", 0},
+    [SP_FFD] = {"ffd", "FirstFitDecreasing", "", 0},
+    [SP_BFD] = {"bfd", "BestFitDecreasing", "", 0},
+    [SP_FFS] = {"ffs", "FirstFitShuffle", "", 0},
+    [SP_MFFD] = {"mffd", "ModifiedFirstFitDecreasing", "", 0},
+    [SP_OBFD] = {"obfd", "OptimizedBestFitDecreasing", "", 0},
+    [SP_OBFDP] = {"obfdp", "ParallelOptimizedBestFitDecreasing", "", 0},
+    [SP_HK] = {"hk", "HarmonicK", "Harmonic", 1},
 };
 
 static const spi_strategy_fn strategy_fns[SP_STRATEGY_COUNT] = {
@@ -71,7 +83,17 @@ const char *sp_strategy_name(int strategy)
 {
     if (strategy < 0 || strategy >= SP_STRATEGY_COUNT)
         return NULL;
-    return strategy_names[strategy];
+    return strategy_infos[strategy].name;
+}
+
+int sp_strategy_describe(int strategy, sp_strategy_info *info)
+{
+    if (info == NULL)
+        return SP_ERR_NULL_POINTER;
+    if (strategy < 0 || strategy >= SP_STRATEGY_COUNT)
+        return SP_ERR_UNKNOWN_STRATEGY;
+    *info = strategy_infos[strategy];
+    return SP_OK;
 }
 
 void sp_options_init(sp_options *options)

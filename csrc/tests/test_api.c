@@ -89,6 +89,50 @@ static void test_strategy_names(void)
     CHECK(sp_strategy_name(INT32_MIN) == NULL);
 }
 
+static void test_strategy_describe(void)
+{
+    static const struct {
+        const char *long_name, *aliases;
+        int streamable;
+    } expected[SP_STRATEGY_COUNT] = {
+        [SP_NF] = {"NextFit", "", 1},
+        [SP_FF] = {"FirstFit", "", 0},
+        [SP_BF] = {"BestFit", "", 0},
+        [SP_WF] = {"WorstFit", "", 0},
+        [SP_FFD] = {"FirstFitDecreasing", "", 0},
+        [SP_BFD] = {"BestFitDecreasing", "", 0},
+        [SP_FFS] = {"FirstFitShuffle", "", 0},
+        [SP_MFFD] = {"ModifiedFirstFitDecreasing", "", 0},
+        [SP_OBFD] = {"OptimizedBestFitDecreasing", "", 0},
+        [SP_OBFDP] = {"ParallelOptimizedBestFitDecreasing", "", 0},
+        [SP_HK] = {"HarmonicK", "Harmonic", 1},
+    };
+    for (int s = 0; s < SP_STRATEGY_COUNT; s++) {
+        sp_strategy_info info = {0};
+        CHECK_EQ(sp_strategy_describe(s, &info), SP_OK);
+        CHECK(info.name != NULL && info.long_name != NULL && info.aliases != NULL);
+        if (info.name == NULL || info.long_name == NULL || info.aliases == NULL)
+            continue;
+        CHECK(strcmp(info.name, sp_strategy_name(s)) == 0);
+        CHECK(strcmp(info.long_name, expected[s].long_name) == 0);
+        CHECK(strcmp(info.aliases, expected[s].aliases) == 0);
+        CHECK_EQ(info.streamable, expected[s].streamable);
+        /* streamable says exactly what sp_stream_create() accepts. */
+        sp_stream *stream = NULL;
+        int status = sp_stream_create(100, s, NULL, &stream);
+        CHECK_EQ(status, info.streamable ? SP_OK : SP_ERR_NOT_STREAMABLE);
+        sp_stream_free(stream);
+    }
+    /* An unknown id or a NULL info is refused, and *info stays as it was. */
+    sp_strategy_info kept = {"x", "y", "z", 7};
+    static const int unknown[] = {-1, SP_STRATEGY_COUNT, INT32_MAX, INT32_MIN};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        CHECK_EQ(sp_strategy_describe(unknown[i], &kept), SP_ERR_UNKNOWN_STRATEGY);
+        CHECK(strcmp(kept.name, "x") == 0 && kept.streamable == 7);
+    }
+    CHECK_EQ(sp_strategy_describe(SP_OBFD, NULL), SP_ERR_NULL_POINTER);
+}
+
 static void test_bound_and_options(void)
 {
     int64_t size = -7;
@@ -296,6 +340,7 @@ int main(void)
     test_versions();
     test_status_strings();
     test_strategy_names();
+    test_strategy_describe();
     test_bound_and_options();
     test_null_pointers();
     test_count_and_capacity();

@@ -8,6 +8,8 @@ index, value and limit. Callers validate types and dtypes before calling.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._seqpacker_ffi import ffi, lib
@@ -15,20 +17,31 @@ from ._seqpacker_ffi import ffi, lib
 INT64_MAX = 2**63 - 1
 UINT64_MAX = 2**64 - 1
 
-#: Short name -> C strategy id, in ABI order.
-STRATEGY_IDS = {
-    "nf": lib.SP_NF,
-    "ff": lib.SP_FF,
-    "bf": lib.SP_BF,
-    "wf": lib.SP_WF,
-    "ffd": lib.SP_FFD,
-    "bfd": lib.SP_BFD,
-    "ffs": lib.SP_FFS,
-    "mffd": lib.SP_MFFD,
-    "obfd": lib.SP_OBFD,
-    "obfdp": lib.SP_OBFDP,
-    "hk": lib.SP_HK,
-}
+
+class StrategyRow(NamedTuple):
+    """One strategy as the C library describes it (``sp_strategy_describe``)."""
+
+    id: int  # the sp_strategy enum constant
+    name: str  # short name, lower case: "hk"
+    long_name: str  # "HarmonicK"
+    aliases: tuple[str, ...]  # further accepted names: ("Harmonic",)
+    streamable: bool  # whether a stream packs with it
+
+
+def _strategy_rows() -> tuple[StrategyRow, ...]:
+    info = ffi.new("sp_strategy_info *")
+    rows = []
+    for strategy in range(lib.SP_STRATEGY_COUNT):
+        status = lib.sp_strategy_describe(strategy, info)
+        if status != lib.SP_OK:
+            raise RuntimeError(f"seqpacker bug: sp_strategy_describe({strategy}) returned "
+                               f"{status} ({status_string(status)})")
+        rows.append(StrategyRow(strategy, ffi.string(info.name).decode(),
+                                ffi.string(info.long_name).decode(),
+                                tuple(ffi.string(info.aliases).decode().split()),
+                                bool(info.streamable)))
+    return tuple(rows)
+
 
 DEFAULT_SEED = lib.SP_DEFAULT_SEED
 DEFAULT_K = lib.SP_DEFAULT_K
@@ -43,6 +56,12 @@ def library_version() -> str:
 
 def status_string(status: int) -> str:
     return ffi.string(lib.sp_status_string(status)).decode()
+
+
+#: The C library's strategies, in id order: the one source of their names.
+STRATEGIES = _strategy_rows()
+#: Short name -> C strategy id.
+STRATEGY_IDS = {row.name: row.id for row in STRATEGIES}
 
 
 class TotalOverflowError(ValueError, OverflowError):
@@ -98,30 +117,50 @@ def error(status: int, **fields) -> Exception:
     return kind(message.format(**fields))
 
 
-def length_error(status: int, value: int, capacity: int, index: int | None = None) -> Exception:
+def length_error(status: int, value: int, capacity: int, index: int | None = None,
+                 batch: str = "lengths") -> Exception:
     """The exception for a length C rejected: element ``index`` of a batch
-    (``lengths[i] = v ...``), or a single length."""
-    name = "length" if index is None else f"lengths[{index}]"
+    (``lengths[i] = v ...``, the batch named ``batch``), or a single length."""
+    name = "length" if index is None else f"{batch}[{index}]"
     return error(status, name=name, value=value, capacity=capacity)
 
 
 def raise_for_lengths(status: int, lengths: np.ndarray, capacity: int, error_index: int,
-                      subject: str = "the total of the lengths") -> None:
+                      subject: str = "the total of the lengths", batch: str = "lengths") -> None:
     """Raise for a status of a call on a batch of lengths."""
     if status == lib.SP_OK:
         return
     if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
-        raise length_error(status, int(lengths[error_index]), capacity, error_index)
+        raise length_error(status, int(lengths[error_index]), capacity, error_index, batch)
     raise error(status, capacity=capacity, subject=subject, count=len(lengths))
 
 
-def check_lengths(lengths: np.ndarray, capacity: int) -> None:
-    """What ``sp_pack`` accepts (``sp_lengths_check``): each length in
-    ``[1, capacity]`` and a total within int64; ValueError otherwise."""
+def _lengths_check(lengths: np.ndarray, capacity: int) -> tuple[int, int]:
+    """``sp_lengths_check`` on a contiguous int64 array: (status, error index)."""
     error_index = ffi.new("int64_t *")
     status = lib.sp_lengths_check(ffi.from_buffer("int64_t[]", lengths), lengths.size, capacity,
                                   ffi.NULL, error_index)
-    raise_for_lengths(status, lengths, capacity, error_index[0])
+    return status, error_index[0]
+
+
+def check_lengths(lengths: np.ndarray, capacity: int, batch: str = "lengths") -> None:
+    """What ``sp_pack`` accepts (``sp_lengths_check``): each length in
+    ``[1, capacity]`` and a total within int64; otherwise a ValueError that
+    names the first bad element as ``{batch}[i]`` (so a caller checking one
+    part of its input, a shard, names that part), its value and the limit."""
+    status, error_index = _lengths_check(lengths, capacity)
+    raise_for_lengths(status, lengths, capacity, error_index, batch=batch)
+
+
+def first_bad_length(lengths: np.ndarray, capacity: int) -> int | None:
+    """The index of the first length outside ``[1, capacity]``, as the C
+    library judges it, or None: for callers whose message names the row by
+    its own key rather than by its index. (A total beyond int64 is left to
+    the packing that follows, which refuses it.)"""
+    status, error_index = _lengths_check(lengths, capacity)
+    if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+        return int(error_index)
+    return None
 
 
 def check_capacity(capacity: int) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from .._training.arrow_rows import RowError
+from .._core import native as _native
 from .._core.mix import mix
 from .shard_stage import SHARD, integer_column, shard_from_column
 from .sharding import pack_shard, repack_order
@@ -73,9 +74,8 @@ def plan_shards_in(table: pa.Table, options) -> Iterator[pa.RecordBatch]:
     if table.num_rows == 0:
         return
     ids, lengths, shards = (integer_column(table, c) for c in (ID, LENGTH, SHARD))
-    bad = np.flatnonzero((lengths < 1) | (lengths > options.capacity))
-    if bad.size:
-        i = int(bad[0])
+    i = _native.first_bad_length(lengths, options.capacity)  # the C library's judgement
+    if i is not None:
         raise ValueError(f"the length of id {int(ids[i])} is {int(lengths[i])}: it must be "
                          f">= 1 and <= the capacity {options.capacity}")
     order = np.lexsort((ids, shards))

@@ -81,17 +81,9 @@ class ShardedPacking:
             if self.num_packs else 0.0
 
 
-def check_lengths(lengths: np.ndarray, capacity: int, name: str = "lengths") -> None:
-    """Every length in [1, capacity], or the C library's error for the first
-    that is not, under ``name`` (so that callers that pack a reordered or
-    partial copy still name the caller's own index)."""
-    bad = np.flatnonzero((lengths < 1) | (lengths > capacity))
-    if bad.size:
-        i = int(bad[0])
-        value = int(lengths[i])
-        status = _native.lib.SP_ERR_LENGTH_NOT_POSITIVE if value < 1 else \
-            _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY
-        raise _native.error(status, name=f"{name}[{i}]", value=value, capacity=capacity)
+#: The C library's check, before a reordered or partial copy is packed, so
+#: that the error names the caller's own index (and shard: ``batch``).
+check_lengths = _native.check_lengths
 
 
 def check_min_fill(min_fill) -> float:

@@ -670,9 +670,11 @@ int sp_stream_create(int64_t capacity, int strategy, const sp_options *options,
     *out = NULL;
     if (capacity <= 0)
         return SP_ERR_INVALID_CAPACITY;
-    if (strategy < 0 || strategy >= SP_STRATEGY_COUNT)
-        return SP_ERR_UNKNOWN_STRATEGY;
-    if (strategy != SP_NF && strategy != SP_HK)
+    sp_strategy_info info;
+    int known = sp_strategy_describe(strategy, &info);
+    if (known != SP_OK)
+        return known;
+    if (!info.streamable)
         return SP_ERR_NOT_STREAMABLE;
     sp_options opts;
     sp_options_init(&opts);

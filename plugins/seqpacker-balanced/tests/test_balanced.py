@@ -1,5 +1,5 @@
 """The ``balanced`` plugin, through seqpacker's public API, against a
-pure-Python reference of its rules and against the invariants it promises."""
+pure-Python reference of its rule and against the bounds it promises."""
 
 from __future__ import annotations
 
@@ -26,41 +26,41 @@ except importlib.metadata.PackageNotFoundError:
                 allow_module_level=True)
 
 
-def reference(lengths: list[int], capacity: int, ranks: int) -> list[list[int]]:
-    """The documented rules, one bin at a time, from seqpacker's OBFD bins."""
-    bins = Packer(capacity, "obfd").pack(lengths).bins
-    target = -(-len(bins) // ranks) * ranks
-    while len(bins) < target:  # split the first bin with the most sequences
-        b = max(range(len(bins)), key=lambda i: (len(bins[i]), -i))
-        half = (len(bins[b]) + 1) // 2
-        bins[b:b + 1] = [bins[b][:half], bins[b][half:]]
-    used = [sum(lengths[i] for i in b) for b in bins]
-    largest_first = sorted(range(len(bins)), key=lambda b: (-used[b], b))
-    totals = [0] * ranks
-    out = []
-    for start in range(0, len(bins), ranks):
-        step = largest_first[start:start + ranks]
-        lightest_first = sorted(range(ranks), key=lambda r: (totals[r], r))
-        row = [None] * ranks
-        for b, r in zip(step, lightest_first):
-            row[r] = bins[b]
-            totals[r] += used[b]
-        out += row
-    return out
+def reference(lengths: list[int], capacity: int, limit: int | None) -> list[list[int]]:
+    """The documented rule, one sequence and one pack at a time."""
+    budget = None if limit is None else limit * limit
+    packs, tokens, work = [], [], []
+    for i in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        length = lengths[i]
+        for b in range(len(packs)):
+            if tokens[b] + length <= capacity and (
+                    budget is None or work[b] + length * length <= budget):
+                break
+        else:  # a new pack (one over the budget at once when its sequence is)
+            b = len(packs)
+            packs.append([])
+            tokens.append(0)
+            work.append(0)
+        packs[b].append(i)
+        tokens[b] += length
+        work[b] += length * length
+    return packs
 
 
-def feasible(case) -> bool:
-    """Whether every rank can get the same number of non-empty packs."""
-    lengths, capacity, ranks = case
-    bins = Packer(capacity, "obfd").pack(lengths).num_bins
-    return -(-bins // ranks) * ranks <= len(lengths)
+def attention(lengths, bins) -> list[int]:
+    return [sum(lengths[i] ** 2 for i in b) for b in bins]
 
 
 cases = st.integers(1, 60).flatmap(
     lambda capacity: st.tuples(
-        st.lists(st.integers(1, capacity), max_size=80), st.just(capacity), st.integers(1, 9)
+        st.lists(st.integers(1, capacity), max_size=80), st.just(capacity),
+        st.one_of(st.none(), st.integers(1, capacity)),
     )
-).filter(feasible)
+)
+
+
+def run(lengths, capacity, limit):
+    return Packer(capacity, "balanced", options={"max_attention": limit}).pack(lengths)
 
 
 def test_it_is_discovered_as_a_plugin():
@@ -69,72 +69,83 @@ def test_it_is_discovered_as_a_plugin():
     assert ("BALANCED", "balanced") in Packer.strategies()
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=200)
 @given(cases)
 def test_matches_reference(case):
-    lengths, capacity, ranks = case
-    result = Packer(capacity, "balanced", options={"ranks": ranks}).pack(lengths)
-    if lengths:
-        assert result.bins == reference(lengths, capacity, ranks)
-    else:
-        assert result.bins == []
+    lengths, capacity, limit = case
+    assert run(lengths, capacity, limit).bins == reference(lengths, capacity, limit)
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=200)
 @given(cases)
-def test_ranks_get_equal_counts_and_near_equal_tokens(case):
-    lengths, capacity, ranks = case
-    result = Packer(capacity, "balanced", options={"ranks": ranks}).pack(lengths)
+def test_every_pack_keeps_both_budgets(case):
+    lengths, capacity, limit = case
+    result = run(lengths, capacity, limit)
     assert sorted(i for b in result.bins for i in b) == list(range(len(lengths)))
-    assert result.num_bins % ranks == 0
-    if not lengths:
-        return
-    used = result.used.reshape(-1, ranks)  # one row per step
-    assert result.used.max() <= capacity
-    totals = used.sum(axis=0)
-    assert totals.max() - totals.min() <= result.used.max()
-    # Steps are taken largest first: no pack of a step is smaller than one of the next.
-    assert np.all(used.min(axis=1)[:-1] >= used.max(axis=1)[1:])
-    # No more packs than needed to give each rank the same number.
-    obfd_bins = Packer(capacity, "obfd").pack(lengths).num_bins
-    assert result.num_bins == -(-obfd_bins // ranks) * ranks
+    assert all(used <= capacity for used in result.used)
+    if limit is not None:
+        for pack, work in zip(result.bins, attention(lengths, result.bins)):
+            # Over the budget only a sequence that alone exceeds it, alone.
+            assert work <= limit ** 2 or (len(pack) == 1 and lengths[pack[0]] > limit)
 
 
-def test_a_realistic_run_is_balanced_and_deterministic():
+@settings(deadline=None, max_examples=100)
+@given(cases)
+def test_without_a_binding_limit_it_is_ffd(case):
+    lengths, capacity, _ = case
+    ffd = Packer(capacity, "ffd").pack(lengths).bins
+    assert run(lengths, capacity, None).bins == ffd
+    assert run(lengths, capacity, capacity).bins == ffd
+
+
+def test_the_limit_spreads_the_attention_work():
+    # Four sequences of 30: as tokens they fill one pack of 128, but their
+    # attention work (3600) is over a budget of 60 ** 2 for three of them.
+    lengths = [30, 30, 30, 30, 5, 5]
+    assert run(lengths, 128, None).bins == [[0, 1, 2, 3, 4], [5]]
+    assert run(lengths, 128, 60).bins == [[0, 1, 2, 3], [4, 5]]
+    assert run(lengths, 128, 50).bins == [[0, 1, 4, 5], [2, 3]]
+    assert attention(lengths, run(lengths, 128, 50).bins) == [1850, 1800]
+    # A sequence longer than the limit gets a pack of its own.
+    assert run([100, 10, 10], 128, 50).bins == [[0], [1, 2]]
+
+
+def test_a_realistic_run_bounds_every_pack_and_is_deterministic():
     lengths = np.random.default_rng(0).integers(1, 4097, size=20_000)
-    packer = Packer(4096, "balanced", options={"ranks": 8})
+    packer = Packer(4096, "balanced", options={"max_attention": 2048})
     result = packer.pack(lengths)
-    totals = result.used.reshape(-1, 8).sum(axis=0)
-    assert totals.max() - totals.min() <= 4096
-    assert result.metrics.efficiency > 0.98
+    work = np.add.reduceat(lengths[result.items] ** 2, result.offsets[:-1])
+    alone = np.diff(result.offsets) == 1
+    assert np.all((work <= 2048 ** 2) | (alone & (result.used > 2048)))
     again = packer.pack_flat(lengths)
     assert np.array_equal(again[0], result.items)
     assert np.array_equal(again[1], result.offsets[1:-1])
 
 
-def test_too_few_sequences_for_the_ranks():
-    with pytest.raises(ValueError, match="each of 4 ranks"):
-        Packer(10, "balanced", options={"ranks": 4}).pack([1, 2, 3])
-    # Three full bins of one sequence each cannot be split for 2 ranks.
-    with pytest.raises(ValueError, match="3 sequences make at most 3 packs, 4 are needed"):
-        Packer(1, "balanced", options={"ranks": 2}).pack([1, 1, 1])
-
-
-@pytest.mark.parametrize("ranks, error", [(0, ValueError), (-2, ValueError),
+@pytest.mark.parametrize("limit, error", [(0, ValueError), (11, ValueError), (-2, ValueError),
                                           (2.0, TypeError), (True, TypeError)])
-def test_bad_ranks(ranks, error):
-    with pytest.raises(error, match="ranks"):
-        Packer(10, "balanced", options={"ranks": ranks}).pack([1, 2, 3])
+def test_bad_max_attention(limit, error):
+    with pytest.raises(error, match="max_attention"):
+        Packer(10, "balanced", options={"max_attention": limit}).pack([1, 2, 3])
 
 
 def test_unknown_option_is_an_error():
-    with pytest.raises(TypeError, match="rank"):
-        Packer(10, "balanced", options={"rank": 2}).pack([1, 2, 3])
+    with pytest.raises(TypeError, match="ranks"):
+        Packer(10, "balanced", options={"ranks": 2}).pack([1, 2, 3])
 
 
 def test_input_errors_are_seqpackers():
     with pytest.raises(ValueError, match=r"lengths\[1\] = 11 exceeds capacity 10"):
         Packer(10, "balanced").pack([1, 11])
+
+
+def test_huge_lengths_do_not_overflow():
+    big = 2**61  # squares far beyond int64
+    assert Packer(big, "balanced").pack([big, big - 1, 1]).bins == [[0], [1, 2]]
+    result = Packer(big, "balanced", options={"max_attention": 2**31}).pack([big - 1, 2**31, 1])
+    assert result.bins == [[0], [1], [2]]  # 2**31 alone uses the whole budget of 2**62
+    with pytest.raises(ValueError, match="max_attention"):
+        Packer(big, "balanced", options={"max_attention": 2**32}).pack([1])  # square over int64
 
 
 def test_seqpacker_version_is_new_enough():

@@ -1,99 +1,82 @@
-"""``balanced``: packs that keep data-parallel ranks in step.
+"""``balanced``: packs whose attention work is bounded, not only their tokens.
 
-In data-parallel training each of ``ranks`` workers takes one pack per step,
-and every step waits for the slowest worker. This strategy packs with
-seqpacker's OBFD (through ``seqpacker.registry.pack_builtin``, so the packing
-itself runs in C), then arranges the packs so that:
+A pack's tokens cost time in proportion to their number, but its attention
+costs the sum of the squared sequence lengths: one 4096-token sequence does
+as much attention work as sixteen of 1024 tokens. seqpacker's built-ins
+bound only the tokens, so the packs of one step can take very different
+times. ``balanced`` bounds both: every pack holds at most ``capacity``
+tokens, and its attention work ``sum(length ** 2)`` stays within that of one
+sequence of ``max_attention`` tokens (``max_attention ** 2``). A sequence
+longer than ``max_attention`` cannot meet that bound and gets a pack of its
+own.
 
-- the number of packs is a multiple of ``ranks``: every rank gets the same
-  number of packs (bins with the most sequences are split in two, at most
-  ``ranks - 1`` times, to get there);
-- pack ``b`` belongs to rank ``b % ranks``, so ``bins[rank::ranks]`` are a
-  rank's packs in step order;
-- the packs of one step have similar sizes: packs are taken largest first,
-  ``ranks`` at a time;
-- within a step, the largest pack goes to the rank with the fewest tokens so
-  far (ties: the lower rank), so that rank totals differ by at most the
-  largest pack.
-
-Deterministic: every sort is stable and ties go to the lower index.
+The rule is first fit decreasing over the two budgets: sequences longest
+first (ties: the lower index), each into the first pack with room for both
+its tokens and its attention work, or a new pack. Without ``max_attention``
+(or with it at ``capacity``, as ``sum(length ** 2) <= sum(length) ** 2``)
+the attention bound never binds and the packs are those of seqpacker's FFD.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from seqpacker.registry import pack_builtin
 
 __all__ = ["balanced"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
-def balanced(lengths: np.ndarray, capacity: int, *, ranks: int = 1, seed=None, k=None,
-             threads=None) -> tuple[np.ndarray, np.ndarray]:
+def balanced(lengths: np.ndarray, capacity: int, *, max_attention: int | None = None,
+             seed=None, k=None, threads=None) -> tuple[np.ndarray, np.ndarray]:
     """The seqpacker strategy (protocol 1): ``(items, bin_offsets)``.
 
-    ``ranks`` (an option: ``Packer(..., options={"ranks": 8})``) is the
-    number of data-parallel workers. ``seed``, ``k`` and ``threads`` are
-    seqpacker's options, which this strategy does not use.
+    ``max_attention`` (an option: ``Packer(..., options={"max_attention":
+    2048})``), an int in ``[1, capacity]``, bounds each pack's attention work
+    to ``max_attention ** 2``; ``None`` bounds the tokens alone. ``seed``, ``k``
+    and ``threads`` are seqpacker's options, which this strategy does not use.
     """
-    ranks = _check_ranks(ranks)
-    items, offsets = pack_builtin(lengths, capacity, "obfd")
-    num_bins = len(offsets) - 1
-    target = -(-num_bins // ranks) * ranks  # the next multiple of ranks
-    if target > len(lengths):
-        raise ValueError(
-            f"balanced: cannot give each of {ranks} ranks the same number of non-empty packs: "
-            f"{len(lengths)} sequences make at most {len(lengths)} packs, {target} are needed"
-        )
-    offsets = _split_until(offsets, target)
-    if len(items) == 0:
-        return items, offsets
-    used = np.add.reduceat(lengths[items], offsets[:-1])
-    return _reorder(items, offsets, _step_order(used, ranks))
+    limit = _check_max_attention(max_attention, capacity)  # None: tokens alone
+    order = np.argsort(-lengths, kind="stable")  # longest first, ties by index
+    n = len(order)
+    token_room = np.empty(n, dtype=np.int64)  # per open pack; at most n packs
+    work_room = np.empty(n, dtype=np.int64)
+    pack_of = np.empty(n, dtype=np.int64)  # the pack of each sequence, in `order`
+    packs = 0
+    for position, i in enumerate(order):
+        length = int(lengths[i])
+        fits = token_room[:packs] >= length
+        if limit is not None:  # a sequence over the limit fits no pack
+            fits &= work_room[:packs] >= length * length if length <= limit else False
+        b = int(np.argmax(fits)) if fits.any() else packs
+        if b == packs:  # a new pack
+            token_room[b] = capacity
+            work_room[b] = 0 if limit is None else limit * limit
+            packs += 1
+        token_room[b] -= length
+        if limit is not None:
+            # A sequence longer than the limit fills its pack alone.
+            work_room[b] = work_room[b] - length * length if length <= limit else -1
+        pack_of[position] = b
+    # Items pack by pack, each pack's in the order placed (a stable sort).
+    by_pack = np.argsort(pack_of, kind="stable")
+    offsets = np.zeros(packs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pack_of, minlength=packs), out=offsets[1:])
+    return order[by_pack].astype(np.int64), offsets
 
 
 balanced.seqpacker_protocol = 1  # the strategy protocol this function follows
 
 
-def _check_ranks(ranks) -> int:
-    if isinstance(ranks, bool) or not isinstance(ranks, (int, np.integer)):
-        raise TypeError(f"balanced: ranks must be an int, not {type(ranks).__name__}")
-    if ranks < 1:
-        raise ValueError(f"balanced: ranks = {ranks} must be >= 1")
-    return int(ranks)
+def _check_max_attention(max_attention, capacity: int) -> int | None:
+    if max_attention is None:
+        return None
+    if isinstance(max_attention, bool) or not isinstance(max_attention, (int, np.integer)):
+        raise TypeError(f"balanced: max_attention must be an int, not "
+                        f"{type(max_attention).__name__}")
+    if not 1 <= max_attention <= min(capacity, _MAX_LIMIT):
+        raise ValueError(f"balanced: max_attention = {max_attention} must be >= 1 and "
+                         f"<= {min(capacity, _MAX_LIMIT)} (the capacity, and its square "
+                         f"must fit int64)")
+    return int(max_attention)
 
 
-def _split_until(offsets: np.ndarray, target: int) -> np.ndarray:
-    """Split bins until there are ``target``: each time the bin with the most
-    sequences (the first such), into its first half and the rest. Splitting
-    only adds an offset, so the items stay where they are."""
-    while len(offsets) - 1 < target:
-        sizes = np.diff(offsets)
-        b = int(np.argmax(sizes))  # has >= 2 items, as there are fewer bins than items
-        offsets = np.insert(offsets, b + 1, offsets[b] + (sizes[b] + 1) // 2)
-    return offsets
-
-
-def _step_order(used: np.ndarray, ranks: int) -> np.ndarray:
-    """Bin ids in output order: step by step, rank 0 to ranks - 1."""
-    largest_first = np.argsort(-used, kind="stable")
-    if ranks == 1:
-        return largest_first
-    steps = largest_first.reshape(-1, ranks)
-    order = np.empty_like(steps)
-    totals = np.zeros(ranks, dtype=np.int64)
-    for step, bins in enumerate(steps):  # one pass per step, not per sequence
-        lightest_first = np.argsort(totals, kind="stable")
-        order[step, lightest_first] = bins
-        totals[lightest_first] += used[bins]
-    return order.ravel()
-
-
-def _reorder(items: np.ndarray, offsets: np.ndarray, order: np.ndarray):
-    """The flat form with the bins taken in ``order``."""
-    sizes = np.diff(offsets)[order]
-    new_offsets = np.zeros(len(order) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=new_offsets[1:])
-    shift = offsets[:-1][order] - new_offsets[:-1]
-    gather = np.repeat(shift, sizes) + np.arange(len(items), dtype=np.int64)
-    return items[gather], new_offsets
+_MAX_LIMIT = 3_037_000_499  # the largest int whose square fits int64
