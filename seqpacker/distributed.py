@@ -21,7 +21,7 @@ efficiency against a global packing on real length distributions).
 ``input_ids`` (and ``labels``), and gives packed rows; ``seqpacker.ray``
 and ``seqpacker.spark`` run its stages on Ray Data and PySpark. This module
 imports NumPy only (``pack_tables`` imports pyarrow and the stage modules
-when called; the core over lengths is in ``_sharding``).
+when called; the core over lengths is in ``_sharded.sharding``).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from typing import Sequence
 
 import numpy as np
 
-# The core over lengths lives in _sharding, below both this module and the
-# engines' stage modules, which import it and never this module.
+from ._core.validation import as_lengths, check_capacity, check_positive
+# The core over lengths lives in _sharded.sharding, below both this module
+# and the engines' stage modules, which import it and never this module.
 from ._sharded.sharding import (DEFAULT_MIN_FILL, DEFAULT_SHARD_ROWS, ShardedPacking,  # noqa: F401
-                        ShardPacking, _packer, check_lengths, check_min_fill, pack_shard,
-                        repack_order, shard_count)
-from ._core.validation import as_lengths, check_positive
+                                ShardPacking, check_lengths, check_min_fill, pack_shard,
+                                repack_order, shard_count, shard_packer)
 
 __all__ = ["DEFAULT_MIN_FILL", "DEFAULT_SHARD_ROWS", "ShardPacking", "ShardedPacking",
            "pack_in_shards", "pack_shard", "pack_shards", "pack_tables", "repack"]
@@ -70,7 +70,8 @@ def pack_shards(shards: Sequence, capacity: int, *, strategy: str = "obfd",
     """
     options = {"strategy": strategy, "seed": seed, "max_seqs_per_pack": max_seqs_per_pack,
                "k": k, "threads": threads}
-    capacity = _packer(capacity, strategy, seed, max_seqs_per_pack, k, threads).capacity
+    # Every option is checked before the first shard is read.
+    capacity = shard_packer(capacity, strategy, seed, max_seqs_per_pack, k, threads).capacity
     kept = []
     residue = []
     for number, lengths in enumerate(shards):
@@ -101,8 +102,7 @@ def pack_in_shards(lengths, capacity: int, shard_rows: int, *, strategy: str = "
 
     shard_rows = check_positive("shard_rows", shard_rows)
     lengths = as_lengths(lengths).copy()  # the result freezes its arrays
-    check_lengths(lengths, _packer(capacity, strategy, seed, max_seqs_per_pack, k,
-                                   threads).capacity)
+    check_lengths(lengths, check_capacity(capacity))  # pack_shards checks the other options
     start = time.perf_counter()
     starts = np.arange(0, max(lengths.size, 1), shard_rows, dtype=np.int64)
     packing = pack_shards([lengths[a:a + shard_rows] for a in starts], capacity,

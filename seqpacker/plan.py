@@ -1,19 +1,17 @@
 """``plan()``: what a packing will give, before training.
 
 A plan answers "how many packs, how many optimizer steps per epoch, how
-close to the best possible" at the cost of the packing alone: the C
-library packs into scratch arrays that are dropped, and no result, bin
-list or per-pack object is built.
+close to the best possible" at the cost of the packing alone: the
+packing's flat arrays are read and dropped, and no bin list, per-pack
+object or metrics are built.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ._core import native as _native
-from ._core.validation import as_lengths, check_positive
+from ._core.validation import check_positive
 from .packer import Packer
 
 
@@ -52,16 +50,12 @@ def plan(lengths, capacity: int, strategy: str = "obfd", *, seed: int | None = N
     packer = Packer(capacity, strategy, seed, k=k, threads=threads,
                     max_seqs_per_pack=max_seqs_per_pack, min_packs=min_packs,
                     packs_multiple_of=packs_multiple_of)
-    array = np.ascontiguousarray(as_lengths(lengths), dtype=np.int64)
-    _items, offsets, used, _time_ms, added = packer._run(array, groups)
-    num_packs = len(offsets) - 1
-    total = int(used.sum())
-    bound = _native.lower_bound(array, packer.capacity, max_seqs_per_pack or 0)
+    result = packer.pack(lengths, groups)  # bins, packs and metrics stay unbuilt
+    num_packs, total = result.num_bins, int(result.used.sum())
+    bound = _native.lower_bound(result.lengths, packer.capacity, max_seqs_per_pack or 0)
     steps = -(-num_packs // per_step)
     return Plan(
-        num_sequences=int(array.shape[0]), total_tokens=total, num_packs=num_packs,
-        packs_added=added,
-        efficiency=total / (num_packs * packer.capacity) if num_packs else 0.0,
+        num_sequences=int(result.lengths.shape[0]), total_tokens=total, num_packs=num_packs,
+        packs_added=result.packs_added, efficiency=result.efficiency,
         lower_bound=bound, lower_bound_gap=num_packs / bound - 1.0 if bound else 0.0,
         steps_per_epoch=steps, last_step_short=steps * per_step - num_packs)
-

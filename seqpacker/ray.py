@@ -115,7 +115,7 @@ class _Count:
 
 
 def _run(ds, stages: engine.Stages, num_partitions: int | None, count: _Count):
-    """Run ``stages`` on ``ds``: see _engine_stages.py."""
+    """Run ``stages`` on ``ds``: see _sharded/engine_stages.py."""
     if num_partitions is not None:
         check_positive("num_partitions", num_partitions, " (or None)")
     if count.empty():

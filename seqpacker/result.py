@@ -293,7 +293,7 @@ class PackResult:
                     lengths: np.ndarray, capacity: int, time_ms: float, packs_added: int = 0,
                     max_items: int = 0) -> PackResult:
         """A result of the library's own packing (the C core's output, or a
-        plugin's after ``_plugin_call`` checked it): the arrays are its own
+        plugin's after ``_packing.plugin_call`` checked it): the arrays are its own
         and already obey the rules above, so they are not checked or copied
         again (that would cost about as much as packing)."""
         self = cls.__new__(cls)
@@ -348,6 +348,12 @@ class PackResult:
         """Total length over ``num_bins * capacity``; 0.0 when there are no bins."""
         slots = self.num_bins * self._capacity
         return int(self._used.sum()) / slots if slots else 0.0
+
+    @property
+    def packs_added(self) -> int:
+        """Packs added by splitting bins to meet ``min_packs`` or
+        ``packs_multiple_of`` (0 without those constraints)."""
+        return self._packs_added
 
     @property
     def time_ms(self) -> float:

@@ -100,7 +100,7 @@ def _arrow_schema(df) -> pa.Schema:
 
 
 def _run(df, stages: engine.Stages, partitions: int | None):
-    """Run ``stages`` on ``df``: see _engine_stages.py."""
+    """Run ``stages`` on ``df``: see _sharded/engine_stages.py."""
     if partitions is None:
         # An empty DataFrame may have no partitions: one then.
         partitions = stages.num_shards or max(1, df.rdd.getNumPartitions())

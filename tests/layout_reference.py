@@ -1,5 +1,5 @@
 """A small pure-Python reference of the packed row layout (see
-seqpacker/_packed_layout.py for the rules), written with plain loops so
+seqpacker/_training/layout.py for the rules), written with plain loops so
 that it is easy to check by eye against the documented conventions."""
 
 

@@ -138,7 +138,7 @@ def test_bad_limits(bad, kind, words):
 # ---- pack-count constraints -----------------------------------------------------
 
 def split_reference(bins, lengths, target):
-    """The rule of _pack_count.py in plain loops."""
+    """The rule of _packing/pack_count.py in plain loops."""
     bins = [list(b) for b in bins]
     while len(bins) < target:
         used = [sum(lengths[i] for i in b) for b in bins]

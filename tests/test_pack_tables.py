@@ -20,7 +20,7 @@ MASK = (1 << 64) - 1
 
 
 def mix(x):
-    """SplitMix64's finalizer on a Python int (the reference of _content_order)."""
+    """SplitMix64's finalizer on a Python int (the reference of _sharded.content_order)."""
     x ^= x >> 30
     x = (x * 0xBF58476D1CE4E5B9) & MASK
     x ^= x >> 27

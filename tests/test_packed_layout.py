@@ -1,4 +1,4 @@
-"""The row layout shared by the training helpers (_packed_layout.pack_arrays)
+"""The row layout shared by the training helpers (_training.layout.pack_arrays)
 against the pure-Python reference, for every layout, label convention and
 slot multiple, on random sequences and random packings. NumPy only."""
 

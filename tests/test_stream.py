@@ -589,7 +589,7 @@ def test_add_takes_every_integer_type_once(make):
 
 
 def test_add_add_many_and_pack_take_the_same_integer_types():
-    """One type rule (``_validation``): an object with ``__index__`` that is
+    """One type rule (``_core.validation``): an object with ``__index__`` that is
     not an int or NumPy integer is refused by all three, and takes no id."""
     packer = StreamPacker(10, "nf")
     with pytest.raises(TypeError, match="length must be an int, not Index"):

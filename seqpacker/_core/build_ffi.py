@@ -2,7 +2,7 @@
 
 Run by meson at build time (not installed)::
 
-    python _build_ffi.py path/to/seqpacker.h path/to/output.c
+    python build_ffi.py path/to/seqpacker.h path/to/output.c
 
 The cdef is the plain-C region of the public header between the
 ``/* SP_CDEF_BEGIN */`` and ``/* SP_CDEF_END */`` markers, with the ``SP_API`` export

@@ -244,7 +244,7 @@ def lower_bound(lengths: np.ndarray, capacity: int, max_items: int = 0) -> int:
     return bound[0]
 
 
-# ---- row layout (used by _packed_layout.py) ---------------------------------
+# ---- row layout (used by _training/layout.py) ---------------------------------
 
 def _check_runs(**arrays: np.ndarray) -> None:
     """The run arrays of a layout call: 1-D contiguous int64, all as long as

@@ -11,7 +11,7 @@ The key (also what assigns a row to a shard when no shard column is given)
 is computed with NumPy's wrapping uint64 arithmetic, bit for bit the same on
 every platform:
 
-    mix(x)  = the SplitMix64 finalizer (docs/prng.md, _mix.mix)
+    mix(x)  = the SplitMix64 finalizer (docs/prng.md, _core.mix.mix)
     token_key = mix(value + mix(position + 0x9E3779B97F4A7C15))
     key(seq)  = mix(sum of its token keys (mod 2**64) ^ mix(length))
     with labels: mix(key(input_ids) ^ rotl(key(labels), 32))

@@ -7,7 +7,7 @@ them gives the same rows:
 1. ``assign_shards`` gives each row a shard (its content key modulo the
    shard count) when the caller names no shard column.
 2. ``pack_shards_in`` packs every shard found in a table. A shard's rows
-   are first put in content order (``_content_order``), since an engine
+   are first put in content order (``content_order``), since an engine
    hands them over in whatever order its shuffle left them; the pieces of
    the rows (``on_overlong``) are numbered in that order. The kept packs
    come out as packed rows; the residue pieces as rows of their own, with
@@ -31,7 +31,7 @@ from .._training.arrow_rows import ArrowSource, RowError, bin_ranges, check_unpa
     packed_schema, position_dtype, record_batch
 from .content_order import content_keys, content_order, shard_of_keys
 from .._training.layout import LABEL_CONVENTIONS, check_choice, pack_arrays
-from .sharding import DEFAULT_MIN_FILL, _packer, check_min_fill, pack_shard, repack_order
+from .sharding import DEFAULT_MIN_FILL, check_min_fill, pack_shard, repack_order, shard_packer
 from ..result import bin_sums
 from .._training.tokens import Pieces, check_on_overlong, cut_overlong
 
@@ -56,7 +56,7 @@ class StageOptions:
     def checked(cls, capacity, *, strategy="obfd", seed=None,
                 min_fill=DEFAULT_MIN_FILL, max_seqs_per_pack=None,
                 on_overlong="error", label_convention="hf", has_labels=False) -> StageOptions:
-        packer = _packer(capacity, strategy, seed, max_seqs_per_pack)
+        packer = shard_packer(capacity, strategy, seed, max_seqs_per_pack)
         position_dtype(packer.capacity)
         return cls(capacity=packer.capacity, strategy=packer.strategy, seed=seed,
                    min_fill=check_min_fill(min_fill),

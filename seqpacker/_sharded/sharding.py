@@ -2,7 +2,7 @@
 residues, and the shard counts and defaults they share.
 
 ``distributed`` (the public module) and the engines' stage modules
-(``_shard_stage``, ``_plan_stage``, ``_engine_stages``) both build on this
+(``shard_stage``, ``plan_stage``, ``engine_stages``) both build on this
 module, which imports NumPy and the core only and none of them, so that no
 module imports one above it (``distributed`` re-exports the public names).
 """
@@ -93,8 +93,9 @@ def check_min_fill(min_fill) -> float:
     return float(min_fill)
 
 
-def _packer(capacity, strategy, seed, max_seqs_per_pack, k=None, threads=1) -> Packer:
-    # One thread per call by default: an engine already runs a task per core.
+def shard_packer(capacity, strategy, seed, max_seqs_per_pack, k=None, threads=1) -> Packer:
+    """The Packer of a shard; building it checks every option. One thread
+    per call by default: an engine already runs a task per core."""
     return Packer(capacity, strategy, seed, k=k, threads=threads,
                   max_seqs_per_pack=max_seqs_per_pack)
 
@@ -111,7 +112,7 @@ def pack_shard(lengths, capacity: int, *, strategy: str = "obfd", seed: int | No
     per core); ``min_fill`` is a number in [0, 1) (0 keeps every pack).
     """
     min_fill = check_min_fill(min_fill)
-    packer = _packer(capacity, strategy, seed, max_seqs_per_pack, k, threads)
+    packer = shard_packer(capacity, strategy, seed, max_seqs_per_pack, k, threads)
     lengths = as_lengths(lengths)
     result = packer.pack(lengths)
     counts = np.diff(result.offsets)
@@ -133,7 +134,7 @@ def repack_order(shard, row, lengths, capacity: int, *, strategy: str = "obfd",
                  ) -> tuple[np.ndarray, ShardedPacking]:
     """``repack``'s packing, and for each packed sequence its position in
     the arrays given (for callers that hold the rows beside them)."""
-    packer = _packer(capacity, strategy, seed, max_seqs_per_pack, k, threads)
+    packer = shard_packer(capacity, strategy, seed, max_seqs_per_pack, k, threads)
     lengths = as_lengths(lengths)
     check_lengths(lengths, packer.capacity)
     shard = _row_numbers("shard", shard, lengths.size)

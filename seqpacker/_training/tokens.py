@@ -72,7 +72,7 @@ class FlatTokens:
         """Tokens per sequence, int64."""
         return np.diff(self.offsets)
 
-    # The run source of the layout code (see _packed_layout.pack_arrays).
+    # The run source of the layout code (see _training.layout.pack_arrays).
 
     @property
     def has_labels(self) -> bool:
