@@ -74,7 +74,7 @@ def pack_dataset(
     Args:
         data: a ``datasets.Dataset`` with an ``input_ids`` column of integer
             lists and optionally ``labels`` beside it (other columns are
-            dropped), or a list of token lists (0.1.3's form), arrays,
+            dropped), or a list of token lists, arrays,
             dicts with ``input_ids``, or ``FlatTokens``.
         capacity, strategy, seed, k, threads: as in ``Packer``.
         on_overlong: ``"error"`` (ValueError naming the first sequence
@@ -142,7 +142,7 @@ def pack_dataset_from_result(
 
     ``token_ids`` is anything that ``pack_dataset`` takes; sequence ``i``
     must have the length that ``result`` packed. ``layout`` defaults to
-    ``"padded"`` (rows of ``capacity``, as 0.1.3's); other arguments as in
+    ``"padded"`` (rows of ``capacity``); other arguments as in
     ``pack_dataset``.
     """
     if not isinstance(result, PackResult):

@@ -26,8 +26,7 @@ from .result import PackResult, bin_sums
 class StrategyName(tuple):
     """A ``(short, long)`` pair from ``Packer.strategies()``.
 
-    It compares, unpacks and prints as the plain pair (as in seqpacker
-    0.1.3), and also says where the strategy comes from: ``plugin`` is True
+    It compares, unpacks and prints as the plain pair, and also says where the strategy comes from: ``plugin`` is True
     for a strategy that is not built in, and ``origin`` says where a plugin
     comes from (``"seqpacker-balanced 0.1.0"``; None for the built-ins).
     """

@@ -3,9 +3,8 @@
     from seqpacker.torch_utils import packed_collate_fn
     loader = DataLoader(dataset, batch_size=64, collate_fn=packed_collate_fn(4096))
 
-The names and call forms are those of seqpacker 0.1.3, so that calls
-written for it still work; the conventions are those trainers expect
-(see docs/training.md):
+The conventions are those trainers expect (see docs/training.md, which
+also lists the changes for code written against older releases):
 
 - ``labels`` are unshifted by default, with -100 at the first token of every
   sequence: Hugging Face models shift labels themselves, so pre-shifted
@@ -185,7 +184,7 @@ def pack_result_to_tensors(
         padding_value: ``input_ids`` of padding.
         label_padding_value: the ignored label (padding, boundaries).
         device: where the tensors go (default: the CPU).
-        layout: ``"padded"`` (one row of ``capacity`` per pack, as 0.1.3)
+        layout: ``"padded"`` (one row of ``capacity`` per pack)
             or ``"flat"`` (one row of every token, no padding).
         label_convention: ``"hf"`` (unshifted, for models that shift) or
             ``"shifted"`` (pre-shifted, for losses that do not).

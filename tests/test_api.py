@@ -89,7 +89,7 @@ def test_spelling_does_not_change_the_result():
     assert len({repr(bins) for bins in results.values()}) == 1
 
 
-# -- reprs and shapes (as in seqpacker 0.1.3) ---------------------------------
+# -- reprs and shapes (the published API's) ---------------------------------
 
 def test_reprs():
     assert repr(Packer(1024)) == "Packer(capacity=1024, strategy='OBFD')"

@@ -4,8 +4,8 @@
 in a fresh Python process (so that earlier tests cannot mask its peak
 RSS). The open-bin count must stay within its bound after every chunk,
 and the process's peak RSS may grow by less than 50 MB after a first,
-warm-up chunk. Holding every id until ``finish()`` (as seqpacker 0.1.3's
-HarmonicK does) would need 160 MB for the ids alone.
+warm-up chunk. A HarmonicK that held every id until ``finish()`` would need 160 MB
+for the ids alone.
 """
 
 from __future__ import annotations

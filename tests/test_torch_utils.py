@@ -390,7 +390,7 @@ def test_validate_names_a_double_shift(result):
     shifted = pack_result_to_tensors(result, SEQS, label_convention="shifted")
     with pytest.raises(ValueError, match="labels\\[0, 0\\] = 7 at the first token of a sequence"):
         validate_batch(shifted, label_convention="hf")
-    # 0.1.3's batches: pre-shifted labels, with -100 at each first token too.
+    # Pre-shifted labels, with -100 at each first token too.
     labels = shifted.labels.clone()
     labels[shifted.position_ids == 0] = IG
     with pytest.raises(ValueError, match="labels are shifted .* shifts them again"):

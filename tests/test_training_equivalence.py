@@ -126,7 +126,7 @@ def test_loss_weights_give_the_per_sequence_mean(model, alone, sequences):
 
 
 def test_labels_shifted_twice_train_something_else(model, alone, sequences):
-    """seqpacker 0.1.3's pre-shifted labels, under a model that shifts them
+    """Pre-shifted labels (label_convention="shifted"), under a model that shifts them
     again: the loss differs, and validate_batch refuses the batch."""
     _, llama = model
     result = pack_sequences(LENGTHS, CAPACITY)
