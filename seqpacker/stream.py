@@ -160,12 +160,11 @@ class StreamPacker(Stream):
         """
         lengths = as_lengths(lengths)
         try:
-            items, offsets, num_items, num_packs = self._add_many(lengths, True)
+            items, offsets = self._add_many(lengths, True)
         except StreamError as error:
             raise _batch_error(error, lengths, self.capacity) from None
-        # Views of the bytearrays C wrote, not copies.
-        return (np.frombuffer(items, np.int64, num_items),
-                np.frombuffer(offsets, np.int64, num_packs + 1)[1:-1])
+        # Arrays over the memory C wrote, not copies.
+        return np.asarray(items), np.asarray(offsets)[1:-1]
 
     def finish(self) -> list[Pack]:
         """Hand out every bin still open, in the order they were opened.

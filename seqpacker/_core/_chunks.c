@@ -6,37 +6,118 @@
  * stay in the stream's pending Chunk, joined in order, until a later call
  * hands them out or a pickle keeps them (see _stream.c).
  */
+#if !defined(_WIN32) && !defined(_DEFAULT_SOURCE)
+#  define _DEFAULT_SOURCE /* madvise */
+#endif
 #include "_chunks.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* A bytearray of n int64 values and its memory (never NULL, even for 0). */
-static int64_t *int64_bytearray(int64_t n, PyObject **obj)
+#if defined(__linux__)
+#  include <sys/mman.h>
+#endif
+
+/* ---- memory ------------------------------------------------------------ */
+
+#if defined(MADV_HUGEPAGE)
+/* Arrays of a large chunk are written once, page by page: backed by huge
+ * pages (as the C library and NumPy back theirs), they take a fraction of
+ * the page faults, which otherwise cost more than the packing. */
+#  define HUGE_PAGE ((size_t)2 << 20)
+#endif
+
+/* Room for n int64 values (at least one), freed with free(); NULL when
+ * out of memory. */
+static int64_t *int64_alloc(int64_t n)
 {
-    static int64_t none[1];
-    *obj = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)n * 8);
-    if (*obj == NULL)
+    if (n < 0 || (uint64_t)n > SIZE_MAX / 8 - 1)
         return NULL;
-    return n == 0 ? none : (int64_t *)PyByteArray_AsString(*obj);
+    size_t bytes = ((size_t)n + 1) * 8;
+#if defined(MADV_HUGEPAGE)
+    if (bytes >= HUGE_PAGE && bytes <= SIZE_MAX - HUGE_PAGE) {
+        size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        void *p = aligned_alloc(HUGE_PAGE, rounded);
+        if (p != NULL)
+            (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only */
+        return p;
+    }
+#endif
+    return malloc(bytes);
 }
 
-int chunk_alloc(Chunk *c, int64_t items, int64_t packs, int flat)
+/* ---- Int64Array: an array that NumPy reads in place ---------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    int64_t *values; /* int64_alloc() memory, owned */
+    int64_t size;
+} Int64Array;
+
+static PyTypeObject *int64_array_type;
+
+/* __array_interface__ (version 3): NumPy makes an array of it whose base
+ * is this object, so the memory lives as long as the array. */
+static PyObject *array_interface(Int64Array *self, void *closure)
+{
+    (void)closure;
+    return Py_BuildValue("{s:(NO),s:(L),s:s,s:i}", "data",
+                         PyLong_FromVoidPtr(self->values), Py_False, "shape",
+                         (long long)self->size, "typestr",
+                         PY_LITTLE_ENDIAN ? "<i8" : ">i8", "version", 3);
+}
+
+static void array_dealloc(Int64Array *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    freefunc tp_free = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free(self->values);
+    tp_free(self);
+    Py_DECREF(type);
+}
+
+static PyGetSetDef array_getset[] = {
+    {"__array_interface__", (getter)array_interface, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot array_slots[] = {
+    {Py_tp_doc, (void *)"int64 values written by the C library, for np.asarray()."},
+    {Py_tp_dealloc, (void *)array_dealloc},
+    {Py_tp_getset, array_getset},
+    {0, NULL},
+};
+
+static PyType_Spec array_spec = {
+    .name = "seqpacker._core._ext.Int64Array",
+    .basicsize = sizeof(Int64Array),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = array_slots,
+};
+
+int chunks_add_to_module(PyObject *module)
+{
+    (void)module; /* the type is reached through its objects only */
+    int64_array_type = (PyTypeObject *)PyType_FromSpec(&array_spec);
+    return int64_array_type == NULL ? -1 : 0;
+}
+
+/* An empty Int64Array (it owns no memory yet). */
+static Int64Array *new_array(void)
+{
+    allocfunc alloc = (allocfunc)PyType_GetSlot(int64_array_type, Py_tp_alloc);
+    return (Int64Array *)alloc(int64_array_type, 0);
+}
+
+/* ---- chunks ------------------------------------------------------------- */
+
+int chunk_alloc(Chunk *c, int64_t items, int64_t packs)
 {
     memset(c, 0, sizeof *c);
-    if (items < 0 || packs < 0 || items > PY_SSIZE_T_MAX / 8 - 1 ||
-        packs > PY_SSIZE_T_MAX / 8 - 1) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (flat) {
-        c->items = int64_bytearray(items, &c->items_obj);
-        c->offsets = c->items == NULL ? NULL : int64_bytearray(packs + 1, &c->offsets_obj);
-    } else {
-        c->items = PyMem_New(int64_t, (size_t)items + 1);
-        c->offsets = PyMem_New(int64_t, (size_t)packs + 1);
-    }
-    c->lengths = PyMem_New(int64_t, (size_t)items + 1);
-    c->used = PyMem_New(int64_t, (size_t)packs + 1);
+    c->items = int64_alloc(items);
+    c->lengths = int64_alloc(items);
+    c->offsets = int64_alloc(packs + 1);
+    c->used = int64_alloc(packs);
     if (c->items == NULL || c->offsets == NULL || c->lengths == NULL || c->used == NULL) {
         chunk_free(c);
         PyErr_NoMemory();
@@ -48,14 +129,10 @@ int chunk_alloc(Chunk *c, int64_t items, int64_t packs, int flat)
 
 void chunk_free(Chunk *c)
 {
-    if (c->items_obj == NULL)
-        PyMem_Free(c->items);
-    if (c->offsets_obj == NULL)
-        PyMem_Free(c->offsets);
-    Py_XDECREF(c->items_obj);
-    Py_XDECREF(c->offsets_obj);
-    PyMem_Free(c->lengths);
-    PyMem_Free(c->used);
+    free(c->items);
+    free(c->lengths);
+    free(c->offsets);
+    free(c->used);
     memset(c, 0, sizeof *c);
 }
 
@@ -85,7 +162,7 @@ int chunk_join(Chunk *first, Chunk *second)
     }
     Chunk both;
     const int64_t items = first->num_items, packs = first->num_packs;
-    if (chunk_alloc(&both, items + second->num_items, packs + second->num_packs, 0) < 0)
+    if (chunk_alloc(&both, items + second->num_items, packs + second->num_packs) < 0)
         return -1;
     memcpy(both.items, first->items, (size_t)items * 8);
     memcpy(both.items + items, second->items, (size_t)second->num_items * 8);
@@ -109,29 +186,23 @@ PyObject *chunk_packs(const Chunk *c, PyObject *pack_type)
     return make_packs(pack_type, c->items, c->lengths, c->offsets, c->used, c->num_packs);
 }
 
-/* A bytearray holding a copy of n int64 values. */
-static PyObject *copied(const int64_t *values, int64_t n)
-{
-    return PyByteArray_FromStringAndSize((const char *)values, (Py_ssize_t)n * 8);
-}
-
 PyObject *chunk_flat(Chunk *c)
 {
-    PyObject *items = c->items_obj, *offsets = c->offsets_obj;
-    if (items != NULL && offsets != NULL) {
-        Py_INCREF(items);
-        Py_INCREF(offsets);
-    } else {
-        items = copied(c->items, c->num_items);
-        offsets = copied(c->offsets, c->num_packs + 1);
-    }
-    if (items == NULL || offsets == NULL) {
+    Int64Array *items = new_array(), *offsets = items == NULL ? NULL : new_array();
+    PyObject *result = offsets == NULL ? NULL : PyTuple_New(2);
+    if (result == NULL) { /* the chunk keeps its arrays */
         Py_XDECREF(items);
         Py_XDECREF(offsets);
         return NULL;
     }
-    return Py_BuildValue("(NNLL)", items, offsets, (long long)c->num_items,
-                         (long long)c->num_packs);
+    items->values = c->items;
+    items->size = c->num_items;
+    offsets->values = c->offsets;
+    offsets->size = c->num_packs + 1;
+    c->items = c->offsets = NULL; /* theirs now */
+    PyTuple_SetItem(result, 0, (PyObject *)items);
+    PyTuple_SetItem(result, 1, (PyObject *)offsets);
+    return result;
 }
 
 PyObject *chunk_bytes(const Chunk *c)

@@ -11,19 +11,15 @@
 #include "seqpacker.h"
 
 /* Packs as sp_pack_buffers points C at them: pack p holds the ids
- * items[offsets[p] .. offsets[p + 1]) with their lengths, used[p] tokens.
- * items and offsets live in bytearrays when items_obj and offsets_obj are
- * set (so that add_many_flat hands them out without a copy), else in
- * PyMem memory; lengths and used always in PyMem memory. All zero: none. */
+ * items[offsets[p] .. offsets[p + 1]) with their lengths, used[p] tokens,
+ * in memory of int64_alloc(). All zero: none. */
 typedef struct {
     int64_t *items, *lengths, *offsets, *used;
-    PyObject *items_obj, *offsets_obj;
     int64_t num_items, num_packs; /* written */
 } Chunk;
 
-/* Room for so many ids and packs (in bytearrays for items and offsets when
- * `flat`); 0, or -1 with MemoryError. */
-int chunk_alloc(Chunk *c, int64_t items, int64_t packs, int flat);
+/* Room for so many ids and packs; 0, or -1 with MemoryError. */
+int chunk_alloc(Chunk *c, int64_t items, int64_t packs);
 
 /* Releases the arrays; the chunk is empty after. */
 void chunk_free(Chunk *c);
@@ -41,9 +37,9 @@ int chunk_join(Chunk *first, Chunk *second);
 /* The written packs as a list of pack_type objects. */
 PyObject *chunk_packs(const Chunk *c, PyObject *pack_type);
 
-/* (items, offsets, num_items, num_packs): the written ids and offsets as
- * bytearrays of native int64 (the chunk's own when it has them; it gives
- * them up then), for add_many_flat. */
+/* (items, offsets): the written ids and offsets as objects with an
+ * __array_interface__ (NumPy makes arrays of them without a copy), for
+ * add_many_flat. The chunk gives up its arrays. */
 PyObject *chunk_flat(Chunk *c);
 
 /* The written (items, lengths, offsets, used) as bytes of native int64,

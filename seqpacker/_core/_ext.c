@@ -25,7 +25,7 @@ PyMODINIT_FUNC PyInit__ext(void)
         return NULL;
     /* packs first: the others read int64 arrays through it. */
     if (packs_add_to_module(module) < 0 || sequences_add_to_module(module) < 0 ||
-        stream_add_to_module(module) < 0) {
+        chunks_add_to_module(module) < 0 || stream_add_to_module(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -17,6 +17,7 @@
 int packs_add_to_module(PyObject *module);
 int sequences_add_to_module(PyObject *module);
 int stream_add_to_module(PyObject *module);
+int chunks_add_to_module(PyObject *module);
 
 /* 1 when obj is PackBase or a subclass of it (seqpacker.result.Pack);
  * 0 with TypeError naming `what` otherwise. */

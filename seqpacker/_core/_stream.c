@@ -182,12 +182,12 @@ static PyObject *hand_out(Stream *self, Chunk *got, int flat, int check)
 }
 
 /* Moves the unread packs out of C into *got; 0, or -1 with an exception. */
-static int read_unread(Stream *self, Chunk *got, int flat)
+static int read_unread(Stream *self, Chunk *got)
 {
     sp_stream_info info;
     int status = sp_stream_get_info(self->stream, &info);
     if (status == SP_OK &&
-        chunk_alloc(got, info.unread_items, info.unread_packs, flat) < 0)
+        chunk_alloc(got, info.unread_items, info.unread_packs) < 0)
         return -1;
     if (status == SP_OK) {
         sp_pack_buffers out = chunk_buffers(got, info.unread_items, info.unread_packs);
@@ -296,7 +296,7 @@ static PyObject *add_packs(Stream *self)
         PyObject *packs = make_packs(self->pack_type, items, lengths, offsets, used,
                                      out.num_packs);
         if (packs == NULL && chunk_alloc(&got, out.bin_offsets[out.num_packs],
-                                         out.num_packs, 0) == 0) {
+                                         out.num_packs) == 0) {
             /* kept as pending: a copy on the heap */
             memcpy(got.items, items, (size_t)offsets[out.num_packs] * 8);
             memcpy(got.lengths, lengths, (size_t)offsets[out.num_packs] * 8);
@@ -307,7 +307,7 @@ static PyObject *add_packs(Stream *self)
         }
         return packs;
     }
-    if (read_unread(self, &got, 0) < 0)
+    if (read_unread(self, &got) < 0)
         return NULL;
     return hand_out(self, &got, 0, 0);
 }
@@ -339,7 +339,7 @@ static PyObject *stream_add(Stream *self, PyObject *args, PyObject *kwargs)
 /* _add_many(lengths, flat): add an int64 array (all of it or, on a bad
  * length, none) and hand out the pending packs and every pack it closes,
  * in one C pass (sp_stream_pack_many): as Pack objects, or `flat` as
- * (items, offsets, num_items, num_packs) (chunk_flat). StreamError with
+ * (items, offsets) (chunk_flat). StreamError with
  * the first bad length's index, or with the number of lengths taken when
  * C ran out of memory partway (their packs are kept as pending). */
 static PyObject *stream_add_many(Stream *self, PyObject *args)
@@ -360,7 +360,7 @@ static PyObject *stream_add_many(Stream *self, PyObject *args)
     else
         wait_free(self);
     int status = sp_stream_pack_many_bound(self->stream, (int64_t)n, &items_size, &packs_size);
-    if (status == SP_OK && chunk_alloc(&got, items_size, packs_size, flat) < 0)
+    if (status == SP_OK && chunk_alloc(&got, items_size, packs_size) < 0)
         status = -1;
     if (status == SP_OK) {
         sp_pack_buffers out = chunk_buffers(&got, items_size, packs_size);
@@ -397,7 +397,7 @@ static PyObject *stream_finish(Stream *self, PyObject *unused)
     int status = sp_stream_finish(self->stream);
     if (status != SP_OK && status != SP_ERR_FINISHED)
         return status_error(status, 0);
-    if (read_unread(self, &got, 0) < 0)
+    if (read_unread(self, &got) < 0)
         return NULL;
     if (status != SP_OK && got.num_packs == 0 && self->pending.num_packs == 0) {
         chunk_free(&got);
@@ -446,7 +446,7 @@ static PyObject *stream_export(Stream *self, PyObject *unused)
     Chunk pending = {0};
     if (status == SP_OK && self->pending.num_packs > 0) {
         const Chunk *p = &self->pending;
-        if (chunk_alloc(&pending, p->num_items, p->num_packs, 0) < 0) {
+        if (chunk_alloc(&pending, p->num_items, p->num_packs) < 0) {
             PyMem_Free(state);
             return NULL;
         }
@@ -520,7 +520,7 @@ static PyObject *stream_import(Stream *self, PyObject *args)
             PyErr_SetString(PyExc_ValueError, "pending packs: array sizes");
             goto done;
         }
-        if (chunk_alloc(&packs, sizes[0], sizes[3], 0) < 0)
+        if (chunk_alloc(&packs, sizes[0], sizes[3]) < 0)
             goto done;
         memcpy(packs.items, arrays[0], (size_t)sizes[0] * 8);
         memcpy(packs.lengths, arrays[1], (size_t)sizes[1] * 8);
