@@ -150,14 +150,14 @@ void chunk_written(Chunk *c, const sp_pack_buffers *out)
 
 int chunk_join(Chunk *first, Chunk *second)
 {
-    if (second->num_packs == 0) {
-        chunk_free(second);
-        return 0;
-    }
-    if (first->num_packs == 0) {
+    if (first->num_packs == 0) { /* second's arrays, even when it has no packs */
         chunk_free(first);
         *first = *second;
         memset(second, 0, sizeof *second);
+        return 0;
+    }
+    if (second->num_packs == 0) {
+        chunk_free(second);
         return 0;
     }
     Chunk both;
