@@ -22,7 +22,7 @@ median timings, the second interpreter's over the first's.
 What it times (capacity 2048, lengths uniform in [1, 2048], seeded):
 
 - ``add``: a Python loop of ``StreamPacker(2048, "nf").add`` over 1,000,000
-  ints (``_stream_fast``: the method call, the C stream, Pack objects);
+  ints (``_ext``'s Stream: the method call, the C stream, Pack objects);
 - ``add_many``: one ``add_many`` over 1,000,000 lengths (the Pack objects
   of every pack, ``packs_from_arrays``);
 - ``add_many_256``: ``add_many`` over chunks of 256 lengths, 1,000,000 in
@@ -32,7 +32,7 @@ What it times (capacity 2048, lengths uniform in [1, 2048], seeded):
   (``bins_from_arrays``, ``packs_from_arrays``);
 - ``bins_100``: ``.bins`` of 10,000 packings of 100 lengths each;
 - ``tokens``: ``seqpacker._training.tokens.as_flat_tokens`` over 256 lists of ints,
-  lengths uniform in [1, 4096], ten times (``_sequences``).
+  lengths uniform in [1, 4096], ten times (``_ext.flatten_int_lists``).
 
 The garbage collector stays on, as in a user's process.
 """
@@ -106,8 +106,8 @@ def worker(inner: int) -> dict:
             del arg
     from importlib.machinery import EXTENSION_SUFFIXES
 
-    modules = sorted(p.name for p in Path(seqpacker.__file__).parent.iterdir()
-                     if p.name.startswith("_") and any(p.name.endswith(s) for s in EXTENSION_SUFFIXES))
+    modules = sorted(p.name for p in Path(seqpacker.__file__).parent.rglob("_*")
+                     if any(p.name.endswith(s) for s in EXTENSION_SUFFIXES))
     return {"python": sys.version.split()[0], "modules": modules, "times": times}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._core import native as _native
-from ._core._stream_fast import PackBase, bins_from_arrays, packs_from_arrays
+from ._core._ext import PackBase, bins_from_arrays, packs_from_arrays
 from ._core.validation import INT64_MAX, check_capacity, check_count
 
 

@@ -5,33 +5,26 @@ comes back as a ``Pack`` as soon as it can take nothing more. The C stream
 holds only the open bins (one for NextFit, at most k for HarmonicK) and the
 packs not yet handed out, so memory never grows with the stream.
 
-All the packing is in C (``sp_stream_*``); this module validates, builds
-``Pack`` objects and pickles. ``add`` is the hot path: it is the C method of
-the base class ``StreamBase`` (``_stream_fast.c``), which calls the C stream
-and builds the packs without a Python frame. What it does not take (other
-integer types, rejected lengths, a busy handle, packs waiting from an
-interrupted call) comes back to ``_add_slow`` here.
-
-Every other call that moves packs out of C does so under the handle's lock
-through ``_move_out``: packs that C has moved out are, from the moment the
-C call returns, either handed to the caller or kept as *pending* packs
-(``StreamBase._pending``), which the next call hands out first and a
-pickle keeps. Nothing is ever put back into C or rolled back, so no other
-thread's work is undone.
+All the packing is in C (``sp_stream_*``), driven by the base class
+``Stream`` of the extension (``_core/_stream.c``), which owns the C stream,
+makes every call on it, builds the packs and keeps the packs of an
+interrupted call as pending packs. ``add`` is its C method; this module
+checks arguments, words the errors of the other calls and pickles.
 """
 
 from __future__ import annotations
 
 import copyreg
 import hashlib
+import os
+import weakref
+from typing import NamedTuple
 
 import numpy as np
 
 from ._core import native as _native
-from ._core import stream_native as _stream_native
-from ._core._stream_fast import StreamBase, packs_from_arrays
-from ._core.validation import (INT64_MAX, INT64_MIN, as_length, as_lengths, check_capacity, check_k,
-                          check_max_seqs)
+from ._core._ext import Stream, StreamError, set_types
+from ._core.validation import as_lengths, check_capacity, check_k, check_max_seqs
 from .registry import available_strategies, get_strategy
 from .result import Pack, bin_sums
 
@@ -39,43 +32,28 @@ _PICKLE_VERSION = 4
 #: The versions read: 3 is 4 without pending packs.
 _PICKLE_VERSIONS = (3, 4)
 
-
-def _packs(items: np.ndarray, lengths: np.ndarray, offsets: np.ndarray,
-           used: np.ndarray) -> list[Pack]:
-    """Pack objects from read arrays (``offsets`` has one entry more than ``used``)."""
-    return packs_from_arrays(Pack, items, lengths, offsets, used)
+# add() in C takes NumPy integers as validation.as_length does, and raises
+# native's error for an id beyond int64.
+set_types(np.integer, _native.TotalOverflowError)
 
 
-def _pack_list(chunks) -> list[Pack]:
-    """The packs of ``PackBuffers`` chunks, in order, as Pack objects."""
-    return [pack for chunk in chunks for pack in _packs(*chunk.written())]
+class _Info(NamedTuple):
+    """``sp_stream_info`` and the number of pending packs (``Stream._info``)."""
+
+    capacity: int
+    strategy: int
+    k: int
+    max_items: int
+    sequences_added: int
+    open_bins: int
+    open_items: int
+    unread_packs: int
+    unread_items: int
+    finished: int
+    pending_packs: int
 
 
-def _flat(chunks) -> tuple[np.ndarray, np.ndarray]:
-    """The packs of ``PackBuffers`` chunks as ``(items, offsets)``, offsets
-    from 0 to ``len(items)`` (one chunk's arrays themselves, not copied)."""
-    written = [chunk.written() for chunk in chunks]
-    if len(written) == 1:
-        items, _lengths, offsets, _used = written[0]
-        return items, offsets
-    items = [w[0] for w in written]
-    starts = np.cumsum([0] + [len(i) for i in items])
-    ends = [w[2][1:] + start for w, start in zip(written, starts)]
-    return (np.concatenate(items or [np.empty(0, np.int64)]),
-            np.concatenate([np.zeros(1, np.int64)] + ends))
-
-
-def _joined(chunks):
-    """The packs of ``PackBuffers`` chunks as one ``(items, lengths,
-    offsets, used)`` (for a pickle)."""
-    items, offsets = _flat(chunks)
-    written = [chunk.written() for chunk in chunks]
-    lengths = np.concatenate([np.empty(0, np.int64)] + [w[1] for w in written])
-    used = np.concatenate([np.empty(0, np.int64)] + [w[3] for w in written])
-    return items, lengths, offsets, used
-
-
-class StreamPacker(StreamBase):
+class StreamPacker(Stream):
     """Packs a stream of sequence lengths online, handing out full packs.
 
     Args:
@@ -109,15 +87,15 @@ class StreamPacker(StreamBase):
     them too.
 
     Give each thread its own StreamPacker. Threads that share one anyway
-    take turns (the C stream answers an overlapping call with "busy", and
-    the calls from Python then wait on a lock of the stream, never
-    spinning), so it cannot be corrupted and every pack still comes out
-    exactly once, also when calls fail or are interrupted (but for the
-    windows docs/streaming.md names), but possibly from another thread's
-    call than the one whose length completed it.
+    take turns (a call that meets a long ``add_many`` of another thread
+    waits for it, never spinning), so it cannot be corrupted and every
+    pack still comes out exactly once, also when calls fail or are
+    interrupted (but for the windows docs/streaming.md names), but
+    possibly from another thread's call than the one whose length
+    completed it.
     """
 
-    __slots__ = ("_native", "_strategy", "_k", "_capacity")
+    __slots__ = ("_strategy", "_k", "_max_items", "__weakref__")
 
     def __init__(self, capacity: int, strategy: str = "nf", k: int | None = None, *,
                  max_seqs_per_pack: int | None = None):
@@ -134,78 +112,28 @@ class StreamPacker(StreamBase):
             )
         k = check_k(k)
         max_items = check_max_seqs(max_seqs_per_pack)
-        self._attach(_stream_native.StreamHandle.create(capacity, info.c_id, k, max_items), info)
+        _native.options(k=k, max_items=max_items)  # words a bad setting
+        try:
+            self._open(capacity, info.c_id, k, max_items, Pack)
+        except StreamError as error:
+            raise _native.error(error.args[0], capacity=capacity) from None
+        self._attach()
 
-    def _attach(self, native: _stream_native.StreamHandle, info) -> None:
-        self._native = native
-        self._strategy = info
-        self._k = native.k
-        self._capacity = native.capacity
-        self._bind_stream(native.address, native, Pack)  # for add() (C)
+    def _attach(self) -> None:
+        """The settings of the new C stream, and its fork guard."""
+        info = self._info()
+        self._strategy = next(s for s in available_strategies() if s.c_id == info.strategy)
+        self._k = info.k
+        self._max_items = info.max_items
+        _LIVE.add(self)
+
+    def _info(self) -> _Info:
+        return _Info(*Stream._info(self))
 
     # ---- adding -------------------------------------------------------------
 
-    # add(length) -> list[Pack] is StreamBase.add, in C: "Add one length;
+    # add(length) -> list[Pack] is Stream.add, in C: "Add one length;
     # returns the packs it completed (often none)."
-
-    def _add_slow(self, length, status: int) -> list[Pack]:
-        """What ``add`` does not take in C: a length that is not a plain
-        int (status 0; converted, then added in C), one outside int64
-        (status 0), one met while another thread's call held the stream or
-        while packs are pending (``SP_ERR_BUSY``: added under the handle's
-        lock) or one the stream rejected (the C status)."""
-        if length.__class__ is not int:
-            return self.add(as_length(length))
-        if not INT64_MIN <= length <= INT64_MAX:
-            status = 0  # never reaches C (while busy or pending, C was not asked)
-        if status == _native.lib.SP_ERR_BUSY:
-            def add(out):
-                self._native.add(length)
-                self._native.read(out)
-
-            return self._move_out(add, _pack_list)
-        if status == 0:
-            status = (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE if length < 1
-                      else _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY)
-        if status in (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE,
-                      _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
-            raise _native.length_error(status, length, self._capacity)
-        raise self._native.error(status)
-
-    def _read_slow(self) -> list[Pack]:
-        """The pending and unread packs, read under the stream's lock (for
-        ``add`` in C when another thread's call holds the handle)."""
-        return self._move_out(self._native.read, _pack_list)
-
-    def _move_out(self, call, build):
-        """``build(chunks)`` of the pending packs and then those that
-        ``call(out)`` moves out of C into ``out`` (a ``PackBuffers``), all
-        under the handle's lock.
-
-        Once the C call has run, its packs join the pending ones before
-        anything else happens, also when ``call`` raises afterwards (a bad
-        length: C wrote nothing; an interrupt: C did its work). Only when
-        ``build`` has made the result are the pending packs cleared, so an
-        exception up to there hands nothing out and loses nothing.
-        """
-        out = _stream_native.PackBuffers()
-        with self._native.lock:
-            try:
-                call(out)
-                self._keep(out)
-            except BaseException:
-                self._keep(out)  # does nothing when the line above ran
-                raise
-            result = build(self._pending or ())
-            self._pending = None
-        return result
-
-    def _keep(self, out) -> None:
-        """Add ``out`` to the pending packs if C wrote any there and it is
-        not there yet; the one assignment makes it atomic."""
-        pending = self._pending or ()
-        if out.num_packs > 0 and not any(chunk is out for chunk in pending):
-            self._pending = pending + (out,)
 
     def add_many(self, lengths) -> list[Pack]:
         """Add a chunk of lengths (a sequence or an integer array), in order.
@@ -217,7 +145,10 @@ class StreamPacker(StreamBase):
         the chunk added; the next call hands out its packs first.
         """
         lengths = as_lengths(lengths)
-        return self._move_out(lambda out: self._native.pack_many(lengths, out), _pack_list)
+        try:
+            return self._add_many(lengths, False)
+        except StreamError as error:
+            raise _batch_error(error, lengths, self.capacity) from None
 
     def add_many_flat(self, lengths) -> tuple[np.ndarray, np.ndarray]:
         """``add_many`` returning ``(items, bin_offsets)``, two int64 arrays.
@@ -229,8 +160,12 @@ class StreamPacker(StreamBase):
         ``np.split`` gives a single empty array).
         """
         lengths = as_lengths(lengths)
-        items, offsets = self._move_out(lambda out: self._native.pack_many(lengths, out), _flat)
-        return items, offsets[1:-1]
+        try:
+            items, offsets = self._add_many(lengths, True)
+        except StreamError as error:
+            raise _batch_error(error, lengths, self.capacity) from None
+        # Arrays over the memory C wrote, not copies.
+        return np.asarray(items), np.asarray(offsets)[1:-1]
 
     def finish(self) -> list[Pack]:
         """Hand out every bin still open, in the order they were opened.
@@ -240,19 +175,16 @@ class StreamPacker(StreamBase):
         packs pending): it hands out the packs still waiting, and raises
         once none are left.
         """
-        def finish(out):
-            status = self._native.finish()
-            self._native.read(out)
-            if status != _native.lib.SP_OK and out.num_packs <= 0 and not self._pending:
-                raise self._native.error(status)
-
-        return self._move_out(finish, _pack_list)
+        try:
+            return self._finish()
+        except StreamError as error:
+            raise _stream_error(error.args[0]) from None
 
     # ---- state --------------------------------------------------------------
 
     @property
     def capacity(self) -> int:
-        return self._capacity
+        return self._info().capacity
 
     @property
     def strategy(self) -> str:
@@ -266,29 +198,29 @@ class StreamPacker(StreamBase):
     @property
     def max_seqs_per_pack(self) -> int | None:
         """The most sequences a pack holds; ``None`` for no limit."""
-        return self._native.max_items or None
+        return self._max_items or None
 
     @property
     def sequences_added(self) -> int:
         """Lengths accepted so far (the next sequence id)."""
-        return self._native.info().sequences_added
+        return self._info().sequences_added
 
     @property
     def open_bins(self) -> int:
         """Bins holding sequences but not handed out yet (at most 1 for nf, k for hk)."""
-        return self._native.info().open_bins
+        return self._info().open_bins
 
     @property
     def finished(self) -> bool:
-        return bool(self._native.info().finished)
+        return bool(self._info().finished)
 
     def __repr__(self) -> str:
         k = f", k={self._k}" if self._strategy.short == "HK" else ""
-        if self._native.max_items:
-            k += f", max_seqs_per_pack={self._native.max_items}"
+        if self._max_items:
+            k += f", max_seqs_per_pack={self._max_items}"
         done = ", finished" if self.finished else ""
         return (
-            f"StreamPacker(strategy={self._strategy.short!r}{k}, capacity={self._capacity}, "
+            f"StreamPacker(strategy={self._strategy.short!r}{k}, capacity={self.capacity}, "
             f"added={self.sequences_added}{done})"
         )
 
@@ -300,15 +232,12 @@ class StreamPacker(StreamBase):
         return copyreg.__newobj__, (type(self),), self.__getstate__()
 
     def __getstate__(self) -> dict:
-        # The C state and the pending packs of one moment: both under the
-        # lock, which every call that moves packs out of C holds.
+        # The C state and the pending packs of one moment (Stream._export).
         # "pending" is there only when packs are pending.
-        with self._native.lock:
-            state = self._native.export_state()
-            pending = self._pending and _joined(self._pending)
-        pickled = {"version": _PICKLE_VERSION, "state": state.astype("<i8").tobytes()}
+        state, pending = self._export()
+        pickled = {"version": _PICKLE_VERSION, "state": _little_endian(state)}
         if pending:
-            arrays = tuple(a.astype("<i8").tobytes() for a in pending)
+            arrays = tuple(_little_endian(a) for a in pending)
             pickled["pending"] = arrays
             pickled["pending_digest"] = _digest(arrays)
         return pickled
@@ -324,13 +253,77 @@ class StreamPacker(StreamBase):
                                     or len(pending) != 4
                                     or pickled.get("pending_digest") != _digest(pending)):
             raise ValueError("StreamPacker pickle: the pending packs are corrupted (digest)")
-        native = _stream_native.StreamHandle.from_state(state)
         if pending is not None:
-            pending = [_int64_array(a, "pending") for a in pending]
-            _check_pending(*pending, native)
-        info = next(s for s in available_strategies() if s.c_id == native.strategy_id)
-        self._attach(native, info)
-        self._pending = pending and (_stream_native.PackBuffers.holding(*pending),)
+            pending = tuple(_int64_array(a, "pending") for a in pending)
+            # Checked against the state first, so that a bad pickle leaves
+            # this object as it was.
+            probe = Stream.__new__(Stream)
+            _import(probe, state, None)
+            _check_pending(*pending, _Info(*probe._info()))
+        _import(self, state, pending)
+        self._attach()
+
+
+#: Every live StreamPacker, for the fork handlers below.
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+_HELD_AT_FORK: list = []
+
+
+def _before_fork() -> None:
+    """Wait for the calls of other threads that run on a stream without the
+    GIL (a large ``add_many``) and hold each stream, so that the child
+    copies whole streams and finds their locks free."""
+    for packer in list(_LIVE):
+        packer._fork_hold()
+        _HELD_AT_FORK.append(packer)
+
+
+def _after_fork() -> None:
+    held, _HELD_AT_FORK[:] = list(_HELD_AT_FORK), []
+    for packer in held:
+        packer._fork_release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                        after_in_child=_after_fork)
+
+
+def _import(stream: Stream, state: np.ndarray, pending) -> None:
+    """``Stream._import`` with its error worded."""
+    try:
+        stream._import(state, pending, Pack)
+    except StreamError as error:
+        raise _stream_error(error.args[0]) from None
+
+
+def _stream_error(status: int) -> Exception:
+    """The exception for a stream call's status (other than a length's)."""
+    return _native.error(status, subject="the number of sequences of a stream")
+
+
+def _batch_error(error: StreamError, lengths: np.ndarray, capacity: int) -> Exception:
+    """The exception for a StreamError of ``_add_many``: its status and the
+    index of the first bad length or, out of memory, of the first length
+    not taken."""
+    status, index = error.args
+    n = len(lengths)
+    if status == _native.lib.SP_ERR_OUT_OF_MEMORY and index > 0:
+        return MemoryError(f"seqpacker: the stream ran out of memory after it took the first "
+                           f"{index} of the chunk's {n} lengths: those stay added (their packs "
+                           f"come out first from the next call), and the rest, "
+                           f"lengths[{index}:], was not")
+    try:
+        _native.raise_for_lengths(status, lengths, capacity, index,
+                                  subject="the number of sequences of a stream")
+    except Exception as worded:
+        return worded
+    return _stream_error(status)
+
+
+def _little_endian(data: bytes) -> bytes:
+    """Native int64 bytes of ``Stream._export`` as little-endian int64 bytes."""
+    return np.frombuffer(data, np.int64).astype("<i8").tobytes()
 
 
 def _digest(arrays: tuple) -> bytes | None:
@@ -353,8 +346,8 @@ def _int64_array(data, name: str) -> np.ndarray:
     return np.frombuffer(data, dtype="<i8").astype(np.int64)
 
 
-def _check_pending(items, lengths, offsets, used, native) -> None:
-    """ValueError unless these are packs a stream like ``native`` can hand
+def _check_pending(items, lengths, offsets, used, info: _Info) -> None:
+    """ValueError unless these are packs a stream with this ``info`` can hand
     out: at least one; offsets that split the items into non-empty packs;
     each length in [1, capacity]; each pack's used their sum and at most
     capacity; distinct ids below the next id."""
@@ -364,12 +357,12 @@ def _check_pending(items, lengths, offsets, used, native) -> None:
         bad = "array sizes"
     elif offsets[-1] != len(items) or np.any(np.diff(offsets) < 1):
         bad = "offsets"
-    elif lengths.min() < 1 or lengths.max() > native.capacity:
+    elif lengths.min() < 1 or lengths.max() > info.capacity:
         bad = "lengths"
     elif (np.any(bin_sums(lengths, offsets) != used)
-          or used.max() > native.capacity):
+          or used.max() > info.capacity):
         bad = "used"
-    elif (items.min() < 0 or items.max() >= native.info().sequences_added
+    elif (items.min() < 0 or items.max() >= info.sequences_added
           or len(np.unique(items)) != len(items)):
         bad = "ids"
     if bad is not None:

@@ -331,7 +331,7 @@ def test_many_bins_and_packs_leave_the_garbage_collector_as_it_was():
 def test_bins_from_arrays_refuses_arrays_that_do_not_fit():
     import gc
 
-    from seqpacker._core._stream_fast import bins_from_arrays
+    from seqpacker._core._ext import bins_from_arrays
 
     items = np.array([4, 5, 6], dtype=np.int64)
     bins = bins_from_arrays(items, np.array([0, 1, 3]))
@@ -347,7 +347,7 @@ def test_bins_from_arrays_refuses_arrays_that_do_not_fit():
 
 
 def test_packs_from_arrays_refuses_arrays_that_do_not_fit():
-    from seqpacker._core._stream_fast import packs_from_arrays
+    from seqpacker._core._ext import packs_from_arrays
 
     items = np.array([4, 5, 6], dtype=np.int64)
     good = (items, items * 2, np.array([0, 1, 3]), np.array([8, 22]))

@@ -8,7 +8,6 @@ import pytest
 
 from seqpacker import Packer, StreamPacker
 from seqpacker._core import native as _native
-from seqpacker._core import stream_native as _stream_native
 from seqpacker._core._seqpacker_ffi import lib
 
 ERROR_STATUSES = [getattr(lib, name) for name in dir(lib) if name.startswith("SP_ERR_")]
@@ -48,36 +47,36 @@ def test_the_c_limits_are_the_python_limits():
         StreamPacker(10, "hk", k=lib.SP_MAX_K + 1)
 
 
-def test_a_busy_handle_is_added_to_under_the_lock():
-    """add() falls back to the locked path when the C stream answers busy
-    (another thread's call in progress): the result is that of a plain add."""
-    packer, plain = StreamPacker(10, "nf"), StreamPacker(10, "nf")
-    for length in (6, 3, 4):
-        got, expected = packer._add_slow(length, lib.SP_ERR_BUSY), plain.add(length)
-        assert [(p.sequence_ids, p.lengths, p.used) for p in got] == \
-            [(p.sequence_ids, p.lengths, p.used) for p in expected]
-    assert packer.sequences_added == plain.sequences_added == 3
+def test_an_add_that_meets_another_threads_call_waits_for_it():
+    """A stream shared by threads: an add() that meets a long add_many of
+    another thread (which runs its C call without the GIL) waits for it
+    and then adds, as a plain add does: no error, every id once."""
+    import threading
 
+    packer = StreamPacker(10, "nf")
+    big = np.full(1 << 20, 3, dtype=np.int64)
+    handed, started = [], threading.Event()
 
-def test_locked_calls_try_again_while_the_handle_is_busy():
-    native = _stream_native.StreamHandle.create(10, lib.SP_NF, 10)
-    answers = [lib.SP_ERR_BUSY, lib.SP_ERR_BUSY, lib.SP_OK]
-    calls = []
+    def many():
+        started.set()
+        handed.extend(packer.add_many(big))
 
-    def call(handle, *args):
-        calls.append(args)
-        return answers[len(calls) - 1]
-
-    assert native._call(call, 7) == lib.SP_OK
-    assert calls == [(7,), (7,), (7,)]
-    assert not native.lock.locked()
+    thread = threading.Thread(target=many)
+    thread.start()
+    started.wait()
+    mine = [pack for _ in range(2000) for pack in packer.add(4)]
+    thread.join()
+    handed += mine + packer.finish()
+    ids = sorted(i for pack in handed for i in pack.sequence_ids)
+    assert ids == list(range(len(big) + 2000))
+    assert all(pack.used == sum(pack.lengths) <= 10 for pack in handed)
 
 
 def test_stream_info_is_read_by_name():
     packer = StreamPacker(10, "hk", k=4)
     # 2s are of the last class (10 // 2 >= k), 3 of class 3, 9 of class 1 (closes at once)
     packer.add_many(np.array([2, 2, 3, 9], dtype=np.int64))
-    info = packer._native.info()
+    info = packer._info()
     assert (info.capacity, info.strategy, info.k) == (10, lib.SP_HK, 4)
     assert (info.sequences_added, info.open_bins, info.open_items) == (4, 2, 3)
     assert packer.open_bins == 2 and not packer.finished

@@ -19,7 +19,7 @@ from hypothesis import given, strategies as st
 import seqpacker
 from seqpacker import Packer, StreamPacker
 from seqpacker._core import native as _native
-from seqpacker._core import stream_native as _stream_native
+from seqpacker._core import _ext
 
 INT64_MAX = 2**63 - 1
 
@@ -521,7 +521,7 @@ def test_hk_long_chunks_match_the_reference(k, flat):
     assert as_tuples(packer.finish()) == ref_tuples(ref.finish())
 
 
-# ---- add() in C (_stream_fast.c) ------------------------------------------------
+# ---- add() in C (_stream.c) -----------------------------------------------------
 
 
 def test_add_reads_a_pack_larger_than_its_stack_buffers():
@@ -534,15 +534,28 @@ def test_add_reads_a_pack_larger_than_its_stack_buffers():
     assert second.sequence_ids == [700] and second.used == 1000
 
 
+def state_with_unread_packs(lengths: np.ndarray) -> bytes:
+    """The exported state (little-endian bytes) of a C stream (NF, capacity
+    10) that added ``lengths`` through the C API and read none of its packs."""
+    ffi, lib = _native.ffi, _native.lib
+    out = ffi.new("sp_stream **")
+    assert lib.sp_stream_create(10, lib.SP_NF, ffi.NULL, out) == 0
+    stream = ffi.gc(out[0], lib.sp_stream_free)
+    assert lib.sp_stream_add_many(stream, ffi.from_buffer("int64_t[]", lengths), len(lengths),
+                                  ffi.NULL) == 0
+    size = ffi.new("int64_t *")
+    assert lib.sp_stream_state_size(stream, size) == 0
+    state = np.empty(size[0], dtype=np.int64)
+    assert lib.sp_stream_export(stream, ffi.from_buffer("int64_t[]", state, require_writable=True),
+                                size[0], size) == 0
+    return state[: size[0]].astype("<i8").tobytes()
+
+
 def test_add_hands_out_every_unread_pack_of_a_resumed_state():
     """A state may carry unread packs (the C API lets them wait): the next
     add() hands them all out, more than its fixed buffers (8 packs) hold."""
-    native = _stream_native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
-    lengths = np.full(20, 6, dtype=np.int64)  # each closes the previous bin
-    status = _native.lib.sp_stream_add_many(
-        native._handle, _native.ffi.from_buffer("int64_t[]", lengths), 20, _native.ffi.NULL)
-    assert status == 0
-    state = {"version": StreamPacker(1).__getstate__()["version"], "state": native.export_state().astype("<i8").tobytes()}
+    state = {"version": StreamPacker(1).__getstate__()["version"],
+             "state": state_with_unread_packs(np.full(20, 6, dtype=np.int64))}
     packer = StreamPacker.__new__(StreamPacker)
     packer.__setstate__(state)
     packs = packer.add(5)  # 19 unread packs, then 6 + 5 > 10 closes id 19's bin
@@ -604,7 +617,7 @@ def test_add_add_many_and_pack_take_the_same_integer_types():
 def test_a_stream_builds_only_pack_objects():
     packer = StreamPacker(10, "nf")
     with pytest.raises(TypeError, match="pack_type must be a subclass of PackBase"):
-        packer._bind_stream(packer._native.address, packer._native, tuple)
+        packer._open(10, _native.STRATEGY_IDS["nf"], 10, 0, tuple)
     assert packer.add(6) == [] and [p.used for p in packer.add(5)] == [6]
 
 
@@ -647,35 +660,19 @@ def flat_ids(items, splits) -> list:
     return [part.tolist() for part in np.split(items, splits)] if len(items) else []
 
 
-# Python steps after the C call where an interrupt is injected: inside the
-# try of StreamPacker._move_out (the status check), trimming the written
-# arrays, building the Pack objects.
-INTERRUPT_SPOTS = [(_stream_native, "raise_for_lengths"), (_stream_native, "_packs_written"),
-                   (seqpacker.stream, "_packs")]
-
-
-def interrupt_once(monkeypatch, module, name):
-    """``module.name`` runs, then raises KeyboardInterrupt, the first time."""
-    original = getattr(module, name)
-    calls = []
-
-    def interrupted(*args, **kwargs):
-        result = original(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 1:
-            raise KeyboardInterrupt
-        return result
-
-    monkeypatch.setattr(module, name, interrupted)
-    return calls
+@pytest.fixture
+def interrupt_once():
+    """Makes the next check after a C stream call that moves packs out
+    raise KeyboardInterrupt, as a Ctrl-C during that call would (the steps
+    after the C call run in C, ``_ext``); off again after the test."""
+    yield lambda: _ext._interrupt_after(1)
+    _ext._interrupt_after(0)
 
 
 @pytest.mark.parametrize("strategy", ["nf", "hk"])
-@pytest.mark.parametrize("call, spot", [("add_many", spot) for spot in INTERRUPT_SPOTS]
-                         + [("add_many_flat", spot) for spot in INTERRUPT_SPOTS[:2]],
-                         ids=lambda value: value[1] if isinstance(value, tuple) else value)
+@pytest.mark.parametrize("call", ["add_many", "add_many_flat"])
 def test_an_interrupted_call_keeps_its_chunk_and_hands_its_packs_out_next(
-        monkeypatch, strategy, call, spot):
+        interrupt_once, strategy, call):
     """A KeyboardInterrupt that lands after the C call has taken the chunk:
     the chunk stays added, and the packs the C call moved out come first
     out of the next call; the stream's packs are a never-interrupted twin's."""
@@ -688,13 +685,11 @@ def test_an_interrupted_call_keeps_its_chunk_and_hands_its_packs_out_next(
     twin_second = twin.add_many(second)
     expected += twin_second + twin.add_many(third) + twin.finish()
 
-    calls = interrupt_once(monkeypatch, *spot)
+    interrupt_once()
     with pytest.raises(KeyboardInterrupt):
         getattr(packer, call)(second)
-    assert calls
-    monkeypatch.undo()
     assert packer.sequences_added == 1200  # the chunk stays added
-    assert packer._pending  # its packs wait
+    assert packer._info().pending_packs  # its packs wait
     nxt = packer.add_many(third)
     assert as_tuples(nxt[: len(twin_second)]) == as_tuples(twin_second)  # pending first
     got += nxt + packer.finish()
@@ -703,40 +698,35 @@ def test_an_interrupted_call_keeps_its_chunk_and_hands_its_packs_out_next(
 
 @pytest.mark.parametrize("strategy", ["nf", "hk"])
 def test_packs_pending_from_an_interrupted_flat_call_come_out_of_the_next_flat_call_and_add(
-        monkeypatch, strategy):
+        interrupt_once, strategy):
     rng = np.random.default_rng(4)
     lengths = rng.integers(1, 101, 900)
     packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
     expected = flat_ids(*twin.add_many_flat(lengths[:400]))
-    interrupt_once(monkeypatch, _stream_native, "_packs_written")
+    interrupt_once()
     with pytest.raises(KeyboardInterrupt):
         packer.add_many_flat(lengths[:400])
-    monkeypatch.undo()
     # Both the pending packs and the new ones, in one flat answer.
     expected += flat_ids(*twin.add_many_flat(lengths[400:800]))
     got = flat_ids(*packer.add_many_flat(lengths[400:800]))
     assert got == expected
-    # add() in C takes the locked path while packs are pending.
-    interrupt_once(monkeypatch, _stream_native, "_packs_written")
+    # add() hands out the pending packs first.
+    interrupt_once()
     with pytest.raises(KeyboardInterrupt):
         packer.add_many_flat(lengths[800:899])
-    monkeypatch.undo()
     twin_packs = twin.add_many(lengths[800:899])
     assert as_tuples(packer.add(int(lengths[899]))[: len(twin_packs)]) == as_tuples(twin_packs)
-    assert packer._pending is None
+    assert packer._info().pending_packs == 0
 
 
 @pytest.mark.parametrize("strategy", ["nf", "hk"])
-@pytest.mark.parametrize("spot", [(_stream_native.StreamHandle, "read")] + INTERRUPT_SPOTS[1:],
-                         ids=lambda spot: spot[1])
-def test_finish_may_be_called_again_after_an_interrupted_finish(monkeypatch, strategy, spot):
+def test_finish_may_be_called_again_after_an_interrupted_finish(interrupt_once, strategy):
     lengths = np.random.default_rng(5).integers(1, 101, 500)
     packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
     packer.add_many(lengths), twin.add_many(lengths)
-    interrupt_once(monkeypatch, *spot)
+    interrupt_once()
     with pytest.raises(KeyboardInterrupt):
         packer.finish()
-    monkeypatch.undo()
     assert packer.finished and packer.open_bins == 0
     with pytest.raises(ValueError, match="finished"):
         packer.add(1)  # pending packs do not make add() take a length
@@ -746,15 +736,14 @@ def test_finish_may_be_called_again_after_an_interrupted_finish(monkeypatch, str
 
 
 @pytest.mark.parametrize("strategy", ["nf", "hk"])
-def test_a_pickle_keeps_the_pending_packs(monkeypatch, strategy):
+def test_a_pickle_keeps_the_pending_packs(interrupt_once, strategy):
     lengths = np.random.default_rng(6).integers(1, 101, 800)
     packer, twin = StreamPacker(100, strategy), StreamPacker(100, strategy)
-    interrupt_once(monkeypatch, seqpacker.stream, "_packs")
+    interrupt_once()
     with pytest.raises(KeyboardInterrupt):
         packer.add_many(lengths[:500])
-    monkeypatch.undo()
     loaded = pickle.loads(pickle.dumps(packer))
-    assert loaded.sequences_added == 500 and loaded._pending
+    assert loaded.sequences_added == 500 and loaded._info().pending_packs
     got = loaded.add_many(lengths[500:]) + loaded.finish()
     assert as_tuples(got) == as_tuples(twin.add_many(lengths[:500]) + twin.add_many(lengths[500:])
                                        + twin.finish())
@@ -798,18 +787,18 @@ def test_version_3_pickles_load():
 
 def test_a_rejected_chunk_keeps_what_another_thread_added_meanwhile(monkeypatch):
     """An add() of another thread while add_many is in progress (here: run
-    just before its C call), then a bad length in the chunk: C changed
-    nothing for the chunk, and the other add stays added (its id is not
-    handed out again)."""
+    just before its C call, as its lengths are checked), then a bad length
+    in the chunk: C changed nothing for the chunk, and the other add stays
+    added (its id is not handed out again)."""
     packer = StreamPacker(10, "nf")
-    original = _stream_native.StreamHandle.pack_many
+    original = seqpacker.stream.as_lengths
     others = []
 
-    def with_another_add(self, *args, **kwargs):
+    def with_another_add(*args, **kwargs):
         others.append(packer.add(6))
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(_stream_native.StreamHandle, "pack_many", with_another_add)
+    monkeypatch.setattr(seqpacker.stream, "as_lengths", with_another_add)
     with pytest.raises(ValueError, match=r"lengths\[1\] = 0"):
         packer.add_many([3, 0])
     monkeypatch.undo()
@@ -818,29 +807,29 @@ def test_a_rejected_chunk_keeps_what_another_thread_added_meanwhile(monkeypatch)
     assert pack.sequence_ids == [0] and packer.add(5)[0].sequence_ids == [1, 2]
 
 
-class StateSizeTooLarge:
-    """``_stream_native.lib`` whose sp_stream_state_size says 5 values more,
-    as when an add() of another thread shrinks the state between sizing
-    the buffer and writing it."""
-
-    def __getattr__(self, name):
-        return getattr(_native.lib, name)
-
-    @staticmethod
-    def sp_stream_state_size(handle, size):
-        status = _native.lib.sp_stream_state_size(handle, size)
-        size[0] += 5
-        return status
-
-
-def test_a_state_that_shrinks_while_it_is_exported_still_pickles(monkeypatch):
+def test_a_state_exported_while_other_threads_add_still_pickles():
+    """Pickles taken while another thread adds (also in long calls that run
+    without the GIL) each load and go on as the stream they copied."""
     packer = StreamPacker(100, "hk", k=4)
-    packer.add_many([40, 30, 5, 6])
-    monkeypatch.setattr(_stream_native, "lib", StateSizeTooLarge())
-    data = pickle.dumps(packer)
-    monkeypatch.undo()
-    loaded = pickle.loads(data)
-    assert as_tuples(loaded.finish()) == as_tuples(packer.finish())
+    chunk = np.random.default_rng(8).integers(1, 101, 1 << 15)
+    stop = threading.Event()
+
+    def adding():
+        while not stop.is_set():
+            packer.add_many(chunk)
+
+    thread = threading.Thread(target=adding)
+    thread.start()
+    try:
+        pickles = [pickle.dumps(packer) for _ in range(50)]
+    finally:
+        stop.set()
+        thread.join()
+    for data in pickles:
+        loaded = pickle.loads(data)
+        ids = [i for p in loaded.add_many([40, 30, 5, 6]) + loaded.finish()
+               for i in p.sequence_ids]
+        assert len(set(ids)) == len(ids) and max(ids) == loaded.sequences_added - 1
 
 
 def test_calls_do_not_export_the_state(monkeypatch):
@@ -848,23 +837,25 @@ def test_calls_do_not_export_the_state(monkeypatch):
     def export_state(self):
         raise AssertionError("export_state called")
 
-    monkeypatch.setattr(_stream_native.StreamHandle, "export_state", export_state)
+    monkeypatch.setattr(StreamPacker, "_export", export_state)
     packer = StreamPacker(100, "hk")
     packer.add_many([50, 60]), packer.add_many_flat([70, 20]), packer.add(5)
     assert sum(len(p) for p in packer.finish()) > 0
 
 
-def test_read_slow_reads_what_add_left():
-    """add() in C hands reading to _read_slow when another thread's call holds
-    the handle; it returns the same packs add() would have."""
-    packer = StreamPacker(10, "nf")
-    native = packer._native
-    status = _native.lib.sp_stream_add_many(
-        native._handle, _native.ffi.from_buffer("int64_t[]", np.array([6, 6, 6], np.int64)), 3,
-        _native.ffi.NULL)
-    assert status == 0
-    assert [(p.sequence_ids, p.used) for p in packer._read_slow()] == [([0], 6), ([1], 6)]
-    assert packer._read_slow() == []
+def test_every_call_hands_out_what_c_left_unread():
+    """Packs left unread in a C stream's state come out first from
+    add_many, add_many_flat and finish as from add (the same C read)."""
+    state = {"version": 4, "state": state_with_unread_packs(np.array([6, 6, 6], np.int64))}
+    for call in (lambda p: p.add_many([6]), lambda p: p.add_many_flat(np.array([6])),
+                 lambda p: p.finish()):
+        packer = StreamPacker(1)
+        packer.__setstate__(state)
+        got = call(packer)
+        if isinstance(got, tuple):
+            assert flat_ids(*got) == [[0], [1], [2]]
+        else:
+            assert [(p.sequence_ids, p.used) for p in got][:2] == [([0], 6), ([1], 6)]
 
 
 def bit_flip_matrix(packer: StreamPacker, continuation) -> dict:
@@ -976,47 +967,27 @@ def test_parallel_packing_works_in_a_forked_child():
     assert _wait_child(pid) == 0
 
 
-def test_a_handle_that_stays_busy_raises_instead_of_waiting(monkeypatch):
-    monkeypatch.setattr(_stream_native, "BUSY_TIMEOUT_S", 0.05)
-    native = _stream_native.StreamHandle.create(10, _native.STRATEGY_IDS["nf"], 10)
-    with pytest.raises(RuntimeError, match="stayed in use"):
-        native._call(lambda handle: _native.lib.SP_ERR_BUSY)
-    assert not native.lock.locked()
-
-
-def test_a_length_outside_int64_is_a_value_error_while_packs_are_pending(monkeypatch):
-    """add() takes its locked path while packs are pending; a length that
-    never fits int64 is still named as one, not an OverflowError of cffi."""
+def test_a_length_outside_int64_is_a_value_error_while_packs_are_pending(interrupt_once):
+    """A length that never fits int64 is named as one while packs are
+    pending, and takes no id; the pending packs still come out next."""
     packer = StreamPacker(100, "nf")
-    interrupt_once(monkeypatch, seqpacker.stream, "_packs")
+    interrupt_once()
     with pytest.raises(KeyboardInterrupt):
         packer.add_many([60, 60, 60])
-    monkeypatch.undo()
-    assert packer._pending
+    assert packer._info().pending_packs
     for huge in (2**70, -(2**70)):
         with pytest.raises(ValueError, match="is not a valid length|exceeds capacity"):
             packer.add(huge)
     assert [p.sequence_ids for p in packer.add(60)] == [[0], [1], [2]]
 
 
-class OutOfMemoryAfterThree:
-    """``_stream_native.lib`` whose sp_stream_pack_many reports running out
-    of memory after the first three lengths (as C does when growing a bin
-    fails partway)."""
-
-    def __getattr__(self, name):
-        return getattr(_native.lib, name)
-
-    @staticmethod
-    def sp_stream_pack_many(handle, lengths, n, out, error_index):
-        error_index[0] = 3
-        return _native.lib.SP_ERR_OUT_OF_MEMORY
-
-
-def test_running_out_of_memory_partway_says_what_was_added(monkeypatch):
-    packer = StreamPacker(100, "nf")
-    monkeypatch.setattr(_stream_native, "lib", OutOfMemoryAfterThree())
-    with pytest.raises(MemoryError, match=re.escape(
-            "after it took the first 3 of the chunk's 5 lengths: those stay added (their packs "
-            "come out first from the next call), and the rest, lengths[3:], was not")):
-        packer.add_many([10, 20, 30, 40, 50])
+def test_running_out_of_memory_partway_says_what_was_added():
+    """The wording of C's out-of-memory status after the first 3 lengths of
+    a chunk of 5 (StreamError(status, lengths taken) from ``_add_many``)."""
+    error = _ext.StreamError(_native.lib.SP_ERR_OUT_OF_MEMORY, 3)
+    worded = seqpacker.stream._batch_error(error, np.arange(10, 60, 10), 100)
+    assert isinstance(worded, MemoryError)
+    assert str(worded) == (
+        "seqpacker: the stream ran out of memory after it took the first 3 of the chunk's 5 "
+        "lengths: those stay added (their packs come out first from the next call), and the "
+        "rest, lengths[3:], was not")

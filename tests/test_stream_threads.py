@@ -3,41 +3,35 @@ checkpoints taken meanwhile: every id comes out exactly once, and every
 pickle loads.
 
 Four threads mix ``add``, ``add_many`` and ``add_many_flat``; some chunks
-end in a 0 length (rejected whole), and KeyboardInterrupt is injected into
-the Python steps that run after a C call (the status check, trimming the
-written arrays, building Pack objects), where a Ctrl-C during a long C call
+end in a 0 length (rejected whole), and KeyboardInterrupt is injected right
+after C calls that move packs out, where a Ctrl-C during a long C call
 lands. Another thread pickles the stream throughout.
 """
 
 from __future__ import annotations
 
 import pickle
-import random
 import threading
 import time
 
 import numpy as np
 import pytest
 
-import seqpacker
 from seqpacker import StreamPacker
-from seqpacker._core import stream_native as _stream_native
+from seqpacker._core import _ext
 
 CAPACITY = 64
 SECONDS = 0.6
 
 
-def inject_interrupts(monkeypatch, probability: float) -> None:
-    """Each spot raises KeyboardInterrupt after running, with ``probability``."""
-    for module, name in [(_stream_native, "raise_for_lengths"), (_stream_native, "_packs_written"),
-                         (seqpacker.stream, "_packs")]:
-        def interrupted(*args, _original=getattr(module, name), **kwargs):
-            result = _original(*args, **kwargs)
-            if random.random() < probability:
-                raise KeyboardInterrupt
-            return result
-
-        monkeypatch.setattr(module, name, interrupted)
+@pytest.fixture
+def interrupts():
+    """``_ext._interrupt_after(countdown, period)``: the countdown-th check
+    after a C stream call, and every period-th after it, raises
+    KeyboardInterrupt as a Ctrl-C during the call would (the Python steps
+    after a C call are in C now); off again after the test."""
+    yield _ext._interrupt_after
+    _ext._interrupt_after(0)
 
 
 def check_packs(packs, max_seqs) -> None:
@@ -49,7 +43,7 @@ def check_packs(packs, max_seqs) -> None:
 
 @pytest.mark.parametrize("strategy, max_seqs", [("nf", None), ("hk", None), ("nf", 3), ("hk", 3)])
 def test_shared_stream_hands_out_every_id_once_through_errors_interrupts_and_pickles(
-        monkeypatch, strategy, max_seqs):
+        interrupts, strategy, max_seqs):
     packer = StreamPacker(CAPACITY, strategy, k=6, max_seqs_per_pack=max_seqs)
     stop = threading.Event()
     got = [[] for _ in range(4)]  # per worker: ids of every pack it was handed
@@ -99,7 +93,7 @@ def test_shared_stream_hands_out_every_id_once_through_errors_interrupts_and_pic
         except BaseException as error:
             failures.append(error)
 
-    inject_interrupts(monkeypatch, 0.05)
+    interrupts(20, 20)
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
     threads.append(threading.Thread(target=pickler))
     for thread in threads:
@@ -108,7 +102,7 @@ def test_shared_stream_hands_out_every_id_once_through_errors_interrupts_and_pic
     stop.set()
     for thread in threads:
         thread.join()
-    monkeypatch.undo()
+    interrupts(0)
     assert not failures, failures[0]
     assert counts["rejected"] > 0 and counts["interrupted"] > 0 and len(pickles) > 10, counts
 

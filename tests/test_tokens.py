@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqpacker._core._sequences import flatten_int_lists
+from seqpacker._core._ext import flatten_int_lists
 from seqpacker._training.tokens import FlatTokens, Pieces, as_flat_tokens, cut_overlong
 
 SEQS = [[5, 6, 7], [8], [9, 10]]

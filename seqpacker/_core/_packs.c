@@ -6,7 +6,7 @@
  * and a Python call per Pack cost more than the one pass in C of
  * packs_from_arrays(); the same goes for the id lists of PackResult.bins
  * (bins_from_arrays()), and for the packs that one StreamPacker.add()
- * closes (make_packs(), called by _stream_fast.c).
+ * closes (make_packs(), called by _stream.c).
  *
  * A Pack's fields live in the C type PackBase, which seqpacker.result.Pack
  * subclasses (adding only Python properties): a pack is allocated and
@@ -19,7 +19,7 @@
  * __array_struct__ (the buffer protocol joins the limited API only in
  * 3.11).
  */
-#include "_packs.h"
+#include "_ext.h"
 
 #include <stddef.h>
 #include <structmember.h>
@@ -116,7 +116,7 @@ static PyType_Slot pack_slots[] = {
 };
 
 static PyType_Spec pack_spec = {
-    .name = "seqpacker._core._stream_fast.PackBase",
+    .name = "seqpacker._core._ext.PackBase",
     .basicsize = sizeof(PackBase),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = pack_slots,
@@ -198,8 +198,8 @@ static PyObject *array_struct_name; /* "__array_struct__", interned */
 /* One int64 array argument, read in place: a 1-d, C-contiguous, aligned
  * array of native 8-byte signed integers. *holder keeps its memory valid
  * until released (Py_DECREF); *size is its length. */
-static const int64_t *int64_array(PyObject *obj, const char *name, PyObject **holder,
-                                  Py_ssize_t *size)
+const int64_t *int64_array(PyObject *obj, const char *name, PyObject **holder,
+                           Py_ssize_t *size)
 {
     PyObject *capsule = PyObject_GetAttr(obj, array_struct_name);
     const ArrayInterface *array = NULL;

@@ -18,8 +18,7 @@
  * PyTuple_GetItem, and a plain int is recognised by its type before
  * PyLong_Check (a function call in the limited API) is asked.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_ext.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -120,13 +119,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "_sequences",
-    "Flattens lists of token ids into int64 buffers (see flatten_int_lists).",
-    -1, methods, NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC PyInit__sequences(void)
+int sequences_add_to_module(PyObject *module)
 {
-    return PyModule_Create(&module_def);
+    return PyModule_AddFunctions(module, methods);
 }

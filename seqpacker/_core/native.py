@@ -1,5 +1,5 @@
-"""The cffi binding: statuses, options, packing and row layout (streams are
-in ``_stream_native``; these two are the only modules that touch cffi).
+"""The cffi binding: statuses, options, packing and row layout (the only
+module that touches cffi; streams are driven by the extension, ``_ext``).
 
 Buffers go in as contiguous int64 NumPy arrays; a status code other than
 ``SP_OK`` comes back as a Python exception whose message names the offending

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .._core import native as _native
-from .._core._sequences import flatten_int_lists
+from .._core._ext import flatten_int_lists
 
 ON_OVERLONG = ("error", "truncate", "split")
 
