@@ -4,7 +4,7 @@
  * A call reads packs into a Chunk and builds its result from it; packs it
  * cannot hand out (an interrupt or a failed allocation after the C call)
  * stay in the stream's pending Chunk, joined in order, until a later call
- * hands them out or a pickle keeps them (see _stream.c).
+ * hands them out or a pickle keeps them (see _stream_pending.c).
  */
 #if !defined(_WIN32) && !defined(_DEFAULT_SOURCE)
 #  define _DEFAULT_SOURCE /* madvise */
@@ -124,6 +124,21 @@ int chunk_alloc(Chunk *c, int64_t items, int64_t packs)
         return -1;
     }
     c->offsets[0] = 0;
+    return 0;
+}
+
+int chunk_copy(Chunk *c, const int64_t *items, const int64_t *lengths, const int64_t *offsets,
+               const int64_t *used, int64_t packs)
+{
+    const int64_t n = offsets[packs];
+    if (chunk_alloc(c, n, packs) < 0)
+        return -1;
+    memcpy(c->items, items, (size_t)n * 8);
+    memcpy(c->lengths, lengths, (size_t)n * 8);
+    memcpy(c->offsets, offsets, (size_t)(packs + 1) * 8);
+    memcpy(c->used, used, (size_t)packs * 8);
+    c->num_items = n;
+    c->num_packs = packs;
     return 0;
 }
 
