@@ -6,44 +6,18 @@
  * stay in the stream's pending Chunk, joined in order, until a later call
  * hands them out or a pickle keeps them (see _stream_pending.c).
  */
-#if !defined(_WIN32) && !defined(_DEFAULT_SOURCE)
-#  define _DEFAULT_SOURCE /* madvise */
-#endif
 #include "_chunks.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__linux__)
-#  include <sys/mman.h>
-#endif
-
-/* ---- memory ------------------------------------------------------------ */
-
-#if defined(MADV_HUGEPAGE)
-/* Arrays of a large chunk are written once, page by page: backed by huge
- * pages (as the C library and NumPy back theirs), they take a fraction of
- * the page faults, which otherwise cost more than the packing. */
-#  define HUGE_PAGE ((size_t)2 << 20)
-#endif
-
 /* Room for n int64 values (at least one), freed with free(); NULL when
  * out of memory. */
 static int64_t *int64_alloc(int64_t n)
 {
-    if (n < 0 || (uint64_t)n > SIZE_MAX / 8 - 1)
+    if (n < 0 || (uint64_t)n >= PTRDIFF_MAX / 8)
         return NULL;
-    size_t bytes = ((size_t)n + 1) * 8;
-#if defined(MADV_HUGEPAGE)
-    if (bytes >= HUGE_PAGE && bytes <= SIZE_MAX - HUGE_PAGE) {
-        size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-        void *p = aligned_alloc(HUGE_PAGE, rounded);
-        if (p != NULL)
-            (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only */
-        return p;
-    }
-#endif
-    return malloc(bytes);
+    return malloc(((size_t)n + 1) * 8);
 }
 
 /* ---- Int64Array: an array that NumPy reads in place ---------------------- */
