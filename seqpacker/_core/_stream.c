@@ -42,10 +42,10 @@
  * reads without allocating. */
 enum { SMALL_ITEMS = 256, SMALL_PACKS = 8 };
 
-PyObject *stream_error_type;   /* StreamError */
-static PyObject *integer_type; /* numpy.integer (set_add_helpers) */
-static PyObject *add_error;    /* stream.py's _add_error (set_add_helpers) */
-static PyObject *length_name;  /* "length", interned */
+static PyObject *stream_error_type; /* StreamError */
+static PyObject *integer_type;      /* numpy.integer (set_add_helpers) */
+static PyObject *add_error;         /* stream.py's _add_error (set_add_helpers) */
+static PyObject *length_name;       /* "length", interned */
 
 int has_stream(Stream *self)
 {

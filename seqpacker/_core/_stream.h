@@ -21,9 +21,6 @@ typedef struct {
     Chunk pending;           /* moved out of C, not handed out yet */
 } Stream;
 
-/* StreamError (created by _stream.c). */
-extern PyObject *stream_error_type;
-
 /* StreamError(status, index): NULL. */
 PyObject *status_error(int status, int64_t index);
 
