@@ -194,14 +194,24 @@ def _check_ids(items: np.ndarray, num_sequences: int) -> None:
         j = int(outside[0])
         raise ValueError(f"items[{j}] = {int(items[j])} is not a sequence id: ids run from 0 to "
                          f"len(lengths) - 1 = {num_sequences - 1}")
-    _ids, first = np.unique(items, return_index=True)
-    if first.size != items.size:
-        repeat = np.ones(items.size, dtype=bool)
-        repeat[first] = False
-        j = int(np.argmax(repeat))  # the first entry that repeats an earlier one
-        earlier = int(np.argmax(items == items[j]))
+    repeat = repeated_id(items)
+    if repeat is not None:
+        earlier, j = repeat
         raise ValueError(f"sequence {int(items[j])} is in items twice (items[{earlier}] and "
                          f"items[{j}]): a sequence goes in at most one bin")
+
+
+def repeated_id(items: np.ndarray) -> tuple[int, int] | None:
+    """``(earlier, j)`` for the first entry ``items[j]`` that repeats an
+    earlier one, ``items[earlier]``; None when each id is there once (the
+    rule of a PackResult and of a stream's pending packs)."""
+    _ids, first = np.unique(items, return_index=True)
+    if first.size == items.size:
+        return None
+    repeat = np.ones(items.size, dtype=bool)
+    repeat[first] = False
+    j = int(np.argmax(repeat))
+    return int(np.argmax(items == items[j])), j
 
 
 def _check_used(used: np.ndarray, sums: np.ndarray) -> None:

@@ -9,13 +9,15 @@ All the packing is in C (``sp_stream_*``), driven by the base class
 ``Stream`` of the extension (``_core/_stream.c``), which owns the C stream,
 makes every call on it, builds the packs and keeps the packs of an
 interrupted call as pending packs. ``add`` is its C method; this module
-checks arguments, words the errors of the other calls and pickles.
+checks arguments, words the errors (``add``'s too, from ``_add_error``)
+and pickles.
 """
 
 from __future__ import annotations
 
 import copyreg
 import hashlib
+import operator
 import os
 import weakref
 from typing import NamedTuple
@@ -23,18 +25,18 @@ from typing import NamedTuple
 import numpy as np
 
 from ._core import native as _native
-from ._core._ext import Stream, StreamError, set_types
+from ._core._ext import Stream, StreamError, set_add_helpers
 from ._core.validation import as_lengths, check_capacity, check_k, check_max_seqs
 from .registry import available_strategies, get_strategy
-from .result import Pack, bin_sums
+from .result import Pack, repeated_id
 
 _PICKLE_VERSION = 4
 #: The versions read: 3 is 4 without pending packs.
 _PICKLE_VERSIONS = (3, 4)
 
-# add() in C takes NumPy integers as validation.as_length does, and raises
-# native's error for an id beyond int64.
-set_types(np.integer, _native.TotalOverflowError)
+#: The statuses of a bad length.
+_LENGTH_STATUSES = (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE,
+                    _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY)
 
 
 class _Info(NamedTuple):
@@ -252,15 +254,19 @@ class StreamPacker(Stream):
         if pending is not None and (pickled["version"] < 4 or not isinstance(pending, tuple)
                                     or len(pending) != 4
                                     or pickled.get("pending_digest") != _digest(pending)):
-            raise ValueError("StreamPacker pickle: the pending packs are corrupted (digest)")
+            raise _corrupted("digest")
         if pending is not None:
             pending = tuple(_int64_array(a, "pending") for a in pending)
-            # Checked against the state first, so that a bad pickle leaves
-            # this object as it was.
-            probe = Stream.__new__(Stream)
-            _import(probe, state, None)
-            _check_pending(*pending, _Info(*probe._info()))
-        _import(self, state, pending)
+            if repeated_id(pending[0]) is not None:
+                raise _corrupted("ids")
+        # Stream._import checks the rest of the pending packs against the
+        # state, and leaves this object as it was if either is bad.
+        try:
+            self._import(state, pending, Pack)
+        except StreamError as error:
+            raise _stream_error(error.args[0]) from None
+        except ValueError as error:
+            raise _corrupted(error.args[0]) from None
         self._attach()
 
 
@@ -289,17 +295,26 @@ if hasattr(os, "register_at_fork"):
                         after_in_child=_after_fork)
 
 
-def _import(stream: Stream, state: np.ndarray, pending) -> None:
-    """``Stream._import`` with its error worded."""
-    try:
-        stream._import(state, pending, Pack)
-    except StreamError as error:
-        raise _stream_error(error.args[0]) from None
-
-
 def _stream_error(status: int) -> Exception:
     """The exception for a stream call's status (other than a length's)."""
     return _native.error(status, subject="the number of sequences of a stream")
+
+
+def _add_error(status: int, length, capacity: int) -> Exception:
+    """The exception of ``add`` (in C, which calls this once its C call has
+    returned) for a status."""
+    if status in _LENGTH_STATUSES:
+        return _native.length_error(status, operator.index(length), capacity)
+    return _stream_error(status)
+
+
+# add() in C takes NumPy integers as validation.as_length does, and words
+# its errors here.
+set_add_helpers(np.integer, _add_error)
+
+
+def _corrupted(part: str) -> ValueError:
+    return ValueError(f"StreamPacker pickle: the pending packs are corrupted ({part})")
 
 
 def _batch_error(error: StreamError, lengths: np.ndarray, capacity: int) -> Exception:
@@ -307,17 +322,13 @@ def _batch_error(error: StreamError, lengths: np.ndarray, capacity: int) -> Exce
     index of the first bad length or, out of memory, of the first length
     not taken."""
     status, index = error.args
-    n = len(lengths)
     if status == _native.lib.SP_ERR_OUT_OF_MEMORY and index > 0:
         return MemoryError(f"seqpacker: the stream ran out of memory after it took the first "
-                           f"{index} of the chunk's {n} lengths: those stay added (their packs "
-                           f"come out first from the next call), and the rest, "
+                           f"{index} of the chunk's {len(lengths)} lengths: those stay added "
+                           f"(their packs come out first from the next call), and the rest, "
                            f"lengths[{index}:], was not")
-    try:
-        _native.raise_for_lengths(status, lengths, capacity, index,
-                                  subject="the number of sequences of a stream")
-    except Exception as worded:
-        return worded
+    if status in _LENGTH_STATUSES:
+        return _native.length_error(status, int(lengths[index]), capacity, index)
     return _stream_error(status)
 
 
@@ -344,26 +355,3 @@ def _int64_array(data, name: str) -> np.ndarray:
     if not (isinstance(data, bytes) and len(data) % 8 == 0):
         raise ValueError(f"StreamPacker pickle: {name!r} is not int64 values")
     return np.frombuffer(data, dtype="<i8").astype(np.int64)
-
-
-def _check_pending(items, lengths, offsets, used, info: _Info) -> None:
-    """ValueError unless these are packs a stream with this ``info`` can hand
-    out: at least one; offsets that split the items into non-empty packs;
-    each length in [1, capacity]; each pack's used their sum and at most
-    capacity; distinct ids below the next id."""
-    bad = None
-    if (len(offsets) != len(used) + 1 or len(lengths) != len(items) or offsets[0] != 0
-            or not len(used)):
-        bad = "array sizes"
-    elif offsets[-1] != len(items) or np.any(np.diff(offsets) < 1):
-        bad = "offsets"
-    elif lengths.min() < 1 or lengths.max() > info.capacity:
-        bad = "lengths"
-    elif (np.any(bin_sums(lengths, offsets) != used)
-          or used.max() > info.capacity):
-        bad = "used"
-    elif (items.min() < 0 or items.max() >= info.sequences_added
-          or len(np.unique(items)) != len(items)):
-        bad = "ids"
-    if bad is not None:
-        raise ValueError(f"StreamPacker pickle: the pending packs are corrupted ({bad})")

@@ -534,6 +534,32 @@ def test_add_reads_a_pack_larger_than_its_stack_buffers():
     assert second.sequence_ids == [700] and second.used == 1000
 
 
+@pytest.mark.parametrize("strategy", ["nf", "hk"])
+def test_add_and_add_many_word_their_errors_from_natives_table(monkeypatch, strategy):
+    """add() (in C) and add_many take their messages from one table,
+    native._ERRORS: a changed entry changes both."""
+    lib = _native.lib
+    for status, template in [(lib.SP_ERR_LENGTH_NOT_POSITIVE, "bad {name} {value}"),
+                             (lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY, "big {name} {value} {capacity}"),
+                             (lib.SP_ERR_FINISHED, "done")]:
+        monkeypatch.setitem(_native._ERRORS, status, (ValueError, template))
+    packer = StreamPacker(10, strategy)
+    for length, single, batch in [(0, "bad length 0", "bad lengths[1] 0"),
+                                  (2**64, "big length 18446744073709551616 10", None),
+                                  (np.int64(11), "big length 11 10", "big lengths[1] 11 10")]:
+        with pytest.raises(ValueError) as error:
+            packer.add(length)
+        assert str(error.value) == single
+        if batch is not None:
+            with pytest.raises(ValueError) as error:
+                packer.add_many([1, length])
+            assert str(error.value) == batch
+    packer.finish()
+    for call in (lambda: packer.add(1), lambda: packer.add_many([1])):
+        with pytest.raises(ValueError, match="^done$"):
+            call()
+
+
 def state_with_unread_packs(lengths: np.ndarray) -> bytes:
     """The exported state (little-endian bytes) of a C stream (NF, capacity
     10) that added ``lengths`` through the C API and read none of its packs."""
@@ -771,6 +797,33 @@ def test_a_pickle_keeps_the_pending_packs(interrupt_once, strategy):
             at += len(part)
         with pytest.raises(ValueError, match="pending packs are corrupted \\(digest\\)"):
             StreamPacker(1).__setstate__(dict(good, pending=tuple(parts)))
+
+
+@pytest.mark.parametrize("part", ["array sizes", "offsets", "lengths", "used", "ids"])
+def test_import_checks_the_pending_packs_it_reads(part):
+    """Stream._import, called directly (no __setstate__ checks before it),
+    refuses damaged pending packs with ValueError, never reading outside
+    them, and leaves the stream as it was."""
+    packer = StreamPacker(10, "nf")
+    packer.add_many([4, 4, 4, 4])  # ids 0..3 added; the state's next id is 4
+    state = np.frombuffer(packer._export()[0], np.int64)
+    good = [np.array(a, dtype=np.int64) for a in ([0, 1, 2], [4, 4, 4], [0, 2, 3], [8, 4])]
+    packer._import(state, tuple(good), seqpacker.result.Pack)  # accepted
+    assert packer._info().pending_packs == 2
+    damages = {
+        "array sizes": [(2, [0]), (3, [8, 4, 1]), (1, [4, 4]), (2, [])],
+        "offsets": [(2, [1, 2, 3]), (2, [0, 0, 3]), (2, [0, 5, 3]), (2, [0, 2, 1000]),
+                    (2, [0, -5, 3]), (2, [0, 2, 2**62])],
+        "lengths": [(1, [4, 0, 4]), (1, [4, 11, 4]), (1, [-(2**63), 4, 4])],
+        "used": [(3, [8, 5]), (3, [8, -1]), (1, [10, 10, 4])],
+        "ids": [(0, [0, 1, 4]), (0, [-1, 1, 2]), (0, [0, 1, 2**63 - 1])],
+    }[part]
+    for which, values in damages:
+        damaged = list(good)
+        damaged[which] = np.array(values, dtype=np.int64)
+        with pytest.raises(ValueError, match=f"^{part}$"):
+            packer._import(state, tuple(damaged), seqpacker.result.Pack)
+        assert packer._info().pending_packs == 2
 
 
 def test_version_3_pickles_load():

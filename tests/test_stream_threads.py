@@ -50,9 +50,17 @@ def test_shared_stream_hands_out_every_id_once_through_errors_interrupts_and_pic
     counts = {"rejected": 0, "interrupted": 0, "calls": 0}
     pickles, failures, count_lock = [], [], threading.Lock()
 
+    def count(what):
+        with count_lock:
+            counts[what] += 1
+
+    def enough():
+        with count_lock:
+            return counts["rejected"] > 0 and counts["interrupted"] > 0 and len(pickles) > 10
+
     def worker(t):
         rng = np.random.default_rng(t)
-        ids, rejected, interrupted, calls = got[t], 0, 0, 0
+        ids = got[t]
         try:
             while not stop.is_set():
                 size = int(rng.integers(1, 40)) if rng.random() < 0.9 else 400
@@ -60,7 +68,7 @@ def test_shared_stream_hands_out_every_id_once_through_errors_interrupts_and_pic
                 if rng.random() < 0.15:
                     chunk[-1] = 0  # rejected whole
                 kind = rng.integers(3)
-                calls += 1
+                count("calls")
                 try:
                     if kind == 0:
                         for length in chunk.tolist():
@@ -72,15 +80,11 @@ def test_shared_stream_hands_out_every_id_once_through_errors_interrupts_and_pic
                         ids += [part.tolist() for part in np.split(items, splits) if len(part)]
                 except ValueError as error:
                     assert "is not a valid length" in str(error)
-                    rejected += 1
+                    count("rejected")
                 except KeyboardInterrupt:
-                    interrupted += 1
+                    count("interrupted")
         except BaseException as error:  # reported by the main thread
             failures.append(error)
-        with count_lock:
-            counts["rejected"] += rejected
-            counts["interrupted"] += interrupted
-            counts["calls"] += calls
 
     def pickler():
         try:
@@ -98,7 +102,12 @@ def test_shared_stream_hands_out_every_id_once_through_errors_interrupts_and_pic
     threads.append(threading.Thread(target=pickler))
     for thread in threads:
         thread.start()
+    # At least SECONDS, and on a loaded machine until every kind of event
+    # has happened (within a generous deadline).
     time.sleep(SECONDS)
+    deadline = time.monotonic() + 60
+    while not enough() and not failures and time.monotonic() < deadline:
+        time.sleep(0.05)
     stop.set()
     for thread in threads:
         thread.join()

@@ -4,46 +4,64 @@
  * A call reads packs into a Chunk and builds its result from it; packs it
  * cannot hand out (an interrupt or a failed allocation after the C call)
  * stay in the stream's pending Chunk, joined in order, until a later call
- * hands them out or a pickle keeps them (see _stream.c).
+ * hands them out or a pickle keeps them (see _stream_pending.c).
  */
-#if !defined(_WIN32) && !defined(_DEFAULT_SOURCE)
-#  define _DEFAULT_SOURCE /* madvise */
-#endif
 #include "_chunks.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__linux__)
-#  include <sys/mman.h>
-#endif
+/* Large arrays, once freed, are kept for the next ones, up to SPARE_BYTES
+ * in all: a stream fed chunk by chunk (add_many_flat hands its arrays to
+ * NumPy, which frees them) would otherwise have every page of its arrays
+ * faulted in anew by each call, which costs more than the packing. Large
+ * sizes are rounded up to LARGE_BYTES, so that chunks of about the same
+ * size fit each other's arrays. Used with the GIL held. */
+#define LARGE_BYTES ((size_t)1 << 20)
+#define SPARE_BYTES ((size_t)64 << 20)
+enum { SPARES = 8 };
+static int64_t *spares[SPARES]; /* blocks of int64_alloc(), header first */
+static size_t spare_bytes;
 
-/* ---- memory ------------------------------------------------------------ */
-
-#if defined(MADV_HUGEPAGE)
-/* Arrays of a large chunk are written once, page by page: backed by huge
- * pages (as the C library and NumPy back theirs), they take a fraction of
- * the page faults, which otherwise cost more than the packing. */
-#  define HUGE_PAGE ((size_t)2 << 20)
-#endif
-
-/* Room for n int64 values (at least one), freed with free(); NULL when
- * out of memory. */
+/* Room for n int64 values (at least one), freed with int64_free(); NULL
+ * when out of memory. The word before them holds the block's size. */
 static int64_t *int64_alloc(int64_t n)
 {
-    if (n < 0 || (uint64_t)n > SIZE_MAX / 8 - 1)
+    if (n < 0 || (uint64_t)n >= PTRDIFF_MAX / 8 - LARGE_BYTES)
         return NULL;
-    size_t bytes = ((size_t)n + 1) * 8;
-#if defined(MADV_HUGEPAGE)
-    if (bytes >= HUGE_PAGE && bytes <= SIZE_MAX - HUGE_PAGE) {
-        size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-        void *p = aligned_alloc(HUGE_PAGE, rounded);
-        if (p != NULL)
-            (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only */
-        return p;
+    size_t bytes = ((size_t)n + 2) * 8;
+    int best = -1;
+    if (bytes >= LARGE_BYTES) {
+        bytes = (bytes + LARGE_BYTES - 1) / LARGE_BYTES * LARGE_BYTES;
+        for (int i = 0; i < SPARES; i++)
+            if (spares[i] != NULL && (size_t)spares[i][0] >= bytes &&
+                (best < 0 || spares[i][0] < spares[best][0]))
+                best = i;
     }
-#endif
-    return malloc(bytes);
+    int64_t *block = best >= 0 ? spares[best] : malloc(bytes);
+    if (best >= 0) {
+        spares[best] = NULL;
+        spare_bytes -= (size_t)block[0];
+    } else if (block != NULL) {
+        block[0] = (int64_t)bytes;
+    }
+    return block == NULL ? NULL : block + 1;
+}
+
+static void int64_free(int64_t *values)
+{
+    if (values == NULL)
+        return;
+    int64_t *block = values - 1;
+    const size_t bytes = (size_t)block[0];
+    for (int i = 0; i < SPARES && bytes >= LARGE_BYTES && spare_bytes + bytes <= SPARE_BYTES;
+         i++)
+        if (spares[i] == NULL) {
+            spares[i] = block;
+            spare_bytes += bytes;
+            return;
+        }
+    free(block);
 }
 
 /* ---- Int64Array: an array that NumPy reads in place ---------------------- */
@@ -71,7 +89,7 @@ static void array_dealloc(Int64Array *self)
 {
     PyTypeObject *type = Py_TYPE(self);
     freefunc tp_free = (freefunc)PyType_GetSlot(type, Py_tp_free);
-    free(self->values);
+    int64_free(self->values);
     tp_free(self);
     Py_DECREF(type);
 }
@@ -127,12 +145,27 @@ int chunk_alloc(Chunk *c, int64_t items, int64_t packs)
     return 0;
 }
 
+int chunk_copy(Chunk *c, const int64_t *items, const int64_t *lengths, const int64_t *offsets,
+               const int64_t *used, int64_t packs)
+{
+    const int64_t n = offsets[packs];
+    if (chunk_alloc(c, n, packs) < 0)
+        return -1;
+    memcpy(c->items, items, (size_t)n * 8);
+    memcpy(c->lengths, lengths, (size_t)n * 8);
+    memcpy(c->offsets, offsets, (size_t)(packs + 1) * 8);
+    memcpy(c->used, used, (size_t)packs * 8);
+    c->num_items = n;
+    c->num_packs = packs;
+    return 0;
+}
+
 void chunk_free(Chunk *c)
 {
-    free(c->items);
-    free(c->lengths);
-    free(c->offsets);
-    free(c->used);
+    int64_free(c->items);
+    int64_free(c->lengths);
+    int64_free(c->offsets);
+    int64_free(c->used);
     memset(c, 0, sizeof *c);
 }
 

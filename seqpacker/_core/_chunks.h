@@ -1,7 +1,7 @@
 /*
  * _chunks.h - packs moved out of a C stream and not handed out yet: the
  * arrays one call reads them into, and a stream's pending packs (see
- * _chunks.c).
+ * _chunks.c and _stream_pending.c).
  */
 #ifndef SEQPACKER_CHUNKS_H
 #define SEQPACKER_CHUNKS_H
@@ -21,6 +21,11 @@ typedef struct {
 /* Room for so many ids and packs; 0, or -1 with MemoryError. */
 int chunk_alloc(Chunk *c, int64_t items, int64_t packs);
 
+/* A copy of `packs` packs in the form of a Chunk (offsets[packs] ids);
+ * 0, or -1 with MemoryError. */
+int chunk_copy(Chunk *c, const int64_t *items, const int64_t *lengths, const int64_t *offsets,
+               const int64_t *used, int64_t packs);
+
 /* Releases the arrays; the chunk is empty after. */
 void chunk_free(Chunk *c);
 
@@ -30,7 +35,7 @@ sp_pack_buffers chunk_buffers(Chunk *c, int64_t items, int64_t packs);
 /* Sets num_items and num_packs from what a C call wrote into `out`. */
 void chunk_written(Chunk *c, const sp_pack_buffers *out);
 
-/* *first followed by *second, in PyMem memory, into *first; *second is
+/* *first followed by *second, into *first; *second is
  * freed. 0, or -1 with MemoryError (both left as they were). */
 int chunk_join(Chunk *first, Chunk *second);
 

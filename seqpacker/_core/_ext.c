@@ -4,8 +4,9 @@
  *
  * It holds what cffi cannot do fast: Python objects built or read in C.
  * _packs.c builds the Pack objects and id lists of results;
- * _sequences.c reads lists of token ids; _stream.c is StreamPacker's base
- * class, which owns its C stream (add() runs once per length). Like every
+ * _sequences.c reads lists of token ids; _stream.c (with
+ * _stream_pending.c, _stream_batch.c and _chunks.c) is StreamPacker's
+ * base class, which owns its C stream (add() runs once per length). Like every
  * extension module of the package it is built against the limited C API
  * of Python 3.9 (see seqpacker/meson.build).
  */

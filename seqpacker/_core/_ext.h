@@ -1,7 +1,7 @@
 /*
  * _ext.h - the parts of the extension module seqpacker._core._ext: Pack
  * objects and id lists (_packs.c), token lists (_sequences.c), and the
- * stream that StreamPacker subclasses (_stream.c, _chunks.c). _ext.c
+ * stream that StreamPacker subclasses (_stream*.c, _chunks.c). _ext.c
  * makes the module from them.
  */
 #ifndef SEQPACKER_EXT_H
