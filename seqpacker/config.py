@@ -40,7 +40,7 @@ def get_include() -> str:
 def get_lib_dir() -> str:
     """The folder that holds ``libseqpacker``."""
     _existing(PACKAGE_DIR / "include")  # an editable install has neither
-    return str(PACKAGE_DIR)
+    return str(PACKAGE_DIR / "_core")
 
 
 def get_pkg_config_dir() -> str:

@@ -56,8 +56,7 @@ diff "$work/digest-linux" "$work/digest-windows"
 echo "bins_digest: $(wc -l < "$work/digest-linux") runs, the same bins on Linux, the portable path and Windows"
 make_venv "$work/portable-venv"
 install_with_setup_args "$work/portable-venv" -Dlinux_page_advice=false
-portable_lib=$(cd "$work" && "$work/portable-venv/bin/python" -c \
-  'import pathlib, seqpacker; print(pathlib.Path(seqpacker.__file__).parent / "libseqpacker.so")')
+portable_lib=$(cd "$work" && "$work/portable-venv/bin/python" -m seqpacker.config --libdir)/libseqpacker.so
 if nm -D "$portable_lib" | grep -E ' U (madvise|aligned_alloc)'; then
   echo "the portable package calls Linux page advice (above)"; exit 1
 fi
