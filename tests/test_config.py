@@ -72,7 +72,8 @@ def test_flags_are_shell_quoted_and_single_folders_are_not(tmp_path, monkeypatch
     assert config_module.main(["--cflags", "--libs"]) == 0
     line = capsys.readouterr().out.strip()
     assert " " in str(package) and line.split() != shlex.split(line)
-    assert shlex.split(line) == [f"-I{package / 'include'}", f"-L{package}", "-lseqpacker",
-                                 f"-Wl,-rpath,{package}"]
+    lib_dir = package / "_core"
+    assert shlex.split(line) == [f"-I{package / 'include'}", f"-L{lib_dir}", "-lseqpacker",
+                                 f"-Wl,-rpath,{lib_dir}"]
     assert config_module.main(["--libdir"]) == 0
-    assert capsys.readouterr().out == f"{package}\n"
+    assert capsys.readouterr().out == f"{lib_dir}\n"
