@@ -166,7 +166,9 @@ class StreamPacker(Stream):
             items, offsets = self._add_many(lengths, True)
         except StreamError as error:
             raise _batch_error(error, lengths, self.capacity) from None
-        # Arrays over the memory C wrote, not copies.
+        # Arrays over the memory C wrote, not copies. The packs have left C
+        # here: a MemoryError of these few small objects loses them, as an
+        # interrupt between a call and its return would (docs/streaming.md).
         return np.asarray(items), np.asarray(offsets)[1:-1]
 
     def finish(self) -> list[Pack]:
@@ -280,8 +282,10 @@ def _before_fork() -> None:
     GIL (a large ``add_many``) and hold each stream, so that the child
     copies whole streams and finds their locks free."""
     for packer in list(_LIVE):
-        packer._fork_hold()
+        # Listed first: an interrupt between the two then leaves a listed
+        # stream that _fork_release finds not held, never a held one unlisted.
         _HELD_AT_FORK.append(packer)
+        packer._fork_hold()
 
 
 def _after_fork() -> None:
@@ -318,11 +322,21 @@ def _corrupted(part: str) -> ValueError:
 
 
 def _batch_error(error: StreamError, lengths: np.ndarray, capacity: int) -> Exception:
-    """The exception for a StreamError of ``_add_many``: its status and the
+    """The exception for a StreamError of ``_add_many``: its status, the
     index of the first bad length or, out of memory, of the first length
-    not taken."""
-    status, index = error.args
-    if status == _native.lib.SP_ERR_OUT_OF_MEMORY and index > 0:
+    not taken, and the number of lengths taken (out of memory, the index)."""
+    status, index = error.args[:2]
+    out_of_memory = status == _native.lib.SP_ERR_OUT_OF_MEMORY
+    taken = error.args[2] if len(error.args) > 2 else (index if out_of_memory else 0)
+    if status in _LENGTH_STATUSES and taken > 0:
+        # The C stream checks the chunk first; a bad length after that is
+        # one another thread wrote while the C call ran without the GIL.
+        bad = _native.length_error(status, int(lengths[index]), capacity, index)
+        return type(bad)(f"{bad} (another thread changed the array during the call): the "
+                         f"first {taken} of the chunk's {len(lengths)} lengths stay added "
+                         f"(their packs come out first from the next call), and the rest, "
+                         f"lengths[{taken}:], was not")
+    if out_of_memory and index > 0:
         return MemoryError(f"seqpacker: the stream ran out of memory after it took the first "
                            f"{index} of the chunk's {len(lengths)} lengths: those stay added "
                            f"(their packs come out first from the next call), and the rest, "

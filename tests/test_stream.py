@@ -263,6 +263,7 @@ def test_the_last_id_then_overflow():
     state = packer.__getstate__()
     words = np.frombuffer(state["state"], dtype="<i8").copy()
     words[6] = INT64_MAX - 1  # next id
+    packer = StreamPacker.__new__(StreamPacker)
     packer.__setstate__({"version": state["version"], "state": seal(words).tobytes()})
     assert packer.add(10)[0].sequence_ids == [INT64_MAX - 1]
     with pytest.raises(OverflowError):
@@ -804,10 +805,11 @@ def test_import_checks_the_pending_packs_it_reads(part):
     """Stream._import, called directly (no __setstate__ checks before it),
     refuses damaged pending packs with ValueError, never reading outside
     them, and leaves the stream as it was."""
-    packer = StreamPacker(10, "nf")
-    packer.add_many([4, 4, 4, 4])  # ids 0..3 added; the state's next id is 4
-    state = np.frombuffer(packer._export()[0], np.int64)
+    source = StreamPacker(10, "nf")
+    source.add_many([4, 4, 4, 4])  # ids 0..3 added; the state's next id is 4
+    state = np.frombuffer(source._export()[0], np.int64)
     good = [np.array(a, dtype=np.int64) for a in ([0, 1, 2], [4, 4, 4], [0, 2, 3], [8, 4])]
+    packer = StreamPacker.__new__(StreamPacker)  # _import sets up a new object only
     packer._import(state, tuple(good), seqpacker.result.Pack)  # accepted
     assert packer._info().pending_packs == 2
     damages = {
@@ -831,7 +833,7 @@ def test_version_3_pickles_load():
     packer = StreamPacker(100, "hk", k=4)
     packer.add_many([30, 30, 60, 10])
     old = dict(packer.__getstate__(), version=3)
-    resumed = StreamPacker(1)
+    resumed = StreamPacker.__new__(StreamPacker)
     resumed.__setstate__(old)
     assert as_tuples(resumed.finish()) == as_tuples(packer.finish())
     with pytest.raises(ValueError, match="version 3 or 4"):
@@ -902,7 +904,7 @@ def test_every_call_hands_out_what_c_left_unread():
     state = {"version": 4, "state": state_with_unread_packs(np.array([6, 6, 6], np.int64))}
     for call in (lambda p: p.add_many([6]), lambda p: p.add_many_flat(np.array([6])),
                  lambda p: p.finish()):
-        packer = StreamPacker(1)
+        packer = StreamPacker.__new__(StreamPacker)
         packer.__setstate__(state)
         got = call(packer)
         if isinstance(got, tuple):
@@ -1032,6 +1034,142 @@ def test_a_length_outside_int64_is_a_value_error_while_packs_are_pending(interru
         with pytest.raises(ValueError, match="is not a valid length|exceeds capacity"):
             packer.add(huge)
     assert [p.sequence_ids for p in packer.add(60)] == [[0], [1], [2]]
+
+
+def test_a_length_changed_during_the_call_says_what_was_added():
+    """A bad length that C finds after taking a prefix (another thread
+    wrote the array while the C call ran without the GIL): the error says
+    how many stay added (StreamError(status, index, taken))."""
+    status = _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY
+    lengths = np.array([10, 20, 30, 400, 50])
+    worded = seqpacker.stream._batch_error(_ext.StreamError(status, 3, 3), lengths, 100)
+    assert isinstance(worded, ValueError)
+    assert str(worded) == (
+        "lengths[3] = 400 exceeds capacity 100 (another thread changed the array during the "
+        "call): the first 3 of the chunk's 5 lengths stay added (their packs come out first "
+        "from the next call), and the rest, lengths[3:], was not")
+    # Found by the check before anything was taken: none added, as before.
+    worded = seqpacker.stream._batch_error(_ext.StreamError(status, 3, 0), lengths, 100)
+    assert str(worded) == "lengths[3] = 400 exceeds capacity 100"
+
+
+@pytest.fixture
+def fail_allocations():
+    """``_ext._fail_after(countdown, period)``: the countdown-th next
+    allocation of packs (a chunk, or a result built of them) raises
+    MemoryError; off again after the test."""
+    yield _ext._fail_after
+    _ext._fail_after(0)
+
+
+def all_ids(packs) -> list:
+    return sorted(i for p in packs for i in p.sequence_ids)
+
+
+@pytest.mark.parametrize("call", ["add_many", "add_many_flat", "finish"])
+def test_a_signal_handler_that_checkpoints_during_the_check_sees_the_packs(
+        interrupt_once, call):
+    """A handler that runs at the signal check after the C call (a SIGTERM
+    handler that pickles the packer and exits) finds the call's packs still
+    pending: the ids handed out and those in its pickle cover every id."""
+    lengths = np.random.default_rng(8).integers(1, 101, 600)
+    packer = StreamPacker(100, "hk")
+    out = all_ids(packer.add_many(lengths[:300]))
+    saved = []
+
+    def handler():
+        saved.append(pickle.dumps(packer))
+        raise SystemExit(1)
+
+    if call == "finish":
+        out += all_ids(packer.add_many(lengths[300:]))
+    _ext._interrupt_after(1, 0, handler)
+    with pytest.raises(SystemExit):
+        packer.finish() if call == "finish" else getattr(packer, call)(lengths[300:])
+    resumed = pickle.loads(saved[0])
+    assert resumed._info().pending_packs
+    assert sorted(out + all_ids(resumed.finish())) == list(range(600))
+    # The packer itself kept them too, as after any interrupt.
+    assert sorted(out + all_ids(packer.finish())) == list(range(600))
+
+
+def test_a_failed_join_keeps_every_pending_pack_in_order(interrupt_once, fail_allocations):
+    """Packs pending from two interrupted calls, then an add_many_flat whose
+    joining of them with its own fails: all three calls' packs stay pending,
+    in the order of the calls, also through a pickle."""
+    rng = np.random.default_rng(9)
+    chunks = [rng.integers(1, 101, n) for n in (300, 200, 250)]
+    packer, twin = StreamPacker(100, "nf"), StreamPacker(100, "nf")
+    expected = []
+    for chunk in chunks[:2]:
+        interrupt_once()
+        with pytest.raises(KeyboardInterrupt):
+            packer.add_many(chunk)
+        expected += twin.add_many(chunk)
+    fail_allocations(2)  # the chunk for C, then the joined arrays
+    with pytest.raises(MemoryError):
+        packer.add_many_flat(chunks[2])
+    expected += twin.add_many(chunks[2]) + twin.finish()
+    assert packer.sequences_added == 750
+    resumed = pickle.loads(pickle.dumps(packer))
+    assert as_tuples(resumed.finish()) == as_tuples(expected)
+    assert as_tuples(packer.finish()) == as_tuples(expected)
+
+
+def test_add_keeps_its_packs_when_building_them_fails_without_allocating(fail_allocations):
+    """add() reads its few packs into a chunk allocated before: when their
+    Pack objects cannot be built (and every allocation fails), they stay
+    pending and come out of the next call, with no MemoryError of its own
+    in place of the first."""
+    packer = StreamPacker(10, "nf")
+    assert packer.add(6) == [] and all_ids(packer.add(5)) == [0]
+    fail_allocations(1, 1)  # every allocation of packs from here on
+    with pytest.raises(MemoryError):
+        packer.add(5)  # exactly full: closes [1, 2]
+    assert packer._info().pending_packs == 1
+    with pytest.raises(MemoryError):
+        packer.add(3)  # packs pending: the general path, whose chunk fails
+    fail_allocations(0)
+    assert [p.sequence_ids for p in packer.add(10)] == [[1, 2], [3], [4]]
+
+
+def test_init_and_setstate_refuse_a_packer_that_has_a_stream():
+    """A second __init__ or __setstate__ would drop the open bins and the
+    pending packs (and undo other threads' adds): only a new object (as
+    pickle and copy make) is set up."""
+    packer = StreamPacker(10, "nf")
+    packer.add(6)
+    with pytest.raises(RuntimeError, match="has a stream already"):
+        packer.__init__(20)
+    with pytest.raises(RuntimeError, match="has a stream already"):
+        packer.__setstate__(StreamPacker(5).__getstate__())
+    assert packer.capacity == 10 and packer.sequences_added == 1
+    for twin in (copy.copy(packer), copy.deepcopy(packer), pickle.loads(pickle.dumps(packer))):
+        assert all_ids(twin.add(5)) == [0]
+    assert all_ids(packer.add(5)) == [0]
+
+
+def test_an_interrupt_inside_the_fork_handler_leaves_no_stream_held():
+    """An interrupt that lands right after a stream is held before a fork:
+    the stream is listed already, so the handler after the fork lets it go
+    (and lets go of no stream it did not hold)."""
+
+    class Interrupted(StreamPacker):
+        __slots__ = ()
+
+        def _fork_hold(self):
+            super()._fork_hold()
+            raise KeyboardInterrupt
+
+    packer = Interrupted(10, "nf")
+    packer._fork_release()  # not held: nothing to let go
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            seqpacker.stream._before_fork()
+        assert packer in seqpacker.stream._HELD_AT_FORK
+    finally:
+        seqpacker.stream._after_fork()
+    assert packer.add(6) == [] and all_ids(packer.add(5)) == [0]
 
 
 def test_running_out_of_memory_partway_says_what_was_added():

@@ -3,8 +3,10 @@
  *
  * A call reads packs into a Chunk and builds its result from it; packs it
  * cannot hand out (an interrupt or a failed allocation after the C call)
- * stay in the stream's pending Chunk, joined in order, until a later call
- * hands them out or a pickle keeps them (see _stream_pending.c).
+ * stay in the stream's list of pending chunks, in order, until a later
+ * call hands them out or a pickle keeps them (see _stream_pending.c).
+ * Each chunk is allocated before C writes into it, so that keeping its
+ * packs only links it: no path that holds packs allocates.
  */
 #include "_chunks.h"
 
@@ -127,46 +129,92 @@ static Int64Array *new_array(void)
     return (Int64Array *)alloc(int64_array_type, 0);
 }
 
+/* ---- test hook ----------------------------------------------------------- */
+
+static long fault_countdown, fault_period;
+
+PyObject *fail_after(PyObject *module, PyObject *args)
+{
+    long countdown, period = 0;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "l|l:_fail_after", &countdown, &period))
+        return NULL;
+    fault_countdown = countdown;
+    fault_period = period;
+    Py_RETURN_NONE;
+}
+
+int chunk_fault(void)
+{
+    if (fault_countdown > 0 && --fault_countdown == 0) {
+        fault_countdown = fault_period;
+        PyErr_NoMemory();
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- chunks ------------------------------------------------------------- */
 
-int chunk_alloc(Chunk *c, int64_t items, int64_t packs)
+Chunk *chunk_new(int64_t items, int64_t packs)
 {
-    memset(c, 0, sizeof *c);
+    Chunk *c = chunk_fault() ? NULL : calloc(1, sizeof *c);
+    if (c == NULL)
+        return (Chunk *)PyErr_NoMemory();
     c->items = int64_alloc(items);
     c->lengths = int64_alloc(items);
     c->offsets = int64_alloc(packs + 1);
     c->used = int64_alloc(packs);
     if (c->items == NULL || c->offsets == NULL || c->lengths == NULL || c->used == NULL) {
         chunk_free(c);
-        PyErr_NoMemory();
-        return -1;
+        return (Chunk *)PyErr_NoMemory();
     }
     c->offsets[0] = 0;
-    return 0;
+    return c;
 }
 
-int chunk_copy(Chunk *c, const int64_t *items, const int64_t *lengths, const int64_t *offsets,
-               const int64_t *used, int64_t packs)
+Chunk *chunk_copy(const int64_t *items, const int64_t *lengths, const int64_t *offsets,
+                  const int64_t *used, int64_t packs)
 {
     const int64_t n = offsets[packs];
-    if (chunk_alloc(c, n, packs) < 0)
-        return -1;
+    Chunk *c = chunk_new(n, packs);
+    if (c == NULL)
+        return NULL;
     memcpy(c->items, items, (size_t)n * 8);
     memcpy(c->lengths, lengths, (size_t)n * 8);
     memcpy(c->offsets, offsets, (size_t)(packs + 1) * 8);
     memcpy(c->used, used, (size_t)packs * 8);
     c->num_items = n;
     c->num_packs = packs;
-    return 0;
+    return c;
 }
 
 void chunk_free(Chunk *c)
 {
-    int64_free(c->items);
-    int64_free(c->lengths);
-    int64_free(c->offsets);
-    int64_free(c->used);
-    memset(c, 0, sizeof *c);
+    while (c != NULL) {
+        Chunk *next = c->next;
+        int64_free(c->items);
+        int64_free(c->lengths);
+        int64_free(c->offsets);
+        int64_free(c->used);
+        free(c);
+        c = next;
+    }
+}
+
+int64_t chunk_count(const Chunk *c)
+{
+    int64_t packs = 0;
+    for (; c != NULL; c = c->next)
+        packs += c->num_packs;
+    return packs;
+}
+
+void chunk_link(Chunk **first, Chunk *second)
+{
+    while (*first != NULL)
+        first = &(*first)->next;
+    *first = second;
 }
 
 sp_pack_buffers chunk_buffers(Chunk *c, int64_t items, int64_t packs)
@@ -181,58 +229,67 @@ void chunk_written(Chunk *c, const sp_pack_buffers *out)
     c->num_items = c->num_packs > 0 ? c->offsets[c->num_packs] : 0;
 }
 
-int chunk_join(Chunk *first, Chunk *second)
+/* The list that starts at c as one new chunk; NULL with MemoryError. */
+static Chunk *chunk_joined(const Chunk *c)
 {
-    if (first->num_packs == 0) { /* second's arrays, even when it has no packs */
-        chunk_free(first);
-        *first = *second;
-        memset(second, 0, sizeof *second);
-        return 0;
+    int64_t items = 0, packs = chunk_count(c);
+    for (const Chunk *k = c; k != NULL; k = k->next)
+        items += k->num_items;
+    Chunk *all = chunk_new(items, packs);
+    if (all == NULL)
+        return NULL;
+    for (; c != NULL; c = c->next) {
+        const int64_t at = all->num_items, p0 = all->num_packs;
+        memcpy(all->items + at, c->items, (size_t)c->num_items * 8);
+        memcpy(all->lengths + at, c->lengths, (size_t)c->num_items * 8);
+        memcpy(all->used + p0, c->used, (size_t)c->num_packs * 8);
+        for (int64_t p = 1; p <= c->num_packs; p++)
+            all->offsets[p0 + p] = at + c->offsets[p];
+        all->num_items += c->num_items;
+        all->num_packs += c->num_packs;
     }
-    if (second->num_packs == 0) {
-        chunk_free(second);
-        return 0;
-    }
-    Chunk both;
-    const int64_t items = first->num_items, packs = first->num_packs;
-    if (chunk_alloc(&both, items + second->num_items, packs + second->num_packs) < 0)
-        return -1;
-    memcpy(both.items, first->items, (size_t)items * 8);
-    memcpy(both.items + items, second->items, (size_t)second->num_items * 8);
-    memcpy(both.lengths, first->lengths, (size_t)items * 8);
-    memcpy(both.lengths + items, second->lengths, (size_t)second->num_items * 8);
-    memcpy(both.used, first->used, (size_t)packs * 8);
-    memcpy(both.used + packs, second->used, (size_t)second->num_packs * 8);
-    memcpy(both.offsets, first->offsets, (size_t)(packs + 1) * 8);
-    for (int64_t p = 1; p <= second->num_packs; p++)
-        both.offsets[packs + p] = items + second->offsets[p];
-    both.num_items = items + second->num_items;
-    both.num_packs = packs + second->num_packs;
-    chunk_free(first);
-    chunk_free(second);
-    *first = both;
-    return 0;
+    return all;
 }
 
 PyObject *chunk_packs(const Chunk *c, PyObject *pack_type)
 {
-    return make_packs(pack_type, c->items, c->lengths, c->offsets, c->used, c->num_packs);
+    if (chunk_fault())
+        return NULL;
+    PyObject *packs = PyList_New(0);
+    for (; c != NULL && packs != NULL; c = c->next) {
+        PyObject *more = make_packs(pack_type, c->items, c->lengths, c->offsets, c->used,
+                                    c->num_packs);
+        const Py_ssize_t n = PyList_Size(packs);
+        if (more == NULL || PyList_SetSlice(packs, n, n, more) < 0)
+            Py_CLEAR(packs);
+        Py_XDECREF(more);
+    }
+    return packs;
 }
 
-PyObject *chunk_flat(Chunk *c)
+PyObject *chunk_flat(Chunk **c)
 {
-    Int64Array *items = new_array(), *offsets = items == NULL ? NULL : new_array();
+    /* One chunk gives its own arrays; several (or none) are joined first. */
+    Chunk *one = *c != NULL && (*c)->next == NULL ? *c : chunk_joined(*c);
+    Int64Array *items = one == NULL || chunk_fault() ? NULL : new_array();
+    Int64Array *offsets = items == NULL ? NULL : new_array();
     PyObject *result = offsets == NULL ? NULL : PyTuple_New(2);
-    if (result == NULL) { /* the chunk keeps its arrays */
+    if (result == NULL) { /* the list keeps its arrays */
         Py_XDECREF(items);
         Py_XDECREF(offsets);
+        if (one != *c)
+            chunk_free(one);
         return NULL;
     }
-    items->values = c->items;
-    items->size = c->num_items;
-    offsets->values = c->offsets;
-    offsets->size = c->num_packs + 1;
-    c->items = c->offsets = NULL; /* theirs now */
+    items->values = one->items;
+    items->size = one->num_items;
+    offsets->values = one->offsets;
+    offsets->size = one->num_packs + 1;
+    one->items = one->offsets = NULL; /* theirs now */
+    if (one != *c)
+        chunk_free(one);
+    chunk_free(*c);
+    *c = NULL;
     PyTuple_SetItem(result, 0, (PyObject *)items);
     PyTuple_SetItem(result, 1, (PyObject *)offsets);
     return result;
@@ -240,8 +297,35 @@ PyObject *chunk_flat(Chunk *c)
 
 PyObject *chunk_bytes(const Chunk *c)
 {
-    return Py_BuildValue("(y#y#y#y#)", (const char *)c->items, (Py_ssize_t)c->num_items * 8,
-                         (const char *)c->lengths, (Py_ssize_t)c->num_items * 8,
-                         (const char *)c->offsets, (Py_ssize_t)(c->num_packs + 1) * 8,
-                         (const char *)c->used, (Py_ssize_t)c->num_packs * 8);
+    PyObject *a[4] = {NULL}, *result = NULL;
+    int64_t num_items = 0, num_packs = chunk_count(c);
+    for (const Chunk *k = c; k != NULL; k = k->next)
+        num_items += k->num_items;
+    const int64_t sizes[4] = {num_items, num_items, num_packs + 1, num_packs};
+    for (int i = 0; i < 4; i++)
+        if ((a[i] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sizes[i] * 8)) == NULL)
+            goto done;
+    int64_t *out[4];
+    for (int i = 0; i < 4; i++)
+        out[i] = (int64_t *)PyBytes_AsString(a[i]);
+    out[2][0] = 0;
+    for (int64_t at = 0, p0 = 0; c != NULL; c = c->next) {
+        memcpy(out[0] + at, c->items, (size_t)c->num_items * 8);
+        memcpy(out[1] + at, c->lengths, (size_t)c->num_items * 8);
+        memcpy(out[3] + p0, c->used, (size_t)c->num_packs * 8);
+        for (int64_t p = 1; p <= c->num_packs; p++)
+            out[2][p0 + p] = at + c->offsets[p];
+        at += c->num_items;
+        p0 += c->num_packs;
+    }
+    /* Every copy is made: Python code may run from here on. */
+    result = PyTuple_New(4);
+    for (int i = 0; i < 4 && result != NULL; i++) {
+        PyTuple_SetItem(result, i, a[i]);
+        a[i] = NULL;
+    }
+done:
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(a[i]);
+    return result;
 }

@@ -12,22 +12,32 @@
 
 /* Packs as sp_pack_buffers points C at them: pack p holds the ids
  * items[offsets[p] .. offsets[p + 1]) with their lengths, used[p] tokens,
- * in memory of int64_alloc(). All zero: none. */
-typedef struct {
+ * in memory of int64_alloc(). A heap node, so that a stream's pending
+ * packs are a list of chunks in order: linking one never allocates. */
+typedef struct Chunk {
     int64_t *items, *lengths, *offsets, *used;
     int64_t num_items, num_packs; /* written */
+    struct Chunk *next;           /* the next chunk of a list, or NULL */
 } Chunk;
 
-/* Room for so many ids and packs; 0, or -1 with MemoryError. */
-int chunk_alloc(Chunk *c, int64_t items, int64_t packs);
+/* A chunk with room for so many ids and packs and none written; NULL with
+ * MemoryError (also when chunk_fault() fails it). */
+Chunk *chunk_new(int64_t items, int64_t packs);
 
 /* A copy of `packs` packs in the form of a Chunk (offsets[packs] ids);
- * 0, or -1 with MemoryError. */
-int chunk_copy(Chunk *c, const int64_t *items, const int64_t *lengths, const int64_t *offsets,
-               const int64_t *used, int64_t packs);
+ * NULL with MemoryError. */
+Chunk *chunk_copy(const int64_t *items, const int64_t *lengths, const int64_t *offsets,
+                  const int64_t *used, int64_t packs);
 
-/* Releases the arrays; the chunk is empty after. */
+/* Releases the list that starts at c (NULL: none). */
 void chunk_free(Chunk *c);
+
+/* The packs of the list that starts at c. */
+int64_t chunk_count(const Chunk *c);
+
+/* Appends the list *second to the list *first (either may be NULL);
+ * never allocates. */
+void chunk_link(Chunk **first, Chunk *second);
 
 /* An sp_pack_buffers over the chunk's room (as allocated). */
 sp_pack_buffers chunk_buffers(Chunk *c, int64_t items, int64_t packs);
@@ -35,20 +45,24 @@ sp_pack_buffers chunk_buffers(Chunk *c, int64_t items, int64_t packs);
 /* Sets num_items and num_packs from what a C call wrote into `out`. */
 void chunk_written(Chunk *c, const sp_pack_buffers *out);
 
-/* *first followed by *second, into *first; *second is
- * freed. 0, or -1 with MemoryError (both left as they were). */
-int chunk_join(Chunk *first, Chunk *second);
-
-/* The written packs as a list of pack_type objects. */
+/* The packs of the list that starts at c as one list of pack_type
+ * objects; NULL with an exception (the chunks are left as they were). */
 PyObject *chunk_packs(const Chunk *c, PyObject *pack_type);
 
-/* (items, offsets): the written ids and offsets as objects with an
- * __array_interface__ (NumPy makes arrays of them without a copy), for
- * add_many_flat. The chunk gives up its arrays. */
-PyObject *chunk_flat(Chunk *c);
+/* (items, offsets): the written ids and offsets of the list that starts
+ * at *c as objects with an __array_interface__ (NumPy makes arrays of
+ * them without a copy), for add_many_flat. On success the list is freed
+ * (*c is NULL) and the arrays are theirs; NULL with an exception leaves
+ * it as it was. */
+PyObject *chunk_flat(Chunk **c);
 
-/* The written (items, lengths, offsets, used) as bytes of native int64,
- * for a pickle. */
+/* The written (items, lengths, offsets, used) of the list that starts at
+ * c, joined, as bytes of native int64 (four bytes objects, which run no
+ * Python code to make), for a pickle; NULL with MemoryError. */
 PyObject *chunk_bytes(const Chunk *c);
+
+/* For tests (_fail_after): 1 with MemoryError when this allocation of
+ * packs (a chunk, or a result built of them) is to fail, else 0. */
+int chunk_fault(void);
 
 #endif

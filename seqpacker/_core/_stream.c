@@ -38,8 +38,8 @@
  */
 #include "_stream.h"
 
-/* One add() closes at most two packs; these buffers take what it usually
- * reads without allocating. */
+/* One add() closes at most two packs; the stream's spare chunk of this
+ * size takes what it usually reads. */
 enum { SMALL_ITEMS = 256, SMALL_PACKS = 8 };
 
 static PyObject *stream_error_type; /* StreamError */
@@ -55,9 +55,8 @@ int has_stream(Stream *self)
     return 0;
 }
 
-PyObject *status_error(int status, int64_t index)
+static PyObject *raise_stream_error(PyObject *args)
 {
-    PyObject *args = Py_BuildValue("(iL)", status, (long long)index);
     if (args != NULL) {
         PyErr_SetObject(stream_error_type, args);
         Py_DECREF(args);
@@ -65,18 +64,35 @@ PyObject *status_error(int status, int64_t index)
     return NULL;
 }
 
-void replace(Stream *self, sp_stream *stream, PyObject *pack_type)
+PyObject *status_error(int status, int64_t index)
+{
+    return raise_stream_error(Py_BuildValue("(iL)", status, (long long)index));
+}
+
+PyObject *status_error_taken(int status, int64_t index, int64_t taken)
+{
+    return raise_stream_error(
+        Py_BuildValue("(iLL)", status, (long long)index, (long long)taken));
+}
+
+int install(Stream *self, sp_stream *stream, PyObject *pack_type, Chunk *pending)
 {
     sp_stream_info info;
-    wait_free(self);
-    sp_stream_free(self->stream);
+    if (self->stream != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this StreamPacker has a stream already: __init__ and __setstate__ "
+                        "set up a new object only (a second call would drop its open bins "
+                        "and pending packs); make a new StreamPacker, or pickle.loads one");
+        return -1;
+    }
     self->stream = stream;
     sp_stream_get_info(stream, &info);
     self->capacity = info.capacity;
-    chunk_free(&self->pending);
+    self->pending = pending;
     Py_INCREF(pack_type);
     Py_XDECREF(self->pack_type);
     self->pack_type = pack_type;
+    return 0;
 }
 
 /* ---- add --------------------------------------------------------------- */
@@ -146,31 +162,40 @@ static PyObject *raise_add_error(Stream *self, int status, PyObject *length)
     return NULL;
 }
 
-/* The packs an add() left unread (at most SMALL_PACKS, usually), built
- * from buffers on the stack; the general path when packs are pending or
- * more are unread. */
+/* The packs an add() left unread (at most SMALL_PACKS, usually), read
+ * into the stream's spare chunk, which was allocated before: if they are
+ * not built, the chunk itself is kept as pending, so that keeping them
+ * allocates nothing. The general path when packs are pending or more are
+ * unread. */
 static PyObject *add_packs(Stream *self)
 {
-    int64_t items[SMALL_ITEMS], lengths[SMALL_ITEMS], offsets[SMALL_PACKS + 1],
-        used[SMALL_PACKS];
     sp_stream_info info;
-    Chunk got = {0};
-    if (self->pending.num_packs == 0 && sp_stream_get_info(self->stream, &info) == SP_OK &&
+    if (self->pending == NULL && sp_stream_get_info(self->stream, &info) == SP_OK &&
         info.unread_items <= SMALL_ITEMS && info.unread_packs <= SMALL_PACKS) {
-        sp_pack_buffers out = {items, lengths, SMALL_ITEMS, offsets, used, SMALL_PACKS, 0};
+        /* Taken out while in use: Python code that runs while the packs
+         * are built (a collection's finalizers) may call add() too. */
+        Chunk *got = self->spare != NULL ? self->spare : chunk_new(SMALL_ITEMS, SMALL_PACKS);
+        if (got == NULL)
+            return NULL; /* the packs stay unread in C */
+        self->spare = NULL;
+        sp_pack_buffers out = chunk_buffers(got, SMALL_ITEMS, SMALL_PACKS);
         int status = sp_stream_read(self->stream, &out);
-        if (status != SP_OK)
-            return status_error(status, 0);
-        PyObject *packs = make_packs(self->pack_type, items, lengths, offsets, used,
-                                     out.num_packs);
-        /* not built: kept as pending, a copy on the heap */
-        if (packs == NULL && chunk_copy(&got, items, lengths, offsets, used, out.num_packs) == 0)
-            keep(self, &got);
+        chunk_written(got, &out);
+        PyObject *packs = status != SP_OK ? status_error(status, 0)
+                                          : chunk_packs(got, self->pack_type);
+        if (packs == NULL) {
+            keep(self, got);
+        } else if (self->spare == NULL) {
+            got->num_items = got->num_packs = 0;
+            self->spare = got;
+        } else {
+            chunk_free(got);
+        }
         return packs;
     }
-    if (read_unread(self, &got) < 0)
+    if (read_unread(self) < 0)
         return NULL;
-    return hand_out(self, &got, 0, 0);
+    return hand_out(self, 0, 0);
 }
 
 /* add(length): the packs it completed. */
@@ -190,7 +215,7 @@ static PyObject *stream_add(Stream *self, PyObject *args, PyObject *kwargs)
     status = sp_stream_add(self->stream, (int64_t)value, &unread);
     if (status != SP_OK)
         return raise_add_error(self, status, length);
-    if (unread == 0 && self->pending.num_packs == 0)
+    if (unread == 0 && self->pending == NULL)
         return PyList_New(0);
     return add_packs(self);
 }
@@ -201,7 +226,6 @@ static PyObject *stream_add(Stream *self, PyObject *args, PyObject *kwargs)
  * pending; StreamError(SP_ERR_FINISHED) on a finished stream with none. */
 static PyObject *stream_finish(Stream *self, PyObject *unused)
 {
-    Chunk got = {0};
     (void)unused;
     if (!has_stream(self))
         return NULL;
@@ -209,13 +233,11 @@ static PyObject *stream_finish(Stream *self, PyObject *unused)
     int status = sp_stream_finish(self->stream);
     if (status != SP_OK && status != SP_ERR_FINISHED)
         return status_error(status, 0);
-    if (read_unread(self, &got) < 0)
+    if (read_unread(self) < 0)
         return NULL;
-    if (status != SP_OK && got.num_packs == 0 && self->pending.num_packs == 0) {
-        chunk_free(&got);
+    if (status != SP_OK && self->pending == NULL)
         return status_error(status, 0);
-    }
-    return hand_out(self, &got, 0, 1);
+    return hand_out(self, 0, 1);
 }
 
 /* _info(): the sp_stream_info fields, in their order, and the number of
@@ -235,12 +257,12 @@ static PyObject *stream_info(Stream *self, PyObject *unused)
                          (long long)i.sequences_added, (long long)i.open_bins,
                          (long long)i.open_items, (long long)i.unread_packs,
                          (long long)i.unread_items, (long long)i.finished,
-                         (long long)self->pending.num_packs);
+                         (long long)chunk_count(self->pending));
 }
 
 /* _open(capacity, strategy, k, max_items, pack_type): a new C stream
- * (sp_stream_create) in place of any before; StreamError on a bad
- * setting. */
+ * (sp_stream_create); StreamError on a bad setting, RuntimeError when the
+ * object has a stream already (install). */
 static PyObject *stream_open(Stream *self, PyObject *args)
 {
     long long capacity, k, max_items;
@@ -258,7 +280,10 @@ static PyObject *stream_open(Stream *self, PyObject *args)
     int status = sp_stream_create(capacity, strategy, &options, &stream);
     if (status != SP_OK)
         return status_error(status, 0);
-    replace(self, stream, pack_type);
+    if (install(self, stream, pack_type, NULL) < 0) {
+        sp_stream_free(stream);
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -300,7 +325,8 @@ static void stream_dealloc(Stream *self)
     PyObject_GC_UnTrack(self);
     stream_clear(self);
     sp_stream_free(self->stream); /* no call runs: each holds a reference */
-    chunk_free(&self->pending);
+    chunk_free(self->pending);
+    chunk_free(self->spare);
     if (self->lock != NULL)
         PyThread_free_lock(self->lock);
     tp_free(self);
@@ -367,9 +393,14 @@ static PyMethodDef stream_functions[] = {
      "(what it takes besides int) and error(status, length, capacity), the\n"
      "exception for a status (seqpacker.stream._add_error)."},
     {"_interrupt_after", interrupt_after, METH_VARARGS,
-     "_interrupt_after(countdown, period=0), for tests: the countdown-th next\n"
+     "_interrupt_after(countdown, period=0, call=None), for tests: the countdown-th next\n"
      "check for signals after a C stream call raises KeyboardInterrupt (and\n"
-     "every period-th after it); 0 turns it off."},
+     "every period-th after it); 0 turns it off. With call, the check calls it\n"
+     "instead (as a signal handler would run there); its exception is the check's."},
+    {"_fail_after", fail_after, METH_VARARGS,
+     "_fail_after(countdown, period=0), for tests: the countdown-th next allocation\n"
+     "of packs (a chunk, or a result built of them) raises MemoryError (and every\n"
+     "period-th after it); 0 turns it off."},
     {NULL, NULL, 0, NULL},
 };
 

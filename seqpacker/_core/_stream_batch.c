@@ -48,9 +48,12 @@ static void let_go(Stream *self)
 /* _add_many(lengths, flat): add an int64 array (all of it or, on a bad
  * length, none) and hand out the pending packs and every pack it closes,
  * in one C pass (sp_stream_pack_many): as Pack objects, or `flat` as
- * (items, offsets) (chunk_flat). StreamError with the first bad length's
- * index, or with the number of lengths taken when C ran out of memory
- * partway (their packs are kept as pending). */
+ * (items, offsets) (chunk_flat). The chunk C writes into is allocated
+ * before the C call, so that its packs are kept, after the pending ones,
+ * without allocating. StreamError(status, index, taken): the first bad
+ * length's index, or the index of the first length not taken when C ran
+ * out of memory or found a length changed (by another thread) partway;
+ * `taken` lengths stay added, and their packs are kept as pending. */
 PyObject *stream_add_many(Stream *self, PyObject *args)
 {
     PyObject *array, *holder;
@@ -62,17 +65,20 @@ PyObject *stream_add_many(Stream *self, PyObject *args)
     if (lengths == NULL)
         return NULL;
     const int gil_free = n >= GIL_FREE_LENGTHS;
-    int64_t items_size, packs_size, error_index = 0;
-    Chunk got = {0};
+    int64_t items_size, packs_size, error_index = 0, taken = 0;
+    sp_stream_info before, after;
+    Chunk *got = NULL;
     if (gil_free)
         hold(self);
     else
         wait_free(self);
-    int status = sp_stream_pack_many_bound(self->stream, (int64_t)n, &items_size, &packs_size);
-    if (status == SP_OK && chunk_alloc(&got, items_size, packs_size) < 0)
+    int status = sp_stream_get_info(self->stream, &before);
+    if (status == SP_OK)
+        status = sp_stream_pack_many_bound(self->stream, (int64_t)n, &items_size, &packs_size);
+    if (status == SP_OK && (got = chunk_new(items_size, packs_size)) == NULL)
         status = -1;
     if (status == SP_OK) {
-        sp_pack_buffers out = chunk_buffers(&got, items_size, packs_size);
+        sp_pack_buffers out = chunk_buffers(got, items_size, packs_size);
         if (gil_free) {
             Py_BEGIN_ALLOW_THREADS
             status = sp_stream_pack_many(self->stream, lengths, (int64_t)n, &out, &error_index);
@@ -80,34 +86,42 @@ PyObject *stream_add_many(Stream *self, PyObject *args)
         } else {
             status = sp_stream_pack_many(self->stream, lengths, (int64_t)n, &out, &error_index);
         }
-        chunk_written(&got, &out);
+        chunk_written(got, &out);
+        keep(self, got); /* after the pending packs, before any Python code runs */
+        if (status != SP_OK && sp_stream_get_info(self->stream, &after) == SP_OK)
+            taken = after.sequences_added - before.sequences_added;
     }
     if (gil_free)
         let_go(self);
     Py_DECREF(holder);
     if (status == -1)
         return NULL;
-    if (status != SP_OK) {
-        keep(self, &got); /* packs of a prefix taken before running out of memory */
-        return status_error(status, error_index);
-    }
-    return hand_out(self, &got, flat, 1);
+    if (status != SP_OK)
+        return status_error_taken(status, error_index, taken);
+    return hand_out(self, flat, 1);
 }
 
 /* _fork_hold() and _fork_release(): around a fork (stream.py), so that no
  * call of another thread is inside the C stream when the process is
- * copied and the child finds the lock free. */
+ * copied and the child finds the lock free. _fork_release lets go only
+ * of a hold of _fork_hold (never of another thread's call), so it may be
+ * called for a stream that _fork_hold did not reach. */
 PyObject *stream_fork_hold(Stream *self, PyObject *unused)
 {
     (void)unused;
-    hold(self);
+    if (!self->fork_held) {
+        hold(self);
+        self->fork_held = 1;
+    }
     Py_RETURN_NONE;
 }
 
 PyObject *stream_fork_release(Stream *self, PyObject *unused)
 {
     (void)unused;
-    if (self->busy)
+    if (self->fork_held) {
+        self->fork_held = 0;
         let_go(self);
+    }
     Py_RETURN_NONE;
 }

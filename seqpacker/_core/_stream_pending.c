@@ -9,67 +9,86 @@
 #include <string.h>
 
 /* For tests (_interrupt_after): the countdown-th next check after a C
- * call raises KeyboardInterrupt, as a Ctrl-C during that call would; with
- * a period, every period-th check after that too. */
+ * call raises KeyboardInterrupt, as a Ctrl-C during that call would, or
+ * calls `call` there, as a signal handler would run; with a period, every
+ * period-th check after that too. */
 static long interrupt_countdown, interrupt_period;
+static PyObject *interrupt_call;
 
 PyObject *interrupt_after(PyObject *module, PyObject *args)
 {
     long countdown, period = 0;
+    PyObject *call = Py_None;
     (void)module;
-    if (!PyArg_ParseTuple(args, "l|l:_interrupt_after", &countdown, &period))
+    if (!PyArg_ParseTuple(args, "l|lO:_interrupt_after", &countdown, &period, &call))
         return NULL;
     interrupt_countdown = countdown;
     interrupt_period = period;
+    Py_INCREF(call);
+    Py_XDECREF(interrupt_call);
+    interrupt_call = call;
     Py_RETURN_NONE;
 }
 
-static int interrupted(void)
+int interrupted(void)
 {
     if (interrupt_countdown > 0 && --interrupt_countdown == 0) {
         interrupt_countdown = interrupt_period;
-        PyErr_SetNone(PyExc_KeyboardInterrupt);
-        return -1;
+        if (interrupt_call == NULL || interrupt_call == Py_None) {
+            PyErr_SetNone(PyExc_KeyboardInterrupt);
+            return -1;
+        }
+        PyObject *call = interrupt_call, *done;
+        Py_INCREF(call);
+        done = PyObject_CallObject(call, NULL);
+        Py_DECREF(call);
+        if (done == NULL)
+            return -1;
+        Py_DECREF(done);
     }
     return PyErr_CheckSignals();
 }
 
-/* Keeps *got before the stream's pending packs (it is empty after). */
 void keep(Stream *self, Chunk *got)
 {
-    if (chunk_join(got, &self->pending) == 0)
-        self->pending = *got;
-    else
-        chunk_free(got); /* out of memory twice over: they are lost */
-    memset(got, 0, sizeof *got);
+    while (got != NULL) {
+        Chunk *next = got->next;
+        got->next = NULL;
+        if (got->num_packs > 0)
+            chunk_link(&self->pending, got);
+        else
+            chunk_free(got);
+        got = next;
+    }
 }
 
-/* Python code may run once the result is being made: the pending packs
- * are taken out first and put back in front if it is not made. */
-PyObject *hand_out(Stream *self, Chunk *got, int flat, int check)
+/* Python code may run while the result is built (a collection's
+ * finalizers, another thread): the packs are taken out of the stream
+ * first, so that no other call hands them out too, and linked back in
+ * front of any pending meanwhile if the result is not built. */
+PyObject *hand_out(Stream *self, int flat, int check)
 {
-    Chunk all = self->pending;
-    memset(&self->pending, 0, sizeof self->pending);
-    PyObject *result = NULL;
-    if (chunk_join(&all, got) < 0) {
-        keep(self, got);
-        keep(self, &all);
+    if (check && interrupted() < 0)
         return NULL;
+    Chunk *all = self->pending;
+    self->pending = NULL;
+    PyObject *result = flat ? chunk_flat(&all) : chunk_packs(all, self->pack_type);
+    if (result == NULL) {
+        chunk_link(&all, self->pending);
+        self->pending = all;
+    } else if (!flat) {
+        chunk_free(all);
     }
-    if (!check || interrupted() == 0)
-        result = flat ? chunk_flat(&all) : chunk_packs(&all, self->pack_type);
-    if (result == NULL)
-        keep(self, &all);
-    chunk_free(&all);
     return result;
 }
 
-int read_unread(Stream *self, Chunk *got)
+int read_unread(Stream *self)
 {
     sp_stream_info info;
+    Chunk *got = NULL;
     int status = sp_stream_get_info(self->stream, &info);
     if (status == SP_OK &&
-        chunk_alloc(got, info.unread_items, info.unread_packs) < 0)
+        (got = chunk_new(info.unread_items, info.unread_packs)) == NULL)
         return -1;
     if (status == SP_OK) {
         sp_pack_buffers out = chunk_buffers(got, info.unread_items, info.unread_packs);
@@ -81,6 +100,7 @@ int read_unread(Stream *self, Chunk *got)
         status_error(status, 0);
         return -1;
     }
+    keep(self, got);
     return 0;
 }
 
@@ -90,34 +110,26 @@ int read_unread(Stream *self, Chunk *got)
 PyObject *stream_export(Stream *self, PyObject *unused)
 {
     int64_t size = 0, written = 0;
-    Chunk pending = {0};
-    const Chunk *p = &self->pending;
+    PyObject *pending = NULL, *result = NULL;
     (void)unused;
     if (!has_stream(self))
         return NULL;
     wait_free(self);
-    /* No Python code runs until both are copied. */
+    /* No Python code runs until both are copied (chunk_bytes copies the
+     * pending packs before it builds anything that may run some). */
     int status = sp_stream_state_size(self->stream, &size);
     int64_t *state = status == SP_OK ? PyMem_New(int64_t, (size_t)size + 1) : NULL;
     if (status == SP_OK && state == NULL)
         return PyErr_NoMemory();
     if (status == SP_OK)
         status = sp_stream_export(self->stream, state, size, &written);
-    if (status == SP_OK && p->num_packs > 0 &&
-        chunk_copy(&pending, p->items, p->lengths, p->offsets, p->used, p->num_packs) < 0) {
-        PyMem_Free(state);
-        return NULL;
-    }
-    PyObject *result = NULL;
     if (status != SP_OK)
         status_error(status, 0);
-    else if (pending.num_packs > 0)
-        result = Py_BuildValue("(y#N)", (const char *)state, (Py_ssize_t)written * 8,
-                               chunk_bytes(&pending));
-    else
+    else if (self->pending == NULL)
         result = Py_BuildValue("(y#O)", (const char *)state, (Py_ssize_t)written * 8, Py_None);
+    else if ((pending = chunk_bytes(self->pending)) != NULL)
+        result = Py_BuildValue("(y#N)", (const char *)state, (Py_ssize_t)written * 8, pending);
     PyMem_Free(state);
-    chunk_free(&pending);
     return result;
 }
 
@@ -155,11 +167,12 @@ static const char *pending_fault(const int64_t *const a[4], const Py_ssize_t n[4
 }
 
 /* _import(state, pending, pack_type): the stream of an exported state (an
- * int64 array) in place of any before, with the pending packs (None, or
- * (items, lengths, offsets, used) int64 arrays). StreamError
- * (SP_ERR_INVALID_STATE) for a damaged state; ValueError naming the broken
- * part (pending_fault) for pending packs this stream cannot hand out. On
- * an error the object stays as it was. */
+ * int64 array), for an object without one (as pickle and copy make), with
+ * the pending packs (None, or (items, lengths, offsets, used) int64
+ * arrays). StreamError (SP_ERR_INVALID_STATE) for a damaged state;
+ * ValueError naming the broken part (pending_fault) for pending packs
+ * this stream cannot hand out; then RuntimeError if the object has a
+ * stream already (install). On an error the object stays as it was. */
 PyObject *stream_import(Stream *self, PyObject *args)
 {
     PyObject *state_array, *pending, *pack_type, *holders[5] = {NULL};
@@ -168,7 +181,7 @@ PyObject *stream_import(Stream *self, PyObject *args)
     static const char *const names[4] = {"items", "lengths", "offsets", "used"};
     sp_stream *stream = NULL;
     sp_stream_info info;
-    Chunk packs = {0};
+    Chunk *packs = NULL;
     if (!PyArg_ParseTuple(args, "OOO:_import", &state_array, &pending, &pack_type) ||
         !is_pack_type(pack_type, "pack_type"))
         return NULL;
@@ -193,14 +206,14 @@ PyObject *stream_import(Stream *self, PyObject *args)
             PyErr_SetString(PyExc_ValueError, fault);
             goto done;
         }
-        if (chunk_copy(&packs, arrays[0], arrays[1], arrays[2], arrays[3], sizes[3]) < 0)
+        if ((packs = chunk_copy(arrays[0], arrays[1], arrays[2], arrays[3], sizes[3])) == NULL)
             goto done;
     }
-    replace(self, stream, pack_type);
-    stream = NULL;
-    self->pending = packs;
+    if (install(self, stream, pack_type, packs) == 0)
+        stream = NULL, packs = NULL;
 done:
     sp_stream_free(stream);
+    chunk_free(packs);
     for (int a = 0; a < 5; a++)
         Py_XDECREF(holders[a]);
     if (PyErr_Occurred())
