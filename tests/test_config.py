@@ -27,7 +27,7 @@ def config(tmp_path, *args):
 def test_flags_point_at_the_package(tmp_path):
     out = config(tmp_path, "--cflags", "--libs")
     assert out.returncode == 0, out.stderr
-    include, libdir = PACKAGE / "include", PACKAGE
+    include, libdir = PACKAGE / "include", PACKAGE / "_core"
     assert shlex.split(out.stdout) == [f"-I{include}", f"-L{libdir}", "-lseqpacker",
                                   f"-Wl,-rpath,{libdir}"]
     assert (include / "seqpacker.h").is_file()
