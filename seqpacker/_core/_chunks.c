@@ -255,6 +255,8 @@ PyObject *chunk_packs(const Chunk *c, PyObject *pack_type)
 {
     if (chunk_fault())
         return NULL;
+    if (c != NULL && c->next == NULL) /* one chunk: the list of its packs */
+        return make_packs(pack_type, c->items, c->lengths, c->offsets, c->used, c->num_packs);
     PyObject *packs = PyList_New(0);
     for (; c != NULL && packs != NULL; c = c->next) {
         PyObject *more = make_packs(pack_type, c->items, c->lengths, c->offsets, c->used,

@@ -178,7 +178,7 @@ static PyObject *add_packs(Stream *self)
         if (got == NULL)
             return NULL; /* the packs stay unread in C */
         self->spare = NULL;
-        sp_pack_buffers out = chunk_buffers(got, SMALL_ITEMS, SMALL_PACKS);
+        sp_pack_buffers out = chunk_buffers(got, info.unread_items, info.unread_packs);
         int status = sp_stream_read(self->stream, &out);
         chunk_written(got, &out);
         PyObject *packs = status != SP_OK ? status_error(status, 0)
