@@ -3,6 +3,8 @@ modules of its own layer or of the layers below it, anywhere in its code
 (at module level or inside a function), and no import circle exists.
 """
 
+from __future__ import annotations
+
 import ast
 from pathlib import Path
 
