@@ -34,10 +34,6 @@ _PICKLE_VERSION = 4
 #: The versions read: 3 is 4 without pending packs.
 _PICKLE_VERSIONS = (3, 4)
 
-#: The statuses of a bad length.
-_LENGTH_STATUSES = (_native.lib.SP_ERR_LENGTH_NOT_POSITIVE,
-                    _native.lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY)
-
 
 class _Info(NamedTuple):
     """``sp_stream_info`` and the number of pending packs (``Stream._info``)."""
@@ -307,7 +303,7 @@ def _stream_error(status: int) -> Exception:
 def _add_error(status: int, length, capacity: int) -> Exception:
     """The exception of ``add`` (in C, which calls this once its C call has
     returned) for a status."""
-    if status in _LENGTH_STATUSES:
+    if status in _native.LENGTH_STATUSES:
         return _native.length_error(status, operator.index(length), capacity)
     return _stream_error(status)
 
@@ -328,7 +324,7 @@ def _batch_error(error: StreamError, lengths: np.ndarray, capacity: int) -> Exce
     status, index = error.args[:2]
     out_of_memory = status == _native.lib.SP_ERR_OUT_OF_MEMORY
     taken = error.args[2] if len(error.args) > 2 else (index if out_of_memory else 0)
-    if status in _LENGTH_STATUSES and taken > 0:
+    if status in _native.LENGTH_STATUSES and taken > 0:
         # The C stream checks the chunk first; a bad length after that is
         # one another thread wrote while the C call ran without the GIL.
         bad = _native.length_error(status, int(lengths[index]), capacity, index)
@@ -341,7 +337,7 @@ def _batch_error(error: StreamError, lengths: np.ndarray, capacity: int) -> Exce
                            f"{index} of the chunk's {len(lengths)} lengths: those stay added "
                            f"(their packs come out first from the next call), and the rest, "
                            f"lengths[{index}:], was not")
-    if status in _LENGTH_STATUSES:
+    if status in _native.LENGTH_STATUSES:
         return _native.length_error(status, int(lengths[index]), capacity, index)
     return _stream_error(status)
 

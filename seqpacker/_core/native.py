@@ -117,6 +117,10 @@ def error(status: int, **fields) -> Exception:
     return kind(message.format(**fields))
 
 
+#: The statuses of a length outside ``[1, capacity]``.
+LENGTH_STATUSES = (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY)
+
+
 def length_error(status: int, value: int, capacity: int, index: int | None = None,
                  batch: str = "lengths") -> Exception:
     """The exception for a length C rejected: element ``index`` of a batch
@@ -130,7 +134,7 @@ def raise_for_lengths(status: int, lengths: np.ndarray, capacity: int, error_ind
     """Raise for a status of a call on a batch of lengths."""
     if status == lib.SP_OK:
         return
-    if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+    if status in LENGTH_STATUSES:
         raise length_error(status, int(lengths[error_index]), capacity, error_index, batch)
     raise error(status, capacity=capacity, subject=subject, count=len(lengths))
 
@@ -158,7 +162,7 @@ def first_bad_length(lengths: np.ndarray, capacity: int) -> int | None:
     its own key rather than by its index. (A total beyond int64 is left to
     the packing that follows, which refuses it.)"""
     status, error_index = _lengths_check(lengths, capacity)
-    if status in (lib.SP_ERR_LENGTH_NOT_POSITIVE, lib.SP_ERR_LENGTH_EXCEEDS_CAPACITY):
+    if status in LENGTH_STATUSES:
         return int(error_index)
     return None
 
